@@ -1,0 +1,110 @@
+"""Custom actions. Each one reads the tracker, calls plain logic in bot/, and
+turns the result into rasa-sdk events and messages."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any, Dict, List, Text
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import ConversationPaused, EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from bot import runtime
+from bot.faq.turn import Outcome, answer_entry, faq_turn, keep_attempts
+from bot.handoff.context import build_ticket, wait_message_vars
+from bot.handoff.models import HandoffReason
+from bot.settings import core_settings
+
+log = logging.getLogger(__name__)
+
+REASON_BY_INTENT = {
+    "request_human": HandoffReason.REQUESTED,
+    "complaint_angry": HandoffReason.ANGRY,
+    "affirm": HandoffReason.OFFER_ACCEPTED,
+}
+
+
+def _language(tracker: Tracker) -> str:
+    lang = tracker.get_slot("language")
+    return str(lang) if lang else runtime.knowledge_base().book.default_language
+
+
+async def hand_off(
+    dispatcher: CollectingDispatcher, tracker: Tracker, reason: HandoffReason, faq_tried: list[dict[str, Any]]
+) -> List[EventType]:
+    """Open (or reuse) a ticket, tell the customer, pause the bot."""
+    settings = core_settings()
+    language = _language(tracker)
+    ticket = build_ticket(tracker.current_state(), reason, language, faq_tried)
+    ticket, created = await asyncio.to_thread(runtime.handoff_store().open, ticket)
+    response, variables = wait_message_vars(runtime.support_hours(), settings.expected_wait_minutes)
+    dispatcher.utter_message(
+        response=response,
+        json_message={"dmdesk": {"kind": Outcome.ESCALATE.value, "ticket_id": ticket.id, "reason": reason.value,
+                                 "priority": ticket.priority, "new_ticket": created}},
+        **variables,
+    )
+    log.info("handoff", extra={"ticket": ticket.id, "reason": reason.value, "created": created})
+    return [SlotSet("pending_offer", None), SlotSet("failed_answers", 0), ConversationPaused()]
+
+
+class ActionAnswerFaq(Action):
+    """Answer from the FAQ, offer choices, or say so plainly and offer a person."""
+
+    def name(self) -> Text:
+        return "action_answer_faq"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
+    ) -> List[EventType]:
+        latest = tracker.latest_message or {}
+        intent = (latest.get("intent") or {}).get("name")
+        language = tracker.get_slot("language")
+        kb = await asyncio.to_thread(runtime.knowledge_base)
+        chosen = next(tracker.get_latest_entity_values("faq_id"), None)
+        if intent == "choose_faq" and chosen:
+            turn = await asyncio.to_thread(answer_entry, kb, str(chosen), language)
+            if turn is not None:
+                dispatcher.utter_message(text=turn.text, json_message={"dmdesk": turn.meta})
+                return [SlotSet("pending_offer", None), SlotSet("failed_answers", 0)]
+        text = latest.get("text") or ""
+        failed = int(tracker.get_slot("failed_answers") or 0)
+        turn = await asyncio.to_thread(
+            faq_turn, kb, text, intent, language, failed, core_settings().max_failed_answers
+        )
+        tried = keep_attempts(tracker.get_slot("faq_tried"), turn.attempt)
+        events: List[EventType] = [SlotSet("faq_tried", tried)]
+        if turn.outcome is Outcome.ESCALATE:
+            return events + await hand_off(dispatcher, tracker, HandoffReason(turn.reason), tried)
+        dispatcher.utter_message(
+            text=turn.text, response=turn.response, buttons=turn.buttons or None, json_message={"dmdesk": turn.meta}
+        )
+        return events + [SlotSet("failed_answers", turn.failed_answers), SlotSet("pending_offer", turn.pending_offer)]
+
+
+class ActionHandoff(Action):
+    """Hand the conversation to a person now, with its whole context."""
+
+    def name(self) -> Text:
+        return "action_handoff"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
+    ) -> List[EventType]:
+        intent = ((tracker.latest_message or {}).get("intent") or {}).get("name")
+        reason = REASON_BY_INTENT.get(str(intent), HandoffReason.REQUESTED)
+        return await hand_off(dispatcher, tracker, reason, list(tracker.get_slot("faq_tried") or []))
+
+
+class ActionClearOffer(Action):
+    """Forget an offer of a person the customer declined."""
+
+    def name(self) -> Text:
+        return "action_clear_offer"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
+    ) -> List[EventType]:
+        return [SlotSet("pending_offer", None), SlotSet("failed_answers", 0)]

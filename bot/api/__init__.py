@@ -1,0 +1,1 @@
+"""The bot service's HTTP layer (FastAPI)."""

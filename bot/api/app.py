@@ -1,0 +1,64 @@
+"""FastAPI application factory for the bot service."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from redis import Redis
+from redis.asyncio import Redis as AsyncRedis
+
+import bot
+from bot.api.deps import Services
+from bot.api.routers import dev, handoffs, health
+from bot.dispatcher import Dispatcher
+from bot.errors import DmdeskError, InvalidInputError, NotFoundError, UpstreamError
+from bot.handoff.queue import HandoffStore
+from bot.keys import Keys
+from bot.rasa_client import RasaClient
+from bot.settings import ServiceSettings
+
+log = logging.getLogger(__name__)
+
+_STATUS = {NotFoundError: 404, InvalidInputError: 422, UpstreamError: 502}
+
+
+def create_app(settings: ServiceSettings | None = None) -> FastAPI:
+    """Build the app; connections are opened in the lifespan, not at import."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        cfg = settings or ServiceSettings()  # type: ignore[call-arg]  # api_token from the environment
+        keys = Keys(cfg.redis_prefix)
+        aredis = AsyncRedis.from_url(cfg.redis_url)
+        sredis = Redis.from_url(cfg.redis_url)
+        rasa = RasaClient(cfg.rasa_url, cfg.rasa_timeout_s)
+        store = HandoffStore(sredis, keys)
+        app.state.services = Services(cfg, Dispatcher(aredis, keys, rasa, store), store, rasa)
+        try:
+            yield
+        finally:
+            await rasa.close()
+            await aredis.aclose()
+            sredis.close()
+
+    app = FastAPI(
+        title="dmdesk bot service",
+        version=bot.__version__,
+        description="Customer-service bot for Messenger and Instagram DMs: dev chat endpoint and handoff queue.",
+        lifespan=lifespan,
+    )
+
+    @app.exception_handler(DmdeskError)
+    async def _dmdesk_error(request: Request, exc: DmdeskError) -> JSONResponse:
+        code = next((c for t, c in _STATUS.items() if isinstance(exc, t)), 500)
+        log.warning("request failed", extra={"path": request.url.path, "error": str(exc), "status": code})
+        return JSONResponse(status_code=code, content={"detail": str(exc)})
+
+    app.include_router(health.router)
+    app.include_router(dev.router)
+    app.include_router(handoffs.router)
+    return app

@@ -1,0 +1,51 @@
+"""Shared FastAPI dependencies as Annotated aliases."""
+
+from __future__ import annotations
+
+import hmac
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request, status
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from bot.dispatcher import Dispatcher
+from bot.handoff.queue import HandoffStore
+from bot.rasa_client import RasaClient
+from bot.settings import ServiceSettings
+
+
+@dataclass
+class Services:
+    """Everything the routers need, created once in the app's lifespan."""
+
+    settings: ServiceSettings
+    dispatcher: Dispatcher
+    handoffs: HandoffStore
+    rasa: RasaClient
+
+
+def get_services(request: Request) -> Services:
+    """The app's services."""
+    services: Services = request.app.state.services
+    return services
+
+
+ServicesDep = Annotated[Services, Depends(get_services)]
+
+_bearer = HTTPBearer(auto_error=False, description="DMDESK_API_TOKEN")
+
+
+def require_token(
+    services: ServicesDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> None:
+    """Reject requests without the API bearer token (constant-time compare)."""
+    expected = services.settings.api_token.get_secret_value().encode()
+    given = (credentials.credentials if credentials else "").encode()
+    if not credentials or not hmac.compare_digest(given, expected):
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "missing or invalid bearer token",
+                            headers={"WWW-Authenticate": "Bearer"})
+
+
+Authenticated = Annotated[None, Depends(require_token)]

@@ -1,0 +1,79 @@
+"""The dispatcher: every inbound customer message, whatever the channel, goes through here.
+
+* exactly once: a message id seen before is dropped (Redis SET NX, 7 days);
+* in order: one conversation's messages are handled under a Redis lock;
+* bot owns the chat: the message goes to Rasa, the replies come back;
+* a human owns it: the message is added to the ticket's transcript and
+  recorded in Rasa's (paused) tracker; the bot sends nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from redis.asyncio import Redis
+
+from bot.handoff.models import TranscriptLine
+from bot.handoff.queue import HandoffStore
+from bot.keys import Keys
+from bot.messages import DispatchResult, InboundMessage, OutboundMessage
+from bot.rasa_client import RasaClient
+
+log = logging.getLogger(__name__)
+
+DEDUPE_TTL_S = 7 * 24 * 3600
+LOCK_TIMEOUT_S = 60
+
+
+class Dispatcher:
+    """Routes inbound messages to the bot or to the human who owns the chat."""
+
+    def __init__(self, redis: Redis, keys: Keys, rasa: RasaClient, handoffs: HandoffStore) -> None:
+        self._redis = redis
+        self._keys = keys
+        self._rasa = rasa
+        self._handoffs = handoffs
+
+    async def seen_before(self, message: InboundMessage) -> bool:
+        """Mark the message id as seen; True if it already was."""
+        key = self._keys.seen_message(message.channel.value, message.message_id)
+        first = await self._redis.set(key, "1", nx=True, ex=DEDUPE_TTL_S)
+        return not first
+
+    def _metadata(self, message: InboundMessage) -> dict[str, Any]:
+        return {**message.metadata, "channel": message.channel.value, "customer_id": message.sender,
+                "message_id": message.message_id}
+
+    async def dispatch(self, message: InboundMessage) -> DispatchResult:
+        """Process one inbound message exactly once, in conversation order."""
+        conversation = message.conversation_id
+        if await self.seen_before(message):
+            log.info("duplicate dropped", extra={"conversation": conversation, "mid": message.message_id})
+            return DispatchResult(conversation_id=conversation, message_id=message.message_id, status="duplicate")
+        lock = self._redis.lock(self._keys.conversation_lock(conversation), timeout=LOCK_TIMEOUT_S, blocking_timeout=LOCK_TIMEOUT_S)
+        try:
+            async with lock:
+                owner = await asyncio.to_thread(self._handoffs.owner, conversation)
+                if owner is not None:
+                    return await self._to_human(message, owner)
+                replies = await self._rasa.send(conversation, message.text, self._metadata(message))
+        except BaseException:
+            # Not processed: forget the id so that a retry of the same message is handled.
+            await self._redis.delete(self._keys.seen_message(message.channel.value, message.message_id))
+            raise
+        ticket = next((r.meta.get("ticket_id") for r in replies if r.meta.get("kind") == "handoff"), None)
+        return DispatchResult(conversation_id=conversation, message_id=message.message_id, status="answered",
+                              replies=replies, ticket_id=ticket)
+
+    async def _to_human(self, message: InboundMessage, ticket_id: str) -> DispatchResult:
+        line = TranscriptLine(sender="customer", text=message.text, timestamp=message.timestamp)
+        await asyncio.to_thread(self._handoffs.append_line, ticket_id, line)
+        # Recorded in Rasa's tracker too (paused: Rasa runs NLU, predicts nothing).
+        dropped: list[OutboundMessage] = await self._rasa.send(message.conversation_id, message.text, self._metadata(message))
+        if dropped:
+            log.warning("bot output suppressed while a human owns the chat",
+                        extra={"conversation": message.conversation_id, "count": len(dropped)})
+        return DispatchResult(conversation_id=message.conversation_id, message_id=message.message_id,
+                              status="human", ticket_id=ticket_id)

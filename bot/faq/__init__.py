@@ -1,0 +1,1 @@
+"""FAQ knowledge base: entries, file format, embedding index and search."""

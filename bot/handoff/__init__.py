@@ -1,0 +1,1 @@
+"""Handoff to human agents: tickets, the priority queue and support hours."""

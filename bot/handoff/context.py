@@ -1,0 +1,127 @@
+"""Build a handoff ticket from a Rasa tracker (as the JSON dict actions receive).
+
+Plain Python over the tracker's wire format; no Rasa import.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from datetime import datetime, timezone
+from typing import Any, Mapping
+
+from bot.handoff.hours import SupportHours
+from bot.handoff.models import (
+    PRIORITY_BY_REASON,
+    CustomerProfile,
+    FaqAttempt,
+    HandoffReason,
+    Ticket,
+    TranscriptLine,
+)
+
+CONTEXT_SLOTS = ("order_number", "email", "phone")
+
+
+def _user_line(event: Mapping[str, Any]) -> TranscriptLine:
+    parse = event.get("parse_data") or {}
+    intent = parse.get("intent") or {}
+    entities = [
+        {"entity": e.get("entity"), "value": e.get("value"), "extractor": e.get("extractor")}
+        for e in parse.get("entities") or []
+    ]
+    language = next((e["value"] for e in entities if e["entity"] == "language"), None)
+    return TranscriptLine(
+        sender="customer",
+        text=event.get("text"),
+        timestamp=float(event.get("timestamp") or time.time()),
+        intent=intent.get("name"),
+        confidence=intent.get("confidence"),
+        entities=[e for e in entities if e["entity"] != "language"],
+        language=language,
+    )
+
+
+def _bot_line(event: Mapping[str, Any]) -> TranscriptLine:
+    data = event.get("data") or {}
+    payload = {k: data[k] for k in ("buttons", "quick_replies", "custom") if data.get(k)}
+    return TranscriptLine(
+        sender="bot",
+        text=event.get("text"),
+        timestamp=float(event.get("timestamp") or time.time()),
+        payload=payload or None,
+    )
+
+
+def transcript(events: list[Mapping[str, Any]]) -> list[TranscriptLine]:
+    """Customer and bot messages, in order, with timestamps and NLU results."""
+    lines = []
+    for event in events:
+        kind = event.get("event")
+        if kind == "user":
+            lines.append(_user_line(event))
+        elif kind == "bot" and (event.get("text") or (event.get("data") or {}).get("buttons")):
+            lines.append(_bot_line(event))
+    return lines
+
+
+def _customer(sender_id: str, events: list[Mapping[str, Any]]) -> CustomerProfile:
+    metadata: dict[str, Any] = {}
+    for event in events:
+        if event.get("event") == "user" and event.get("metadata"):
+            metadata.update(event["metadata"])
+    channel = str(metadata.get("channel") or sender_id.split(":", 1)[0] or "unknown")
+    customer_id = str(metadata.get("customer_id") or sender_id.split(":", 1)[-1])
+    profile = metadata.get("profile") or {}
+    return CustomerProfile(id=customer_id, channel=channel, name=profile.get("name"), extra=profile)
+
+
+def build_ticket(
+    tracker: Mapping[str, Any],
+    reason: HandoffReason,
+    language: str,
+    faq_tried: list[dict[str, Any]] | None = None,
+    now: float | None = None,
+) -> Ticket:
+    """Everything the bot knew, as a ticket ready to queue.
+
+    Args:
+        tracker: The tracker state dict (``sender_id``, ``events``, ``slots``).
+        reason: Why the bot escalates.
+        language: The conversation's language.
+        faq_tried: FAQ attempts recorded by the FAQ action.
+        now: Creation time (defaults to now).
+    """
+    events = list(tracker.get("events") or [])
+    lines = transcript(events)
+    customer = _customer(str(tracker["sender_id"]), events)
+    slots = dict(tracker.get("slots") or {})
+    customer_lines = [line for line in lines if line.sender == "customer"]
+    return Ticket(
+        id=uuid.uuid4().hex[:12],
+        conversation_id=str(tracker["sender_id"]),
+        channel=customer.channel,
+        customer=customer,
+        language=language,
+        reason=reason,
+        priority=PRIORITY_BY_REASON[reason],
+        created_at=now if now is not None else time.time(),
+        transcript=lines,
+        intents=[
+            {"text": line.text, "intent": line.intent, "confidence": line.confidence, "timestamp": line.timestamp}
+            for line in customer_lines
+        ],
+        entities=[dict(e, text=line.text) for line in customer_lines for e in line.entities],
+        faq_attempts=[FaqAttempt.model_validate(a) for a in faq_tried or []],
+        slots={k: slots.get(k) for k in CONTEXT_SLOTS if slots.get(k) is not None},
+    )
+
+
+def wait_message_vars(hours: SupportHours, expected_wait_minutes: int, now: datetime | None = None) -> tuple[str, dict[str, str]]:
+    """Which handoff response to use and its template variables."""
+    moment = now or datetime.now(timezone.utc)
+    if hours.is_open(moment):
+        return "utter_handoff_open", {"wait": str(expected_wait_minutes)}
+    nxt = hours.next_open(moment)
+    label = nxt.strftime("%Y-%m-%d %H:%M %Z") if nxt else "?"
+    return "utter_handoff_closed", {"next_open": label}

@@ -1,0 +1,100 @@
+"""Handoff ticket wire format."""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+
+class TicketStatus(str, Enum):
+    """Lifecycle of a ticket."""
+
+    WAITING = "waiting"
+    CLAIMED = "claimed"
+    RESOLVED = "resolved"
+
+
+class HandoffReason(str, Enum):
+    """Why the bot escalated."""
+
+    REQUESTED = "requested_human"
+    ANGRY = "angry_complaint"
+    REPEATED_FAILURE = "repeated_failure"
+    OFFER_ACCEPTED = "accepted_offer"
+
+
+#: 1 is most urgent
+PRIORITY_BY_REASON: dict[HandoffReason, int] = {
+    HandoffReason.ANGRY: 1,
+    HandoffReason.REPEATED_FAILURE: 2,
+    HandoffReason.REQUESTED: 2,
+    HandoffReason.OFFER_ACCEPTED: 3,
+}
+
+
+class TranscriptLine(BaseModel):
+    """One message of the conversation as the agent sees it."""
+
+    sender: str = Field(description="customer | bot | agent")
+    text: str | None = None
+    timestamp: float
+    intent: str | None = None
+    confidence: float | None = None
+    entities: list[dict[str, Any]] = Field(default_factory=list)
+    language: str | None = None
+    payload: dict[str, Any] | None = Field(default=None, description="buttons, custom data")
+
+
+class FaqAttempt(BaseModel):
+    """An FAQ search the bot made, with what it found."""
+
+    text: str
+    outcome: str = Field(description="answer | clarify | none")
+    candidates: list[dict[str, Any]] = Field(default_factory=list, description="[{entry_id, score}]")
+    timestamp: float | None = None
+
+
+class CustomerProfile(BaseModel):
+    """What is known about the customer."""
+
+    id: str
+    channel: str
+    name: str | None = None
+    extra: dict[str, Any] = Field(default_factory=dict)
+
+
+class Ticket(BaseModel):
+    """A handoff ticket: everything the bot knew when it escalated."""
+
+    id: str
+    conversation_id: str
+    channel: str
+    customer: CustomerProfile
+    language: str
+    reason: HandoffReason
+    priority: int = Field(ge=1, le=5)
+    status: TicketStatus = TicketStatus.WAITING
+    created_at: float
+    transcript: list[TranscriptLine]
+    intents: list[dict[str, Any]] = Field(default_factory=list, description="per customer message: text, intent, confidence, ranking")
+    entities: list[dict[str, Any]] = Field(default_factory=list)
+    faq_attempts: list[FaqAttempt] = Field(default_factory=list)
+    slots: dict[str, Any] = Field(default_factory=dict)
+
+
+class TicketSummary(BaseModel):
+    """A queue row."""
+
+    id: str
+    conversation_id: str
+    channel: str
+    customer_name: str | None
+    language: str
+    reason: HandoffReason
+    priority: int
+    status: TicketStatus
+    created_at: float
+    waiting_s: float
+    last_message: str | None

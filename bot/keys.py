@@ -1,0 +1,78 @@
+"""Every Redis key and channel dmdesk uses, in one place.
+
+All keys share a prefix (``DMDESK_REDIS_PREFIX``, default ``dmdesk``) so that
+several deployments or test runs can share one Redis without colliding.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Keys:
+    """Key builder for one deployment prefix."""
+
+    prefix: str = "dmdesk"
+
+    # --- FAQ knowledge base
+    @property
+    def faq_entries(self) -> str:
+        """Hash: entry id -> FaqEntry JSON."""
+        return f"{self.prefix}:faq:entries"
+
+    @property
+    def faq_meta(self) -> str:
+        """String: JSON with brand, default_language, languages."""
+        return f"{self.prefix}:faq:meta"
+
+    @property
+    def faq_version(self) -> str:
+        """Integer, incremented on every FAQ change."""
+        return f"{self.prefix}:faq:version"
+
+    @property
+    def faq_seed_lock(self) -> str:
+        """Short-lived lock held by the process importing the FAQ file."""
+        return f"{self.prefix}:faq:seeding"
+
+    @property
+    def faq_changed_channel(self) -> str:
+        """Pub/sub channel announcing FAQ changes."""
+        return f"{self.prefix}:faq:changed"
+
+    def embeddings(self, encoder: str) -> str:
+        """Hash: sha1(text) -> float32 vector bytes, per encoder."""
+        return f"{self.prefix}:emb:{encoder}"
+
+    # --- conversations and handoff
+    def seen_message(self, channel: str, message_id: str) -> str:
+        """Dedupe marker for one inbound message id."""
+        return f"{self.prefix}:seen:{channel}:{message_id}"
+
+    def conversation_lock(self, conversation_id: str) -> str:
+        """Per-conversation lock that keeps messages in order."""
+        return f"{self.prefix}:convlock:{conversation_id}"
+
+    def conversation_owner(self, conversation_id: str) -> str:
+        """String: id of the open ticket while a human owns the conversation."""
+        return f"{self.prefix}:owner:{conversation_id}"
+
+    def ticket(self, ticket_id: str) -> str:
+        """String: handoff ticket JSON."""
+        return f"{self.prefix}:ticket:{ticket_id}"
+
+    @property
+    def ticket_queue(self) -> str:
+        """Sorted set of waiting ticket ids, ordered by priority then wait."""
+        return f"{self.prefix}:queue"
+
+    @property
+    def tickets_all(self) -> str:
+        """Sorted set of every ticket id by creation time (newest last)."""
+        return f"{self.prefix}:tickets"
+
+    @property
+    def handoff_channel(self) -> str:
+        """Pub/sub channel announcing new and changed tickets."""
+        return f"{self.prefix}:handoff:events"

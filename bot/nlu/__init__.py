@@ -1,0 +1,1 @@
+"""Custom Rasa NLU components (Rasa-facing glue; the logic lives in bot/)."""

@@ -1,0 +1,153 @@
+"""Rasa 3.6 graph components named in config.yml.
+
+* :class:`SentenceEncoderFeaturizer` adds the multilingual sentence
+  embedding (the same encoder the FAQ uses) as dense sentence features.
+* :class:`LanguageDetector` adds a ``language`` entity when a message's
+  language is clear, which fills the ``language`` slot.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict, List, Optional, Text
+
+import numpy as np
+from rasa.engine.graph import ExecutionContext, GraphComponent
+from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.engine.storage.resource import Resource
+from rasa.engine.storage.storage import ModelStorage
+from rasa.nlu.constants import DENSE_FEATURIZABLE_ATTRIBUTES
+from rasa.nlu.extractors.extractor import EntityExtractorMixin
+from rasa.nlu.featurizers.dense_featurizer.dense_featurizer import DenseFeaturizer
+from rasa.shared.nlu.constants import (
+    ENTITIES,
+    ENTITY_ATTRIBUTE_CONFIDENCE,
+    ENTITY_ATTRIBUTE_END,
+    ENTITY_ATTRIBUTE_START,
+    ENTITY_ATTRIBUTE_TYPE,
+    ENTITY_ATTRIBUTE_VALUE,
+    FEATURE_TYPE_SENTENCE,
+    TEXT,
+)
+from rasa.shared.nlu.training_data.features import Features
+from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
+
+from bot.encoders import get_encoder
+from bot.encoders.base import DEFAULT_ENCODER
+from bot.language import SUPPORTED, detect_language
+
+
+@DefaultV1Recipe.register(
+    [DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER], is_trainable=False
+)
+class SentenceEncoderFeaturizer(DenseFeaturizer, GraphComponent):
+    """Dense sentence features from a bot.encoders encoder."""
+
+    @staticmethod
+    def get_default_config() -> Dict[Text, Any]:
+        """Default config: the project's default encoder, batches of 64."""
+        return {**DenseFeaturizer.get_default_config(), "encoder": DEFAULT_ENCODER, "batch_size": 64}
+
+    @classmethod
+    def create(
+        cls,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> "SentenceEncoderFeaturizer":
+        """Creates the component (see parent class for full docstring)."""
+        return cls(execution_context.node_name, config)
+
+    @classmethod
+    def validate_config(cls, config: Dict[Text, Any]) -> None:
+        """Nothing to validate beyond the encoder spec, checked on first use."""
+
+    @staticmethod
+    def required_packages() -> List[Text]:
+        """The encoder backends import their own packages lazily."""
+        return []
+
+    def _featurize(self, messages: List[Message], attribute: Text) -> None:
+        todo = [m for m in messages if isinstance(m.get(attribute), str) and m.get(attribute)]
+        if not todo:
+            return
+        encoder = get_encoder(self._config["encoder"])
+        size = int(self._config["batch_size"])
+        for start in range(0, len(todo), size):
+            chunk = todo[start : start + size]
+            vectors = encoder.encode([m.get(attribute) for m in chunk])
+            for message, vector in zip(chunk, vectors):
+                features = Features(
+                    np.expand_dims(vector, 0),
+                    FEATURE_TYPE_SENTENCE,
+                    attribute,
+                    self._config["alias"],
+                )
+                message.add_features(features)
+
+    def process(self, messages: List[Message]) -> List[Message]:
+        """Featurizes incoming messages in place."""
+        self._featurize(messages, TEXT)
+        return messages
+
+    def process_training_data(self, training_data: TrainingData) -> TrainingData:
+        """Featurizes every text attribute of the training examples in place."""
+        for attribute in DENSE_FEATURIZABLE_ATTRIBUTES:
+            self._featurize(training_data.training_examples, attribute)
+        return training_data
+
+
+@DefaultV1Recipe.register(
+    [DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR], is_trainable=False
+)
+class LanguageDetector(GraphComponent, EntityExtractorMixin):
+    """Adds a ``language`` entity with the detected language of a message."""
+
+    def __init__(self, config: Dict[Text, Any]) -> None:
+        self._config = config
+
+    @staticmethod
+    def get_default_config() -> Dict[Text, Any]:
+        """Default config: the four demo languages, entity ``language``."""
+        return {"languages": list(SUPPORTED), "entity": "language"}
+
+    @classmethod
+    def create(
+        cls,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> "LanguageDetector":
+        """Creates the component (see parent class for full docstring)."""
+        return cls(config)
+
+    @staticmethod
+    def required_packages() -> List[Text]:
+        """The detector imports lingua lazily."""
+        return ["lingua"]
+
+    def _entity(self, text: Text) -> Optional[Dict[Text, Any]]:
+        code = detect_language(text, self._config["languages"])
+        if code is None:
+            return None
+        return {
+            ENTITY_ATTRIBUTE_TYPE: self._config["entity"],
+            ENTITY_ATTRIBUTE_VALUE: code,
+            ENTITY_ATTRIBUTE_START: 0,
+            ENTITY_ATTRIBUTE_END: len(text),
+            ENTITY_ATTRIBUTE_CONFIDENCE: 1.0,
+        }
+
+    def process(self, messages: List[Message]) -> List[Message]:
+        """Adds the language entity to each message whose language is clear."""
+        for message in messages:
+            text = message.get(TEXT)
+            if not isinstance(text, str) or text.startswith("/"):
+                continue
+            entity = self._entity(text)
+            if entity is not None:
+                found = self.add_extractor_name([entity])
+                message.set(ENTITIES, message.get(ENTITIES, []) + found, add_to_output=True)
+        return messages

@@ -1,0 +1,68 @@
+"""HTTP client for the Rasa server's ``dmdesk`` input channel (connectors/rasa_channel.py)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from bot.errors import UpstreamError
+from bot.messages import Button, OutboundMessage
+
+
+def fold_replies(raw: list[dict[str, Any]]) -> list[OutboundMessage]:
+    """Turn Rasa REST replies into outbound messages.
+
+    Rasa's REST channel emits a message's ``custom`` data as a separate item
+    right after its text; it is folded into the message it belongs to.
+    """
+    out: list[OutboundMessage] = []
+    for item in raw:
+        custom = item.get("custom") if isinstance(item.get("custom"), dict) else None
+        meta = (custom or {}).get("dmdesk") if custom else None
+        if item.get("text") is None and not item.get("buttons") and meta is not None:
+            if out and not out[-1].meta:
+                out[-1].meta = meta
+            else:
+                out.append(OutboundMessage(meta=meta))
+            continue
+        buttons = [Button(title=str(b.get("title", "")), payload=str(b.get("payload", ""))) for b in item.get("buttons") or []]
+        out.append(OutboundMessage(text=item.get("text"), buttons=buttons, meta=meta or {}))
+    return out
+
+
+class RasaClient:
+    """Sends customer messages to Rasa and returns the bot's replies."""
+
+    def __init__(self, base_url: str, timeout_s: float = 30.0) -> None:
+        self._http = httpx.AsyncClient(base_url=base_url, timeout=timeout_s,
+                                       limits=httpx.Limits(max_connections=64, max_keepalive_connections=32))
+
+    async def send(self, conversation_id: str, text: str, metadata: dict[str, Any]) -> list[OutboundMessage]:
+        """Post one message; returns the bot's replies (empty while paused).
+
+        Raises:
+            UpstreamError: Rasa is unreachable or answered with an error.
+        """
+        body = {"sender": conversation_id, "message": text, "metadata": metadata}
+        try:
+            response = await self._http.post("/webhooks/dmdesk/webhook", json=body)
+        except httpx.HTTPError as exc:
+            raise UpstreamError("rasa unreachable", error=type(exc).__name__) from exc
+        if response.status_code != 200:
+            raise UpstreamError("rasa error", status=response.status_code)
+        data = response.json()
+        messages = data.get("messages") if isinstance(data, dict) else None
+        return fold_replies(messages if isinstance(messages, list) else [])
+
+    async def ready(self) -> bool:
+        """True if the Rasa server answers and has a model loaded."""
+        try:
+            response = await self._http.get("/status")
+        except httpx.HTTPError:
+            return False
+        return response.status_code == 200 and bool(response.json().get("model_file"))
+
+    async def close(self) -> None:
+        """Close the connection pool."""
+        await self._http.aclose()

@@ -1,0 +1,59 @@
+"""Process settings, read from the environment (pydantic-settings).
+
+``CoreSettings`` is what every dmdesk process needs (the action server uses
+it as is); ``ServiceSettings`` adds what the bot service needs.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import AliasChoices, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class CoreSettings(BaseSettings):
+    """Settings shared by every dmdesk process."""
+
+    model_config = SettingsConfigDict(env_prefix="DMDESK_", extra="ignore")
+
+    redis_url: str = Field(
+        default="redis://127.0.0.1:6379/0",
+        validation_alias=AliasChoices("REDIS_URL", "DMDESK_REDIS_URL"),
+        description="Redis holding FAQ, tickets, locks and dedupe keys.",
+    )
+    redis_prefix: str = Field(default="dmdesk", pattern=r"^[A-Za-z0-9]{1,40}$", description="Alphanumeric (Rasa's stores require it).")
+    faq_file: Path = ROOT / "data" / "faq.yml"
+    encoder: str = "use-multilingual"
+    # Retrieval thresholds, calibrated on eval/dev.yml (see README, "Evaluation").
+    answer_threshold: float = 0.55
+    clarify_threshold: float = 0.45
+    answer_margin: float = 0.04
+    clarify_window: float = 0.06
+    strict_threshold: float = 0.70
+    # Escalation
+    max_failed_answers: int = 2
+    support_timezone: str = "Asia/Jakarta"
+    support_hours: str = "mon-fri 09:00-18:00; sat 09:00-14:00"
+    expected_wait_minutes: int = 10
+
+
+class ServiceSettings(CoreSettings):
+    """Settings of the bot service (FastAPI)."""
+
+    rasa_url: str = "http://127.0.0.1:5005"
+    rasa_timeout_s: float = 30.0
+    api_token: SecretStr = Field(description="Bearer token for the agent/staff JSON API.")
+    host: str = "127.0.0.1"
+    port: int = 8000
+    max_message_chars: int = 5000
+    enable_dev_endpoint: bool = True
+
+
+@lru_cache(maxsize=1)
+def core_settings() -> CoreSettings:
+    """Cached settings for processes that only need the core."""
+    return CoreSettings()

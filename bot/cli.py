@@ -1,0 +1,182 @@
+"""``dmdesk`` command line: run the stack, chat with the bot, evaluate it.
+
+    dmdesk run                      start Redis (if needed), Rasa, actions, bot service
+    dmdesk chat [--url URL]         chat with the running bot in the terminal
+    dmdesk eval FILE --out OUT      evaluate against the stack (starts one if none runs)
+    dmdesk ensure-redis             make sure Redis answers at REDIS_URL
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+from urllib.parse import urlparse
+
+import httpx
+from redis import Redis
+from redis.exceptions import RedisError
+
+from bot.stack import ROOT, Stack, StackConfig, dev_token
+
+DEFAULT_REDIS = "redis://127.0.0.1:6379/0"
+
+
+def redis_url() -> str:
+    """REDIS_URL from the environment, or the local default."""
+    return os.environ.get("REDIS_URL", DEFAULT_REDIS)
+
+
+def _ping(url: str) -> bool:
+    try:
+        return bool(Redis.from_url(url, socket_connect_timeout=1).ping())
+    except RedisError:
+        return False
+
+
+def ensure_redis(url: str) -> None:
+    """Start a local Redis if none answers at ``url`` (installing it with apt if missing)."""
+    if _ping(url):
+        return
+    parsed = urlparse(url)
+    if parsed.hostname not in ("127.0.0.1", "localhost", "::1"):
+        raise SystemExit(f"Redis does not answer at {parsed.hostname}:{parsed.port}; start it or fix REDIS_URL")
+    server = shutil.which("redis-server")
+    if server is None:
+        if os.geteuid() != 0:
+            raise SystemExit("redis-server is not installed; install it (e.g. apt-get install redis-server)")
+        print("installing redis-server (apt-get)…", flush=True)
+        subprocess.run(["apt-get", "update", "-qq"], check=True)
+        subprocess.run(["apt-get", "install", "-y", "-qq", "redis-server"], check=True,
+                       env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})
+        server = shutil.which("redis-server") or "/usr/bin/redis-server"
+    port = str(parsed.port or 6379)
+    subprocess.run([server, "--port", port, "--bind", "127.0.0.1", "--daemonize", "yes", "--save", "",
+                    "--appendonly", "no"], check=True)
+    for _ in range(50):
+        if _ping(url):
+            print(f"started redis-server on 127.0.0.1:{port}", flush=True)
+            return
+        time.sleep(0.1)
+    raise SystemExit("redis-server did not start")
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """Start the whole stack and wait for Ctrl-C."""
+    ensure_redis(redis_url())
+    config = StackConfig(redis_url=redis_url(), redis_prefix=os.environ.get("DMDESK_REDIS_PREFIX", "dmdesk"),
+                         bot_port=int(os.environ.get("DMDESK_PORT", "8000")))
+    started = time.monotonic()
+    print("starting Rasa server, action server and bot service…", flush=True)
+    with Stack(config) as stack:
+        stack.start()
+        print(f"\ndmdesk is up in {time.monotonic() - started:.1f}s", flush=True)
+        print(f"  bot service   {config.bot_url}   (OpenAPI docs: {config.bot_url}/docs)")
+        print(f"  rasa server   http://127.0.0.1:{config.rasa_port}")
+        print(f"  API token     in {ROOT / '.cache' / 'dev-token'} (or DMDESK_API_TOKEN)")
+        print("  chat with it  .venv-app/bin/dmdesk chat     (another terminal)")
+        print("  logs          .cache/logs/   — Ctrl-C stops everything\n", flush=True)
+        try:
+            while all(p.poll() is None for p in stack.procs.values()):
+                time.sleep(1)
+            dead = [name for name, p in stack.procs.items() if p.poll() is not None]
+            print(f"stopped: {', '.join(dead)} exited; see .cache/logs/", file=sys.stderr)
+            return 1
+        except KeyboardInterrupt:
+            print("\nstopping…", flush=True)
+            return 0
+
+
+def cmd_chat(args: argparse.Namespace) -> int:
+    """Terminal chat through the dev endpoint."""
+    sender = args.sender or f"cli-{uuid.uuid4().hex[:8]}"
+    headers = {"Authorization": f"Bearer {dev_token()}"}
+    print(f"chatting as {args.channel}:{sender} — type /quit to leave; buttons: type their number")
+    buttons: list[dict[str, str]] = []
+    with httpx.Client(base_url=args.url, headers=headers, timeout=60) as http:
+        while True:
+            try:
+                text = input("you> ").strip()
+            except (EOFError, KeyboardInterrupt):
+                print()
+                return 0
+            if text in ("/quit", "/exit"):
+                return 0
+            if text.isdigit() and 0 < int(text) <= len(buttons):
+                text = buttons[int(text) - 1]["payload"]
+            if not text:
+                continue
+            response = http.post("/api/dev/messages", json={"channel": args.channel, "sender": sender, "text": text})
+            if response.status_code != 200:
+                print(f"  [{response.status_code}] {response.json().get('detail')}")
+                continue
+            result = response.json()
+            if result["status"] == "human":
+                print(f"  (a person owns this chat: ticket {result['ticket_id']}; the bot stays silent)")
+            buttons = []
+            for reply in result["replies"]:
+                if reply.get("text"):
+                    print(f"bot> {reply['text']}")
+                for button in reply.get("buttons") or []:
+                    buttons.append(button)
+                    print(f"     [{len(buttons)}] {button['title']}")
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    """Evaluate a query file against the stack."""
+    from bot.evaluation import evaluate_file
+
+    url = args.url
+    if url:
+        evaluate_file(Path(args.file), Path(args.out), url, dev_token())
+        return 0
+    ensure_redis(redis_url())
+    from bot.stack import free_port
+
+    prefix = f"dmdeskeval{uuid.uuid4().hex[:8]}"
+    config = StackConfig(redis_url=redis_url(), redis_prefix=prefix, rasa_port=free_port(),
+                         action_port=free_port(), bot_port=free_port(), log_dir=ROOT / ".cache" / "logs-eval")
+    try:
+        with Stack(config) as stack:
+            stack.start()
+            evaluate_file(Path(args.file), Path(args.out), config.bot_url, config.api_token)
+    finally:
+        _delete_prefix(config.redis_url, prefix)
+    return 0
+
+
+def _delete_prefix(url: str, prefix: str) -> None:
+    redis = Redis.from_url(url)
+    keys = list(redis.scan_iter(match=f"{prefix}:*", count=1000))
+    for start in range(0, len(keys), 500):
+        redis.delete(*keys[start : start + 500])
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``dmdesk`` command."""
+    parser = argparse.ArgumentParser(prog="dmdesk", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("run", help="start the whole stack")
+    chat = sub.add_parser("chat", help="chat with the running bot")
+    chat.add_argument("--url", default=f"http://127.0.0.1:{os.environ.get('DMDESK_PORT', '8000')}")
+    chat.add_argument("--channel", default="dev", choices=["dev", "messenger", "instagram"])
+    chat.add_argument("--sender", default=None)
+    ev = sub.add_parser("eval", help="evaluate a query file")
+    ev.add_argument("file")
+    ev.add_argument("--out", required=True)
+    ev.add_argument("--url", default=None, help="use a running bot service instead of starting a stack")
+    sub.add_parser("ensure-redis", help="start Redis locally if none answers at REDIS_URL")
+    args = parser.parse_args(argv)
+    if args.command == "ensure-redis":
+        ensure_redis(redis_url())
+        return 0
+    return {"run": cmd_run, "chat": cmd_chat, "eval": cmd_eval}[args.command](args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,80 @@
+"""Shared fixtures: a private Redis namespace and, for e2e tests, one real stack per session.
+
+Tests use Redis database 14 and a key prefix unique to the run, and delete
+every key with that prefix when they finish.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from redis import Redis
+
+from bot.keys import Keys
+from bot.stack import ROOT, Stack, StackConfig, free_port
+
+TEST_REDIS_URL = os.environ.get("DMDESK_TEST_REDIS_URL", "redis://127.0.0.1:6379/14")
+
+
+def _purge(redis: Redis, prefix: str) -> None:
+    keys = list(redis.scan_iter(match=f"{prefix}:*", count=1000))
+    for start in range(0, len(keys), 500):
+        redis.delete(*keys[start : start + 500])
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    """Redis URL for tests (database 14)."""
+    return TEST_REDIS_URL
+
+
+@pytest.fixture()
+def redis(redis_url: str) -> Iterator[Redis]:
+    """A Redis client."""
+    client = Redis.from_url(redis_url)
+    yield client
+    client.close()
+
+
+@pytest.fixture()
+def keys(redis: Redis) -> Iterator[Keys]:
+    """A fresh key prefix, purged after the test."""
+    prefix = f"dmdesktest{uuid.uuid4().hex[:10]}"
+    yield Keys(prefix)
+    _purge(redis, prefix)
+
+
+@pytest.fixture(scope="session")
+def stack(redis_url: str) -> Iterator[StackConfig]:
+    """The real stack (Rasa with the trained model, action server, bot service) on free ports."""
+    prefix = f"dmdesktest{uuid.uuid4().hex[:10]}"
+    config = StackConfig(
+        redis_url=redis_url, redis_prefix=prefix, rasa_port=free_port(), action_port=free_port(),
+        bot_port=free_port(), log_dir=ROOT / ".cache" / "logs-test", api_token=uuid.uuid4().hex,
+        # All-day support hours: the tests check the "a person will reply shortly" path.
+        extra_env={"DMDESK_SUPPORT_HOURS": "mon-sun 00:00-23:59"},
+    )
+    with Stack(config) as running:
+        running.start()
+        yield config
+    client = Redis.from_url(redis_url)
+    _purge(client, prefix)
+    client.close()
+
+
+@pytest.fixture()
+def api(stack: StackConfig) -> Iterator[httpx.Client]:
+    """HTTP client for the bot service, with the API token."""
+    with httpx.Client(base_url=stack.bot_url, headers={"Authorization": f"Bearer {stack.api_token}"}, timeout=60) as c:
+        yield c
+
+
+@pytest.fixture(scope="session")
+def faq_file() -> Path:
+    """The demo brand's FAQ file."""
+    return ROOT / "data" / "faq.yml"

@@ -55,7 +55,7 @@ $(APP_STAMP): requirements/app.txt requirements/app.lock pyproject.toml
 $(MODEL): config.yml domain.yml data/rules.yml $(wildcard data/nlu/*.yml) .build/nlu_faq.yml .build/spacy_xx/meta.json \
           bot/nlu/components.py bot/language.py $(wildcard bot/encoders/*.py) $(RASA_STAMP)
 	$(RASA_ENV) $(RASA) train --data $(TRAIN_DATA) --domain domain.yml -c config.yml \
-	    --out models --fixed-model-name dmdesk --quiet
+	    --out models --fixed-model-name dmdesk
 	@touch $@
 
 train: $(MODEL)

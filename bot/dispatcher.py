@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from typing import Any
 
 from redis.asyncio import Redis
@@ -64,6 +65,12 @@ class Dispatcher:
             await self._redis.delete(self._keys.seen_message(message.channel.value, message.message_id))
             raise
         ticket = next((r.meta.get("ticket_id") for r in replies if r.meta.get("kind") == "handoff"), None)
+        if ticket is not None:
+            # The ticket was written inside the action; the rendered reply exists only now.
+            for reply in replies:
+                line = TranscriptLine(sender="bot", text=reply.text, timestamp=time.time(),
+                                      payload={"meta": reply.meta} if reply.meta else None)
+                await asyncio.to_thread(self._handoffs.append_line, ticket, line)
         return DispatchResult(conversation_id=conversation, message_id=message.message_id, status="answered",
                               replies=replies, ticket_id=ticket)
 

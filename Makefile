@@ -58,7 +58,11 @@ $(MODEL): config.yml domain.yml data/rules.yml $(wildcard data/nlu/*.yml) .build
 	    --out models --fixed-model-name dmdesk
 	@touch $@
 
-train: $(MODEL)
+# The FAQ answer verifier (bot/faq/verifier.py), trained by simulation on the FAQ.
+.build/verifier.json: data/faq.yml bot/faq/verifier.py bot/faq/index.py $(APP_STAMP)
+	$(PY) -m bot.faq.verifier data/faq.yml $@
+
+train: $(MODEL) .build/verifier.json
 
 run: install train
 	$(PY) -m bot.cli run

@@ -18,6 +18,7 @@ import httpx
 from bot.evaluation import kind_of
 from bot.faq.kb import Decision, DecisionKind, KnowledgeBase, Thresholds, decide
 from bot.faq.index import Candidate
+from bot.faq.verifier import Verifier
 
 HANDOFF_INTENTS = {"request_human", "complaint_angry"}
 FAQ_INTENTS = {"faq", "nlu_fallback", "out_of_scope"}
@@ -31,19 +32,20 @@ def collect(queries: list[dict[str, str]], rasa_url: str, kb: KnowledgeBase) -> 
             parse = http.post("/model/parse", json={"text": q["text"]}).json()
             cands = kb.search(q["text"], k=5)
             rows.append({**q, "intent": parse["intent"]["name"], "confidence": parse["intent"]["confidence"],
-                         "candidates": [(c.entry_id, c.score) for c in cands]})
+                         "candidates": [(c.entry_id, c.score) for c in cands],
+                         "components": [c.components for c in cands]})
     return rows
 
 
-def first_turn(row: dict[str, Any], t: Thresholds, fallback: float) -> str:
+def first_turn(row: dict[str, Any], t: Thresholds, fallback: float, verifier: Verifier) -> str:
     """What the bot answers to ``row`` as a first message, under thresholds ``t``."""
     intent = row["intent"] if row["confidence"] >= fallback else "nlu_fallback"
     if intent in HANDOFF_INTENTS:
         return "handoff"
     if intent not in FAQ_INTENTS:
         return "none"
-    cands = [Candidate(i, s, "") for i, s in row["candidates"]]
-    d: Decision = decide(cands, t, strict=intent == "out_of_scope")
+    cands = [Candidate(i, s, "", comp) for (i, s), comp in zip(row["candidates"], row["components"])]
+    d: Decision = decide(cands, verifier.probability(cands), t, strict=intent == "out_of_scope")
     if d.kind is DecisionKind.ANSWER and d.best:
         return d.best.entry_id
     if d.kind is DecisionKind.CLARIFY:
@@ -51,11 +53,11 @@ def first_turn(row: dict[str, Any], t: Thresholds, fallback: float) -> str:
     return "none"
 
 
-def score(rows: list[dict[str, Any]], t: Thresholds, fallback: float) -> dict[str, float]:
+def score(rows: list[dict[str, Any]], t: Thresholds, fallback: float, verifier: Verifier) -> dict[str, float]:
     """Goal metrics: worst-language FAQ accuracy, handoff rate, none-answered rate."""
     per: dict[str, dict[str, list[bool]]] = {}
     for row in rows:
-        got = first_turn(row, t, fallback)
+        got = first_turn(row, t, fallback, verifier)
         kind = kind_of(row["expect"])
         bucket = per.setdefault(row["lang"], {"faq": [], "handoff": [], "none_wrong": []})
         if kind == "faq":
@@ -76,17 +78,17 @@ def score(rows: list[dict[str, Any]], t: Thresholds, fallback: float) -> dict[st
             "faq_mean": sum(mean(b["faq"]) for b in per.values()) / len(per)}
 
 
-def grid(rows: list[dict[str, Any]], base: Thresholds, fallback: float) -> list[tuple[dict[str, float], Thresholds]]:
+def grid(
+    rows: list[dict[str, Any]], base: Thresholds, fallback: float, verifier: Verifier
+) -> list[tuple[dict[str, float], Thresholds]]:
     """Every combination on the grid, best first."""
     out = []
-    for answer, clarify, margin, strict in itertools.product(
-        [x / 100 for x in range(30, 80, 2)], [x / 100 for x in range(20, 70, 3)],
-        [0.0, 0.01, 0.02, 0.03, 0.05, 0.08], [x / 100 for x in range(40, 95, 5)],
-    ):
+    steps = [x / 40 for x in range(2, 38)]
+    for answer, clarify, window, strict in itertools.product(steps, steps, [0.25, 0.5, 0.75], [0.5, 0.6, 0.7, 0.8, 0.9]):
         if clarify > answer:
             continue
-        t = replace(base, answer=answer, clarify=clarify, margin=margin, strict=strict)
-        out.append((score(rows, t, fallback), t))
+        t = replace(base, answer=answer, clarify=clarify, window=window, strict=strict)
+        out.append((score(rows, t, fallback, verifier), t))
     out.sort(key=lambda item: -item[0]["objective"])
     return out
 

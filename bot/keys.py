@@ -14,6 +14,9 @@ class Keys:
     """Key builder for one deployment prefix."""
 
     prefix: str = "dmdesk"
+    #: prefix of the embedding cache; content-addressed, so deployments (and
+    #: test runs) on one Redis may share it. Defaults to ``prefix``.
+    cache_prefix: str = ""
 
     # --- FAQ knowledge base
     @property
@@ -43,7 +46,7 @@ class Keys:
 
     def embeddings(self, encoder: str) -> str:
         """Hash: sha1(text) -> float32 vector bytes, per encoder."""
-        return f"{self.prefix}:emb:{encoder}"
+        return f"{self.cache_prefix or self.prefix}:emb:{encoder}"
 
     # --- conversations and handoff
     def seen_message(self, channel: str, message_id: str) -> str:

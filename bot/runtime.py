@@ -9,8 +9,10 @@ from functools import lru_cache
 
 from redis import Redis
 
-from bot.encoders import get_encoder
+from bot.encoders import Encoder, get_encoder
+from bot.faq.index import IndexWeights
 from bot.faq.kb import KnowledgeBase, Thresholds
+from bot.faq.verifier import Verifier
 from bot.handoff.hours import SupportHours
 from bot.handoff.queue import HandoffStore
 from bot.keys import Keys
@@ -22,15 +24,27 @@ def thresholds(settings: CoreSettings) -> Thresholds:
     return Thresholds(
         answer=settings.answer_threshold,
         clarify=settings.clarify_threshold,
-        margin=settings.answer_margin,
         window=settings.clarify_window,
         strict=settings.strict_threshold,
     )
 
 
+def index_config(settings: CoreSettings) -> tuple[list[Encoder], IndexWeights]:
+    """The encoders and component weights of the FAQ index."""
+    encoders = [get_encoder(spec) for spec in settings.encoders]
+    return encoders, IndexWeights(dense={e.name: 1.0 for e in encoders}, lexical=settings.lexical_weight)
+
+
 def build_knowledge_base(settings: CoreSettings, redis: Redis) -> KnowledgeBase:
-    """A knowledge base seeded from the FAQ file when Redis has none, index built."""
-    kb = KnowledgeBase(redis, Keys(settings.redis_prefix), get_encoder(settings.encoder), thresholds(settings))
+    """A knowledge base seeded from the FAQ file when Redis has none, index built.
+
+    Raises:
+        FileNotFoundError: No verifier file (``make train`` writes it).
+    """
+    encoders, weights = index_config(settings)
+    verifier = Verifier.load(settings.verifier_file)
+    keys = Keys(settings.redis_prefix, settings.embedding_cache_prefix)
+    kb = KnowledgeBase(redis, keys, encoders, weights, verifier, thresholds(settings))
     kb.seed_from_file(settings.faq_file)
     kb.refresh()
     return kb

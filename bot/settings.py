@@ -26,14 +26,20 @@ class CoreSettings(BaseSettings):
         description="Redis holding FAQ, tickets, locks and dedupe keys.",
     )
     redis_prefix: str = Field(default="dmdesk", pattern=r"^[A-Za-z0-9]{1,40}$", description="Alphanumeric (Rasa's stores require it).")
+    embedding_cache_prefix: str = Field(default="", pattern=r"^[A-Za-z0-9]{0,40}$",
+                                        description="Shared embedding cache prefix (default: redis_prefix).")
     faq_file: Path = ROOT / "data" / "faq.yml"
-    encoder: str = "use-multilingual"
-    # Retrieval thresholds, calibrated on eval/dev.yml (see README, "Evaluation").
-    answer_threshold: float = 0.55
-    clarify_threshold: float = 0.45
-    answer_margin: float = 0.04
-    clarify_window: float = 0.06
-    strict_threshold: float = 0.70
+    # FAQ retrieval: dense encoders (the first is also the NLU featurizer's in
+    # config.yml) plus character n-grams with this weight; see bot/faq/index.py.
+    encoders: list[str] = ["use-multilingual"]
+    lexical_weight: float = 0.5
+    verifier_file: Path = ROOT / ".build" / "verifier.json"
+    # Decision thresholds, calibrated on eval/dev.yml (README, "Evaluation"):
+    # verifier probabilities, and the choice window in combined z-score units.
+    answer_threshold: float = 0.35
+    clarify_threshold: float = 0.2
+    clarify_window: float = 0.5
+    strict_threshold: float = 0.6
     # Escalation
     max_failed_answers: int = 2
     support_timezone: str = "Asia/Jakarta"

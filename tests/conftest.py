@@ -41,23 +41,33 @@ def redis(redis_url: str) -> Iterator[Redis]:
     client.close()
 
 
+@pytest.fixture(scope="session")
+def cache_prefix(redis_url: str) -> Iterator[str]:
+    """One embedding-cache prefix for the whole run (content-addressed), purged at the end."""
+    prefix = f"dmdesktestemb{uuid.uuid4().hex[:8]}"
+    yield prefix
+    client = Redis.from_url(redis_url)
+    _purge(client, prefix)
+    client.close()
+
+
 @pytest.fixture()
-def keys(redis: Redis) -> Iterator[Keys]:
+def keys(redis: Redis, cache_prefix: str) -> Iterator[Keys]:
     """A fresh key prefix, purged after the test."""
     prefix = f"dmdesktest{uuid.uuid4().hex[:10]}"
-    yield Keys(prefix)
+    yield Keys(prefix, cache_prefix)
     _purge(redis, prefix)
 
 
 @pytest.fixture(scope="session")
-def stack(redis_url: str) -> Iterator[StackConfig]:
+def stack(redis_url: str, cache_prefix: str) -> Iterator[StackConfig]:
     """The real stack (Rasa with the trained model, action server, bot service) on free ports."""
     prefix = f"dmdesktest{uuid.uuid4().hex[:10]}"
     config = StackConfig(
         redis_url=redis_url, redis_prefix=prefix, rasa_port=free_port(), action_port=free_port(),
         bot_port=free_port(), log_dir=ROOT / ".cache" / "logs-test", api_token=uuid.uuid4().hex,
         # All-day support hours: the tests check the "a person will reply shortly" path.
-        extra_env={"DMDESK_SUPPORT_HOURS": "mon-sun 00:00-23:59"},
+        extra_env={"DMDESK_SUPPORT_HOURS": "mon-sun 00:00-23:59", "DMDESK_EMBEDDING_CACHE_PREFIX": cache_prefix},
     )
     with Stack(config) as running:
         running.start()

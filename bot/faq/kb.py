@@ -19,8 +19,9 @@ from redis import Redis
 
 from bot.encoders import Encoder
 from bot.faq import store
-from bot.faq.index import Candidate, FaqIndex
+from bot.faq.index import Candidate, FaqIndex, IndexWeights
 from bot.faq.models import FaqBook, FaqEntry
+from bot.faq.verifier import Verifier
 from bot.keys import Keys
 
 log = logging.getLogger(__name__)
@@ -36,11 +37,15 @@ class DecisionKind(str, Enum):
 
 @dataclass(frozen=True)
 class Thresholds:
-    """Calibrated retrieval thresholds (cosine similarity)."""
+    """Calibrated decision thresholds.
+
+    ``answer``, ``clarify`` and ``strict`` are verifier probabilities (that
+    the top entry answers the message); ``window`` is in combined z-score
+    units: entries that close to the top are offered as choices.
+    """
 
     answer: float
     clarify: float
-    margin: float
     window: float
     strict: float
 
@@ -51,6 +56,7 @@ class Decision:
 
     kind: DecisionKind
     candidates: list[Candidate] = field(default_factory=list)
+    confidence: float = 0.0
 
     @property
     def best(self) -> Candidate | None:
@@ -58,31 +64,31 @@ class Decision:
         return self.candidates[0] if self.candidates else None
 
 
-def decide(candidates: Sequence[Candidate], t: Thresholds, strict: bool = False, max_choices: int = 3) -> Decision:
+def decide(
+    candidates: Sequence[Candidate], confidence: float, t: Thresholds, strict: bool = False, max_choices: int = 3
+) -> Decision:
     """Turn ranked candidates into an answer, a clarification or nothing.
 
     Args:
         candidates: Ranked candidates, best first.
+        confidence: Verifier probability that the top candidate is right.
         t: Thresholds.
         strict: The message did not look like a question for the FAQ (out of
-            scope by NLU): answer only when very sure, never clarify.
+            scope by NLU): answer only when very sure, never offer choices.
         max_choices: At most this many entries are offered.
     """
     if not candidates:
         return Decision(DecisionKind.NONE)
     top = candidates[0]
-    second = candidates[1].score if len(candidates) > 1 else -1.0
     if strict:
-        ok = top.score >= t.strict and top.score - second >= t.margin
-        return Decision(DecisionKind.ANSWER, [top]) if ok else Decision(DecisionKind.NONE, list(candidates[:1]))
-    if top.score >= t.answer and top.score - second >= t.margin:
-        return Decision(DecisionKind.ANSWER, [top])
-    if top.score >= t.clarify:
-        close = [c for c in candidates if c.score >= t.clarify and top.score - c.score <= t.window]
-        if len(close) == 1 and top.score >= t.answer:
-            return Decision(DecisionKind.ANSWER, [top])
-        return Decision(DecisionKind.CLARIFY, close[:max_choices])
-    return Decision(DecisionKind.NONE, list(candidates[:1]))
+        kind = DecisionKind.ANSWER if confidence >= t.strict else DecisionKind.NONE
+        return Decision(kind, [top], confidence)
+    if confidence >= t.answer:
+        return Decision(DecisionKind.ANSWER, [top], confidence)
+    if confidence >= t.clarify:
+        close = [c for c in candidates if top.score - c.score <= t.window][:max_choices]
+        return Decision(DecisionKind.CLARIFY, close, confidence)
+    return Decision(DecisionKind.NONE, [top], confidence)
 
 
 class RedisVectorCache:
@@ -107,11 +113,20 @@ class RedisVectorCache:
 class KnowledgeBase:
     """FAQ entries in Redis plus this process's index over them."""
 
-    def __init__(self, redis: Redis, keys: Keys, encoder: Encoder, thresholds: Thresholds) -> None:
+    def __init__(
+        self,
+        redis: Redis,
+        keys: Keys,
+        encoders: Sequence[Encoder],
+        weights: IndexWeights,
+        verifier: Verifier,
+        thresholds: Thresholds,
+    ) -> None:
         self._redis = redis
         self._keys = keys
+        self.verifier = verifier
         self.thresholds = thresholds
-        self.index = FaqIndex(encoder, RedisVectorCache(redis, keys))
+        self.index = FaqIndex(encoders, weights, RedisVectorCache(redis, keys))
         self._book: FaqBook | None = None
         self._version: int | None = None
         self._lock = threading.Lock()
@@ -193,4 +208,5 @@ class KnowledgeBase:
 
     def ask(self, text: str, strict: bool = False) -> Decision:
         """Search and decide in one call: the same path the bot uses."""
-        return decide(self.search(text), self.thresholds, strict=strict)
+        candidates = self.search(text)
+        return decide(candidates, self.verifier.probability(candidates), self.thresholds, strict=strict)

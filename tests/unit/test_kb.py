@@ -5,18 +5,21 @@ from pathlib import Path
 import pytest
 from redis import Redis
 
-from bot.encoders import get_encoder
+from bot.faq.verifier import Verifier
+from bot.runtime import index_config, thresholds
 from bot.faq import store
 from bot.faq.index import Candidate
 from bot.faq.kb import DecisionKind, KnowledgeBase, Thresholds, decide
 from bot.keys import Keys
 from bot.settings import CoreSettings
 
-T = Thresholds(answer=0.5, clarify=0.4, margin=0.03, window=0.05, strict=0.7)
+T = Thresholds(answer=0.5, clarify=0.3, window=0.3, strict=0.8)
 
 
 def make_kb(redis: Redis, keys: Keys) -> KnowledgeBase:
-    return KnowledgeBase(redis, keys, get_encoder(CoreSettings().encoder), T)
+    settings = CoreSettings()
+    encoders, weights = index_config(settings)
+    return KnowledgeBase(redis, keys, encoders, weights, Verifier.load(settings.verifier_file), thresholds(settings))
 
 
 def test_seeds_from_file_once_and_answers(redis: Redis, keys: Keys, faq_file: Path) -> None:
@@ -28,6 +31,7 @@ def test_seeds_from_file_once_and_answers(redis: Redis, keys: Keys, faq_file: Pa
 
 
 def test_restart_reuses_cached_embeddings(redis: Redis, keys: Keys, faq_file: Path) -> None:
+    keys = Keys(keys.prefix)  # an embedding cache of its own (purged with the prefix), cold at first
     first = make_kb(redis, keys)
     first.seed_from_file(faq_file)
     first.refresh()
@@ -36,6 +40,7 @@ def test_restart_reuses_cached_embeddings(redis: Redis, keys: Keys, faq_file: Pa
     second.refresh()
     assert second.index.encoded_last_build == 0
     assert len(second.index) == 54
+    assert second.search("How can I track my order?")[0].entry_id == "order_tracking"
 
 
 def test_an_edit_is_served_after_refresh_and_only_it_is_encoded(redis: Redis, keys: Keys, faq_file: Path) -> None:
@@ -69,19 +74,18 @@ def c(entry_id: str, score: float) -> Candidate:
 
 
 @pytest.mark.parametrize(
-    ("cands", "strict", "kind", "ids"),
+    ("cands", "confidence", "strict", "kind", "ids"),
     [
-        ([c("a", 0.8), c("b", 0.5)], False, DecisionKind.ANSWER, ["a"]),
-        ([c("a", 0.8), c("b", 0.79), c("c", 0.78), c("d", 0.77)], False, DecisionKind.CLARIFY, ["a", "b", "c"]),
-        ([c("a", 0.45), c("b", 0.2)], False, DecisionKind.CLARIFY, ["a"]),
-        ([c("a", 0.3), c("b", 0.2)], False, DecisionKind.NONE, ["a"]),
-        ([c("a", 0.6), c("b", 0.3)], True, DecisionKind.NONE, ["a"]),
-        ([c("a", 0.75), c("b", 0.3)], True, DecisionKind.ANSWER, ["a"]),
-        ([c("a", 0.8), c("b", 0.79)], True, DecisionKind.NONE, ["a"]),
-        ([], False, DecisionKind.NONE, []),
+        ([c("a", 4.0), c("b", 2.0)], 0.9, False, DecisionKind.ANSWER, ["a"]),
+        ([c("a", 3.0), c("b", 2.9), c("c", 2.8), c("d", 2.75)], 0.4, False, DecisionKind.CLARIFY, ["a", "b", "c"]),
+        ([c("a", 3.0), c("b", 1.0)], 0.4, False, DecisionKind.CLARIFY, ["a"]),
+        ([c("a", 2.0), c("b", 1.9)], 0.1, False, DecisionKind.NONE, ["a"]),
+        ([c("a", 4.0), c("b", 2.0)], 0.7, True, DecisionKind.NONE, ["a"]),
+        ([c("a", 5.0), c("b", 2.0)], 0.95, True, DecisionKind.ANSWER, ["a"]),
+        ([], 0.0, False, DecisionKind.NONE, []),
     ],
 )
-def test_decisions(cands: list[Candidate], strict: bool, kind: DecisionKind, ids: list[str]) -> None:
-    decision = decide(cands, T, strict=strict)
+def test_decisions(cands: list[Candidate], confidence: float, strict: bool, kind: DecisionKind, ids: list[str]) -> None:
+    decision = decide(cands, confidence, T, strict=strict)
     assert decision.kind is kind
     assert [x.entry_id for x in decision.candidates] == ids

@@ -1,0 +1,131 @@
+"""Is the top FAQ candidate really the answer? A small calibrated verifier.
+
+Retrieval scores alone do not separate "a question this FAQ answers" from
+"a shop question it does not cover" ("do you sell tea?"): both land close
+to some entry. The verifier is a logistic regression over a few features of
+the ranked candidates, trained by simulation on the brand's own FAQ:
+
+* covered: each sampled alternative, queried against the FAQ without that
+  alternative (label 1 if the right entry comes first);
+* not covered: each sampled phrasing of an entry, queried against the FAQ
+  without that whole entry (label 0).
+
+    python -m bot.faq.verifier [FAQ_FILE] [OUT_JSON]     (make does it)
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from bot.faq.index import Candidate, FaqIndex, IndexWeights, VectorCache
+from bot.faq.models import FaqBook
+
+SAMPLES_PER_ENTRY = 8
+
+
+def features(candidates: Sequence[Candidate]) -> list[float]:
+    """Features of the top candidate: combined z, its lead, the primary cosine, lexical, cosine lead."""
+    top = candidates[0]
+    second = candidates[1] if len(candidates) > 1 else Candidate("", top.score - 1.0, "", {})
+    dense = [k for k in top.components if k != "lexical"]
+    cos1 = top.components.get(dense[0], 0.0) if dense else 0.0
+    cos2 = second.components.get(dense[0], cos1 - 0.1) if dense else 0.0
+    return [top.score, top.score - second.score, cos1, top.components.get("lexical", 0.0), cos1 - cos2]
+
+
+@dataclass(frozen=True)
+class Verifier:
+    """Logistic-regression weights over :func:`features`."""
+
+    coef: tuple[float, ...]
+    intercept: float
+
+    def probability(self, candidates: Sequence[Candidate]) -> float:
+        """Probability that the top candidate answers the query."""
+        if not candidates:
+            return 0.0
+        z = self.intercept + sum(w * x for w, x in zip(self.coef, features(candidates)))
+        return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, z))))
+
+    @classmethod
+    def load(cls, path: Path) -> Verifier:
+        """Read weights written by :meth:`save`."""
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return cls(tuple(float(x) for x in data["coef"]), float(data["intercept"]))
+
+    def save(self, path: Path, **info: object) -> None:
+        """Write the weights (and how they were made) as JSON."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps({"coef": list(self.coef), "intercept": self.intercept, **info}, indent=2))
+
+
+class _MemoryCache:
+    def __init__(self) -> None:
+        self._data: dict[str, bytes] = {}
+
+    def get_many(self, encoder: str, digests: Sequence[str]) -> list[bytes | None]:
+        return [self._data.get(f"{encoder}:{d}") for d in digests]
+
+    def set_many(self, encoder: str, items: dict[str, bytes]) -> None:
+        self._data.update({f"{encoder}:{d}": v for d, v in items.items()})
+
+
+def simulate(book: FaqBook, encoders: Sequence, weights: IndexWeights, cache: VectorCache | None = None,
+             seed: int = 0) -> tuple[list[list[float]], list[int]]:
+    """Labelled feature rows from leave-one-out searches over ``book``."""
+    rng = random.Random(seed)
+    store = cache or _MemoryCache()
+    entries = [e for e in book.entries if e.enabled]
+    rows: list[list[float]] = []
+    labels: list[int] = []
+    for entry in entries:
+        index = FaqIndex(encoders, weights, store)
+        index.build([e for e in entries if e.id != entry.id])
+        for text in rng.sample(entry.texts(), min(SAMPLES_PER_ENTRY, len(entry.texts()))):
+            rows.append(features(index.search(text, 5)))
+            labels.append(0)
+    for entry in entries:
+        for text in rng.sample(entry.alternatives, min(SAMPLES_PER_ENTRY, len(entry.alternatives))):
+            reduced = [e if e.id != entry.id else e.model_copy(update={"alternatives": [a for a in e.alternatives if a != text]})
+                       for e in entries]
+            index = FaqIndex(encoders, weights, store)
+            index.build(reduced)
+            found = index.search(text, 5)
+            rows.append(features(found))
+            labels.append(int(found[0].entry_id == entry.id))
+    return rows, labels
+
+
+def train(book: FaqBook, encoders: Sequence, weights: IndexWeights, cache: VectorCache | None = None) -> Verifier:
+    """Fit the verifier on simulated queries over ``book``."""
+    from sklearn.linear_model import LogisticRegression
+
+    rows, labels = simulate(book, encoders, weights, cache)
+    model = LogisticRegression(C=1.0, max_iter=1000).fit(rows, labels)
+    return Verifier(tuple(float(x) for x in model.coef_[0]), float(model.intercept_[0]))
+
+
+def main(argv: list[str]) -> int:
+    """CLI: train on a FAQ file, write JSON."""
+    from bot.faq import store
+    from bot.runtime import index_config
+    from bot.settings import CoreSettings
+
+    faq = Path(argv[0]) if argv else Path("data/faq.yml")
+    out = Path(argv[1]) if len(argv) > 1 else Path(".build/verifier.json")
+    settings = CoreSettings()
+    encoders, weights = index_config(settings)
+    verifier = train(store.load(faq), encoders, weights)
+    verifier.save(out, encoders=settings.encoders, lexical_weight=settings.lexical_weight, faq=faq.name)
+    print(out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

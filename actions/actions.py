@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any, Dict, List, Text
+from typing import Any
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import ConversationPaused, EventType, SlotSet
@@ -33,7 +33,7 @@ def _language(tracker: Tracker) -> str:
 
 async def hand_off(
     dispatcher: CollectingDispatcher, tracker: Tracker, reason: HandoffReason, faq_tried: list[dict[str, Any]]
-) -> List[EventType]:
+) -> list[EventType]:
     """Open (or reuse) a ticket, tell the customer, pause the bot."""
     settings = core_settings()
     language = _language(tracker)
@@ -42,8 +42,15 @@ async def hand_off(
     response, variables = wait_message_vars(runtime.support_hours(), settings.expected_wait_minutes)
     dispatcher.utter_message(
         response=response,
-        json_message={"dmdesk": {"kind": Outcome.ESCALATE.value, "ticket_id": ticket.id, "reason": reason.value,
-                                 "priority": ticket.priority, "new_ticket": created}},
+        json_message={
+            "dmdesk": {
+                "kind": Outcome.ESCALATE.value,
+                "ticket_id": ticket.id,
+                "reason": reason.value,
+                "priority": ticket.priority,
+                "new_ticket": created,
+            }
+        },
         **variables,
     )
     log.info("handoff", extra={"ticket": ticket.id, "reason": reason.value, "created": created})
@@ -53,12 +60,10 @@ async def hand_off(
 class ActionAnswerFaq(Action):
     """Answer from the FAQ, offer choices, or say so plainly and offer a person."""
 
-    def name(self) -> Text:
+    def name(self) -> str:
         return "action_answer_faq"
 
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
-    ) -> List[EventType]:
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
         latest = tracker.latest_message or {}
         intent = (latest.get("intent") or {}).get("name")
         language = tracker.get_slot("language")
@@ -71,11 +76,9 @@ class ActionAnswerFaq(Action):
                 return [SlotSet("pending_offer", None), SlotSet("failed_answers", 0)]
         text = latest.get("text") or ""
         failed = int(tracker.get_slot("failed_answers") or 0)
-        turn = await asyncio.to_thread(
-            faq_turn, kb, text, intent, language, failed, core_settings().max_failed_answers
-        )
+        turn = await asyncio.to_thread(faq_turn, kb, text, intent, language, failed, core_settings().max_failed_answers)
         tried = keep_attempts(tracker.get_slot("faq_tried"), turn.attempt)
-        events: List[EventType] = [SlotSet("faq_tried", tried)]
+        events: list[EventType] = [SlotSet("faq_tried", tried)]
         if turn.outcome is Outcome.ESCALATE:
             return events + await hand_off(dispatcher, tracker, HandoffReason(turn.reason), tried)
         dispatcher.utter_message(
@@ -87,12 +90,10 @@ class ActionAnswerFaq(Action):
 class ActionHandoff(Action):
     """Hand the conversation to a person now, with its whole context."""
 
-    def name(self) -> Text:
+    def name(self) -> str:
         return "action_handoff"
 
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
-    ) -> List[EventType]:
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
         intent = ((tracker.latest_message or {}).get("intent") or {}).get("name")
         reason = REASON_BY_INTENT.get(str(intent), HandoffReason.REQUESTED)
         return await hand_off(dispatcher, tracker, reason, list(tracker.get_slot("faq_tried") or []))
@@ -101,10 +102,8 @@ class ActionHandoff(Action):
 class ActionClearOffer(Action):
     """Forget an offer of a person the customer declined."""
 
-    def name(self) -> Text:
+    def name(self) -> str:
         return "action_clear_offer"
 
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
-    ) -> List[EventType]:
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
         return [SlotSet("pending_offer", None), SlotSet("failed_answers", 0)]

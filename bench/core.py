@@ -13,15 +13,14 @@ import argparse
 import json
 import statistics
 import time
-import uuid
 from pathlib import Path
 
 import httpx
 from redis import Redis
 
-from bot.cli import _delete_prefix, ensure_redis, redis_url
+from bot.cli import ensure_redis, redis_url
 from bot.evaluation import load_queries, percentile
-from bot.stack import ROOT, Stack, StackConfig, free_port
+from bot.stack import ROOT, private_stack
 
 
 def rss_mib(pid: int) -> float:
@@ -47,34 +46,31 @@ def main() -> None:
     args = parser.parse_args()
     ensure_redis(redis_url())
     queries = load_queries(ROOT / "eval" / "dev.yml") + load_queries(ROOT / "eval" / "test.yml")
-    prefix = f"dmdeskbench{uuid.uuid4().hex[:8]}"
-    config = StackConfig(redis_url=redis_url(), redis_prefix=prefix, rasa_port=free_port(), action_port=free_port(),
-                         bot_port=free_port(), log_dir=ROOT / ".cache" / "logs-bench")
     started = time.monotonic()
-    try:
-        with Stack(config) as stack:
-            stack.start()
-            headers = {"Authorization": f"Bearer {config.api_token}"}
-            with httpx.Client(base_url=config.bot_url, headers=headers, timeout=120) as http:
-                http.post("/api/dev/messages", json={"channel": "dev", "sender": "warm", "text": "hi"}).raise_for_status()
-                first_answer_s = time.monotonic() - started
-                idle = {name: rss_mib(p.pid) for name, p in stack.procs.items()}
-                latencies = []
-                for i in range(args.n):
-                    q = queries[i % len(queries)]
-                    t0 = time.perf_counter()
-                    r = http.post("/api/dev/messages", json={"channel": "dev", "sender": f"b{i}", "text": q["text"]})
-                    latencies.append((time.perf_counter() - t0) * 1000)
-                    r.raise_for_status()
-                loaded = {name: rss_mib(p.pid) for name, p in stack.procs.items()}
-    finally:
-        _delete_prefix(config.redis_url, prefix)
+    with private_stack("bench", redis_url()) as stack:
+        config = stack.config
+        headers = {"Authorization": f"Bearer {config.api_token}"}
+        with httpx.Client(base_url=config.bot_url, headers=headers, timeout=120) as http:
+            http.post("/api/dev/messages", json={"channel": "dev", "sender": "warm", "text": "hi"}).raise_for_status()
+            first_answer_s = time.monotonic() - started
+            idle = {name: rss_mib(p.pid) for name, p in stack.procs.items()}
+            latencies = []
+            for i in range(args.n):
+                q = queries[i % len(queries)]
+                t0 = time.perf_counter()
+                r = http.post("/api/dev/messages", json={"channel": "dev", "sender": f"b{i}", "text": q["text"]})
+                latencies.append((time.perf_counter() - t0) * 1000)
+                r.raise_for_status()
+            loaded = {name: rss_mib(p.pid) for name, p in stack.procs.items()}
     redis_rss = Redis.from_url(redis_url()).info("memory").get("used_memory_rss", 0) / 2**20
     result = {
         "first_answer_s": round(first_answer_s, 1),
-        "serial_latency_ms": {"n": len(latencies), "p50": round(percentile(latencies, 50), 1),
-                              "p99": round(percentile(latencies, 99), 1),
-                              "mean": round(statistics.fmean(latencies), 1)},
+        "serial_latency_ms": {
+            "n": len(latencies),
+            "p50": round(percentile(latencies, 50), 1),
+            "p99": round(percentile(latencies, 99), 1),
+            "mean": round(statistics.fmean(latencies), 1),
+        },
         "rss_mib_idle": idle,
         "rss_mib_after_load": loaded,
         "rss_mib_total_after_load": round(sum(loaded.values()), 1),

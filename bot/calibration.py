@@ -16,8 +16,8 @@ from typing import Any
 import httpx
 
 from bot.evaluation import kind_of
-from bot.faq.kb import Decision, DecisionKind, KnowledgeBase, Thresholds, decide
 from bot.faq.index import Candidate
+from bot.faq.kb import Decision, DecisionKind, KnowledgeBase, Thresholds, decide
 from bot.faq.verifier import Verifier
 
 HANDOFF_INTENTS = {"request_human", "complaint_angry"}
@@ -31,9 +31,15 @@ def collect(queries: list[dict[str, str]], rasa_url: str, kb: KnowledgeBase) -> 
         for q in queries:
             parse = http.post("/model/parse", json={"text": q["text"]}).json()
             cands = kb.search(q["text"], k=5)
-            rows.append({**q, "intent": parse["intent"]["name"], "confidence": parse["intent"]["confidence"],
-                         "candidates": [(c.entry_id, c.score) for c in cands],
-                         "components": [c.components for c in cands]})
+            rows.append(
+                {
+                    **q,
+                    "intent": parse["intent"]["name"],
+                    "confidence": parse["intent"]["confidence"],
+                    "candidates": [(c.entry_id, c.score) for c in cands],
+                    "components": [c.components for c in cands],
+                }
+            )
     return rows
 
 
@@ -44,7 +50,7 @@ def first_turn(row: dict[str, Any], t: Thresholds, fallback: float, verifier: Ve
         return "handoff"
     if intent not in FAQ_INTENTS:
         return "none"
-    cands = [Candidate(i, s, "", comp) for (i, s), comp in zip(row["candidates"], row["components"])]
+    cands = [Candidate(i, s, "", comp) for (i, s), comp in zip(row["candidates"], row["components"], strict=True)]
     d: Decision = decide(cands, verifier.probability(cands), t, strict=intent == "out_of_scope")
     if d.kind is DecisionKind.ANSWER and d.best:
         return d.best.entry_id
@@ -74,8 +80,13 @@ def score(rows: list[dict[str, Any]], t: Thresholds, fallback: float, verifier: 
     handoff = min(mean(b["handoff"]) for b in per.values())
     none_wrong = max(mean(b["none_wrong"]) for b in per.values())
     objective = faq + 0.5 * handoff - 2.0 * max(0.0, none_wrong - 0.05)
-    return {"faq_min": faq, "handoff_min": handoff, "none_wrong_max": none_wrong, "objective": objective,
-            "faq_mean": sum(mean(b["faq"]) for b in per.values()) / len(per)}
+    return {
+        "faq_min": faq,
+        "handoff_min": handoff,
+        "none_wrong_max": none_wrong,
+        "objective": objective,
+        "faq_mean": sum(mean(b["faq"]) for b in per.values()) / len(per),
+    }
 
 
 def grid(
@@ -84,7 +95,9 @@ def grid(
     """Every combination on the grid, best first."""
     out = []
     steps = [x / 40 for x in range(2, 38)]
-    for answer, clarify, window, strict in itertools.product(steps, steps, [0.25, 0.5, 0.75], [0.5, 0.6, 0.7, 0.8, 0.9]):
+    for answer, clarify, window, strict in itertools.product(
+        steps, steps, [0.25, 0.5, 0.75], [0.5, 0.6, 0.7, 0.8, 0.9]
+    ):
         if clarify > answer:
             continue
         t = replace(base, answer=answer, clarify=clarify, window=window, strict=strict)

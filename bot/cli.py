@@ -1,9 +1,9 @@
 """``dmdesk`` command line: run the stack, chat with the bot, evaluate it.
 
-    dmdesk run                      start Redis (if needed), Rasa, actions, bot service
-    dmdesk chat [--url URL]         chat with the running bot in the terminal
-    dmdesk eval FILE --out OUT      evaluate against the stack (starts one if none runs)
-    dmdesk ensure-redis             make sure Redis answers at REDIS_URL
+dmdesk run                      start Redis (if needed), Rasa, actions, bot service
+dmdesk chat [--url URL]         chat with the running bot in the terminal
+dmdesk eval FILE --out OUT      evaluate against the stack (starts one if none runs)
+dmdesk ensure-redis             make sure Redis answers at REDIS_URL
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import httpx
 from redis import Redis
 from redis.exceptions import RedisError
 
-from bot.stack import ROOT, Stack, StackConfig, dev_token
+from bot.stack import ROOT, Stack, StackConfig, dev_token, private_stack
 
 DEFAULT_REDIS = "redis://127.0.0.1:6379/0"
 
@@ -52,12 +52,17 @@ def ensure_redis(url: str) -> None:
             raise SystemExit("redis-server is not installed; install it (e.g. apt-get install redis-server)")
         print("installing redis-server (apt-get)…", flush=True)
         subprocess.run(["apt-get", "update", "-qq"], check=True)
-        subprocess.run(["apt-get", "install", "-y", "-qq", "redis-server"], check=True,
-                       env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})
+        subprocess.run(
+            ["apt-get", "install", "-y", "-qq", "redis-server"],
+            check=True,
+            env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"},
+        )
         server = shutil.which("redis-server") or "/usr/bin/redis-server"
     port = str(parsed.port or 6379)
-    subprocess.run([server, "--port", port, "--bind", "127.0.0.1", "--daemonize", "yes", "--save", "",
-                    "--appendonly", "no"], check=True)
+    subprocess.run(
+        [server, "--port", port, "--bind", "127.0.0.1", "--daemonize", "yes", "--save", "", "--appendonly", "no"],
+        check=True,
+    )
     for _ in range(50):
         if _ping(url):
             print(f"started redis-server on 127.0.0.1:{port}", flush=True)
@@ -69,8 +74,11 @@ def ensure_redis(url: str) -> None:
 def cmd_run(args: argparse.Namespace) -> int:
     """Start the whole stack and wait for Ctrl-C."""
     ensure_redis(redis_url())
-    config = StackConfig(redis_url=redis_url(), redis_prefix=os.environ.get("DMDESK_REDIS_PREFIX", "dmdesk"),
-                         bot_port=int(os.environ.get("DMDESK_PORT", "8000")))
+    config = StackConfig(
+        redis_url=redis_url(),
+        redis_prefix=os.environ.get("DMDESK_REDIS_PREFIX", "dmdesk"),
+        bot_port=int(os.environ.get("DMDESK_PORT", "8000")),
+    )
     started = time.monotonic()
     print("starting Rasa server, action server and bot service…", flush=True)
     with Stack(config) as stack:
@@ -136,30 +144,16 @@ def cmd_eval(args: argparse.Namespace) -> int:
         evaluate_file(Path(args.file), Path(args.out), url, dev_token())
         return 0
     ensure_redis(redis_url())
-    from bot.stack import free_port
-
-    prefix = f"dmdeskeval{uuid.uuid4().hex[:8]}"
-    config = StackConfig(redis_url=redis_url(), redis_prefix=prefix, rasa_port=free_port(),
-                         action_port=free_port(), bot_port=free_port(), log_dir=ROOT / ".cache" / "logs-eval")
-    try:
-        with Stack(config) as stack:
-            stack.start()
-            evaluate_file(Path(args.file), Path(args.out), config.bot_url, config.api_token)
-    finally:
-        _delete_prefix(config.redis_url, prefix)
+    with private_stack("eval", redis_url()) as stack:
+        evaluate_file(Path(args.file), Path(args.out), stack.config.bot_url, stack.config.api_token)
     return 0
-
-
-def _delete_prefix(url: str, prefix: str) -> None:
-    redis = Redis.from_url(url)
-    keys = list(redis.scan_iter(match=f"{prefix}:*", count=1000))
-    for start in range(0, len(keys), 500):
-        redis.delete(*keys[start : start + 500])
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``dmdesk`` command."""
-    parser = argparse.ArgumentParser(prog="dmdesk", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="dmdesk", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("run", help="start the whole stack")
     chat = sub.add_parser("chat", help="chat with the running bot")

@@ -44,8 +44,12 @@ class Dispatcher:
         return not first
 
     def _metadata(self, message: InboundMessage) -> dict[str, Any]:
-        return {**message.metadata, "channel": message.channel.value, "customer_id": message.sender,
-                "message_id": message.message_id}
+        return {
+            **message.metadata,
+            "channel": message.channel.value,
+            "customer_id": message.sender,
+            "message_id": message.message_id,
+        }
 
     async def dispatch(self, message: InboundMessage) -> DispatchResult:
         """Process one inbound message exactly once, in conversation order."""
@@ -53,7 +57,9 @@ class Dispatcher:
         if await self.seen_before(message):
             log.info("duplicate dropped", extra={"conversation": conversation, "mid": message.message_id})
             return DispatchResult(conversation_id=conversation, message_id=message.message_id, status="duplicate")
-        lock = self._redis.lock(self._keys.conversation_lock(conversation), timeout=LOCK_TIMEOUT_S, blocking_timeout=LOCK_TIMEOUT_S)
+        lock = self._redis.lock(
+            self._keys.conversation_lock(conversation), timeout=LOCK_TIMEOUT_S, blocking_timeout=LOCK_TIMEOUT_S
+        )
         try:
             async with lock:
                 owner = await asyncio.to_thread(self._handoffs.owner, conversation)
@@ -68,19 +74,33 @@ class Dispatcher:
         if ticket is not None:
             # The ticket was written inside the action; the rendered reply exists only now.
             for reply in replies:
-                line = TranscriptLine(sender="bot", text=reply.text, timestamp=time.time(),
-                                      payload={"meta": reply.meta} if reply.meta else None)
+                line = TranscriptLine(
+                    sender="bot",
+                    text=reply.text,
+                    timestamp=time.time(),
+                    payload={"meta": reply.meta} if reply.meta else None,
+                )
                 await asyncio.to_thread(self._handoffs.append_line, ticket, line)
-        return DispatchResult(conversation_id=conversation, message_id=message.message_id, status="answered",
-                              replies=replies, ticket_id=ticket)
+        return DispatchResult(
+            conversation_id=conversation,
+            message_id=message.message_id,
+            status="answered",
+            replies=replies,
+            ticket_id=ticket,
+        )
 
     async def _to_human(self, message: InboundMessage, ticket_id: str) -> DispatchResult:
         line = TranscriptLine(sender="customer", text=message.text, timestamp=message.timestamp)
         await asyncio.to_thread(self._handoffs.append_line, ticket_id, line)
         # Recorded in Rasa's tracker too (paused: Rasa runs NLU, predicts nothing).
-        dropped: list[OutboundMessage] = await self._rasa.send(message.conversation_id, message.text, self._metadata(message))
+        dropped: list[OutboundMessage] = await self._rasa.send(
+            message.conversation_id, message.text, self._metadata(message)
+        )
         if dropped:
-            log.warning("bot output suppressed while a human owns the chat",
-                        extra={"conversation": message.conversation_id, "count": len(dropped)})
-        return DispatchResult(conversation_id=message.conversation_id, message_id=message.message_id,
-                              status="human", ticket_id=ticket_id)
+            log.warning(
+                "bot output suppressed while a human owns the chat",
+                extra={"conversation": message.conversation_id, "count": len(dropped)},
+            )
+        return DispatchResult(
+            conversation_id=message.conversation_id, message_id=message.message_id, status="human", ticket_id=ticket_id
+        )

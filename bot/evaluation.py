@@ -109,11 +109,20 @@ def evaluate(queries: list[dict[str, str]], base_url: str, token: str, channel: 
     with httpx.Client(base_url=base_url, headers={"Authorization": f"Bearer {token}"}, timeout=120) as http:
         for i, q in enumerate(queries):
             started = time.perf_counter()
-            response = http.post("/api/dev/messages", json={"channel": channel, "sender": f"eval-{run}-{i}", "text": q["text"]})
+            response = http.post(
+                "/api/dev/messages", json={"channel": channel, "sender": f"eval-{run}-{i}", "text": q["text"]}
+            )
             latency = (time.perf_counter() - started) * 1000
             got = got_from_result(response.json()) if response.status_code == 200 else f"error:{response.status_code}"
-            results.append({"text": q["text"], "lang": q["lang"], "expect": q["expect"], "got": got,
-                            "latency_ms": round(latency, 1)})
+            results.append(
+                {
+                    "text": q["text"],
+                    "lang": q["lang"],
+                    "expect": q["expect"],
+                    "got": got,
+                    "latency_ms": round(latency, 1),
+                }
+            )
     return {"results": results, "summary": summarize(results)}
 
 
@@ -123,7 +132,9 @@ def evaluate_file(path: Path, out: Path, base_url: str, token: str) -> dict[str,
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, ensure_ascii=False, indent=2), encoding="utf-8")
     s = report["summary"]
-    print(f"{s['n']} queries, accuracy {s['accuracy']:.1%}; by language {s['accuracy_by_language']}; "
-          f"by kind {s['accuracy_by_kind']}; none answered with an FAQ {s['none_answered_with_faq_rate']}; "
-          f"latency p50 {s['latency_ms']['p50']} ms, p99 {s['latency_ms']['p99']} ms -> {out}")
+    print(
+        f"{s['n']} queries, accuracy {s['accuracy']:.1%}; by language {s['accuracy_by_language']}; "
+        f"by kind {s['accuracy_by_kind']}; none answered with an FAQ {s['none_answered_with_faq_rate']}; "
+        f"latency p50 {s['latency_ms']['p50']} ms, p99 {s['latency_ms']['p99']} ms -> {out}"
+    )
     return report

@@ -26,7 +26,9 @@ def fold_replies(raw: list[dict[str, Any]]) -> list[OutboundMessage]:
             else:
                 out.append(OutboundMessage(meta=meta))
             continue
-        buttons = [Button(title=str(b.get("title", "")), payload=str(b.get("payload", ""))) for b in item.get("buttons") or []]
+        buttons = [
+            Button(title=str(b.get("title", "")), payload=str(b.get("payload", ""))) for b in item.get("buttons") or []
+        ]
         out.append(OutboundMessage(text=item.get("text"), buttons=buttons, meta=meta or {}))
     return out
 
@@ -35,8 +37,9 @@ class RasaClient:
     """Sends customer messages to Rasa and returns the bot's replies."""
 
     def __init__(self, base_url: str, timeout_s: float = 30.0) -> None:
-        self._http = httpx.AsyncClient(base_url=base_url, timeout=timeout_s,
-                                       limits=httpx.Limits(max_connections=64, max_keepalive_connections=32))
+        self._http = httpx.AsyncClient(
+            base_url=base_url, timeout=timeout_s, limits=httpx.Limits(max_connections=64, max_keepalive_connections=32)
+        )
 
     async def send(self, conversation_id: str, text: str, metadata: dict[str, Any]) -> list[OutboundMessage]:
         """Post one message; returns the bot's replies (empty while paused).

@@ -25,9 +25,12 @@ class CoreSettings(BaseSettings):
         validation_alias=AliasChoices("REDIS_URL", "DMDESK_REDIS_URL"),
         description="Redis holding FAQ, tickets, locks and dedupe keys.",
     )
-    redis_prefix: str = Field(default="dmdesk", pattern=r"^[A-Za-z0-9]{1,40}$", description="Alphanumeric (Rasa's stores require it).")
-    embedding_cache_prefix: str = Field(default="", pattern=r"^[A-Za-z0-9]{0,40}$",
-                                        description="Shared embedding cache prefix (default: redis_prefix).")
+    redis_prefix: str = Field(
+        default="dmdesk", pattern=r"^[A-Za-z0-9]{1,40}$", description="Alphanumeric (Rasa's stores require it)."
+    )
+    embedding_cache_prefix: str = Field(
+        default="", pattern=r"^[A-Za-z0-9]{0,40}$", description="Shared embedding cache prefix (default: redis_prefix)."
+    )
     faq_file: Path = ROOT / "data" / "faq.yml"
     # FAQ retrieval: dense encoders (the first is also the NLU featurizer's in
     # config.yml) plus character n-grams with this weight; see bot/faq/index.py.

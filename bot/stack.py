@@ -13,11 +13,15 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlparse
 
 import httpx
+from redis import Redis
 
 ROOT = Path(__file__).resolve().parent.parent
 RASA_BIN = ROOT / ".venv-rasa" / "bin" / "rasa"
@@ -72,12 +76,16 @@ class StackConfig:
         """Rasa endpoints for this stack (Rasa does not expand env vars in store settings)."""
         url = urlparse(self.redis_url)
         db = int((url.path or "/0").strip("/") or 0)
-        store = (f"  type: redis\n  url: {url.hostname or '127.0.0.1'}\n  port: {url.port or 6379}\n"
-                 f"  db: {db}\n  key_prefix: {self.redis_prefix}\n")
+        store = (
+            f"  type: redis\n  url: {url.hostname or '127.0.0.1'}\n  port: {url.port or 6379}\n"
+            f"  db: {db}\n  key_prefix: {self.redis_prefix}\n"
+        )
         if url.password:
             store += f"  password: {url.password}\n"
-        return (f'action_endpoint:\n  url: "http://127.0.0.1:{self.action_port}/webhook"\n'
-                f"tracker_store:\n{store}lock_store:\n{store}")
+        return (
+            f'action_endpoint:\n  url: "http://127.0.0.1:{self.action_port}/webhook"\n'
+            f"tracker_store:\n{store}lock_store:\n{store}"
+        )
 
     def env(self) -> dict[str, str]:
         """Environment shared by the three processes."""
@@ -124,7 +132,7 @@ class Stack:
             time.sleep(0.3)
         raise StackError(f"{name} not ready after {timeout_s:.0f}s; see {self.config.log_dir / (name + '.log')}")
 
-    def start(self, model: Path = MODEL, timeout_s: float = 240) -> "Stack":
+    def start(self, model: Path = MODEL, timeout_s: float = 240) -> Stack:
         """Start the action server, Rasa and the bot service; wait until all answer."""
         if not model.exists():
             raise StackError(f"no trained model at {model}: run `make train`")
@@ -134,11 +142,39 @@ class Stack:
         endpoints.write_text(c.endpoints_yaml())
         endpoints.chmod(0o600)
         self._spawn("actions", [sys.executable, "-m", "rasa_sdk", "--actions", "actions", "--port", str(c.action_port)])
-        self._spawn("rasa", [str(RASA_BIN), "run", "--enable-api", "-m", str(model), "--endpoints", str(endpoints),
-                             "--credentials", "credentials.yml",
-                             "--port", str(c.rasa_port), "-i", "127.0.0.1"])
-        self._spawn("bot", [sys.executable, "-m", "uvicorn", "bot.api.app:create_app", "--factory",
-                            "--host", "127.0.0.1", "--port", str(c.bot_port), "--no-access-log"])
+        self._spawn(
+            "rasa",
+            [
+                str(RASA_BIN),
+                "run",
+                "--enable-api",
+                "-m",
+                str(model),
+                "--endpoints",
+                str(endpoints),
+                "--credentials",
+                "credentials.yml",
+                "--port",
+                str(c.rasa_port),
+                "-i",
+                "127.0.0.1",
+            ],
+        )
+        self._spawn(
+            "bot",
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "bot.api.app:create_app",
+                "--factory",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(c.bot_port),
+                "--no-access-log",
+            ],
+        )
         try:
             self._wait("actions", f"http://127.0.0.1:{c.action_port}/health", timeout_s)
             self._wait("rasa", f"http://127.0.0.1:{c.rasa_port}/status", timeout_s)
@@ -161,8 +197,41 @@ class Stack:
                 os.killpg(proc.pid, signal.SIGKILL)
         self.procs.clear()
 
-    def __enter__(self) -> "Stack":
+    def __enter__(self) -> Stack:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def delete_prefix(redis_url: str, prefix: str) -> None:
+    """Delete every key under ``prefix:`` (a private stack's or a test's)."""
+    redis = Redis.from_url(redis_url)
+    try:
+        keys = list(redis.scan_iter(match=f"{prefix}:*", count=1000))
+        for start in range(0, len(keys), 500):
+            redis.delete(*keys[start : start + 500])
+    finally:
+        redis.close()
+
+
+@contextmanager
+def private_stack(name: str, redis_url: str, extra_env: dict[str, str] | None = None) -> Iterator[Stack]:
+    """A running stack on free ports with its own key prefix and API token, removed afterwards."""
+    prefix = f"dmdesk{name}{uuid.uuid4().hex[:8]}"
+    config = StackConfig(
+        redis_url=redis_url,
+        redis_prefix=prefix,
+        rasa_port=free_port(),
+        action_port=free_port(),
+        bot_port=free_port(),
+        log_dir=ROOT / ".cache" / f"logs-{name}",
+        api_token=secrets.token_urlsafe(24),
+        extra_env=extra_env or {},
+    )
+    try:
+        with Stack(config) as stack:
+            stack.start()
+            yield stack
+    finally:
+        delete_prefix(redis_url, prefix)

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import logging
 from asyncio import CancelledError
-from typing import Any, Awaitable, Callable, Dict, Optional, Text
+from collections.abc import Awaitable, Callable
+from typing import Any, Optional
 
 from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, UserMessage
 from sanic import Blueprint, response
@@ -29,11 +30,11 @@ class DmdeskInput(InputChannel):
     """Channel ``dmdesk``: one customer message in, the bot's replies out."""
 
     @classmethod
-    def name(cls) -> Text:
+    def name(cls) -> str:
         """Channel name, also the URL segment."""
         return "dmdesk"
 
-    def get_metadata(self, request: Request) -> Optional[Dict[Text, Any]]:
+    def get_metadata(self, request: Request) -> Optional[dict[str, Any]]:
         """The metadata object sent by the dispatcher."""
         body = request.json or {}
         metadata = body.get("metadata")

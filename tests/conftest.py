@@ -16,15 +16,9 @@ import pytest
 from redis import Redis
 
 from bot.keys import Keys
-from bot.stack import ROOT, Stack, StackConfig, free_port
+from bot.stack import ROOT, StackConfig, delete_prefix, private_stack
 
 TEST_REDIS_URL = os.environ.get("DMDESK_TEST_REDIS_URL", "redis://127.0.0.1:6379/14")
-
-
-def _purge(redis: Redis, prefix: str) -> None:
-    keys = list(redis.scan_iter(match=f"{prefix}:*", count=1000))
-    for start in range(0, len(keys), 500):
-        redis.delete(*keys[start : start + 500])
 
 
 @pytest.fixture(scope="session")
@@ -46,9 +40,7 @@ def cache_prefix(redis_url: str) -> Iterator[str]:
     """One embedding-cache prefix for the whole run (content-addressed), purged at the end."""
     prefix = f"dmdesktestemb{uuid.uuid4().hex[:8]}"
     yield prefix
-    client = Redis.from_url(redis_url)
-    _purge(client, prefix)
-    client.close()
+    delete_prefix(redis_url, prefix)
 
 
 @pytest.fixture()
@@ -56,25 +48,16 @@ def keys(redis: Redis, cache_prefix: str) -> Iterator[Keys]:
     """A fresh key prefix, purged after the test."""
     prefix = f"dmdesktest{uuid.uuid4().hex[:10]}"
     yield Keys(prefix, cache_prefix)
-    _purge(redis, prefix)
+    delete_prefix(TEST_REDIS_URL, prefix)
 
 
 @pytest.fixture(scope="session")
 def stack(redis_url: str, cache_prefix: str) -> Iterator[StackConfig]:
     """The real stack (Rasa with the trained model, action server, bot service) on free ports."""
-    prefix = f"dmdesktest{uuid.uuid4().hex[:10]}"
-    config = StackConfig(
-        redis_url=redis_url, redis_prefix=prefix, rasa_port=free_port(), action_port=free_port(),
-        bot_port=free_port(), log_dir=ROOT / ".cache" / "logs-test", api_token=uuid.uuid4().hex,
-        # All-day support hours: the tests check the "a person will reply shortly" path.
-        extra_env={"DMDESK_SUPPORT_HOURS": "mon-sun 00:00-23:59", "DMDESK_EMBEDDING_CACHE_PREFIX": cache_prefix},
-    )
-    with Stack(config) as running:
-        running.start()
-        yield config
-    client = Redis.from_url(redis_url)
-    _purge(client, prefix)
-    client.close()
+    # All-day support hours: the tests check the "a person will reply shortly" path.
+    env = {"DMDESK_SUPPORT_HOURS": "mon-sun 00:00-23:59", "DMDESK_EMBEDDING_CACHE_PREFIX": cache_prefix}
+    with private_stack("test", redis_url, env) as running:
+        yield running.config
 
 
 @pytest.fixture()

@@ -44,8 +44,9 @@ def require_token(
     expected = services.settings.api_token.get_secret_value().encode()
     given = (credentials.credentials if credentials else "").encode()
     if not credentials or not hmac.compare_digest(given, expected):
-        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "missing or invalid bearer token",
-                            headers={"WWW-Authenticate": "Bearer"})
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED, "missing or invalid bearer token", headers={"WWW-Authenticate": "Bearer"}
+        )
 
 
 Authenticated = Annotated[None, Depends(require_token)]

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import threading
 from abc import ABC, abstractmethod
-from typing import Callable, Dict, Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -59,8 +59,8 @@ class Encoder(ABC):
         return self.encode([text])[0]
 
 
-_FACTORIES: Dict[str, Callable[[str], Encoder]] = {}
-_CACHE: Dict[str, Encoder] = {}
+_FACTORIES: dict[str, Callable[[str], Encoder]] = {}
+_CACHE: dict[str, Encoder] = {}
 _LOCK = threading.Lock()
 
 

@@ -157,7 +157,10 @@ class FaqIndex:
         scores, primary_rows = self._component_scores(text)
         weights = {**self.weights.dense, "lexical": self.weights.lexical}
         total = sum(weights.get(name, 0.0) for name in scores) or 1.0
-        combined = sum(weights.get(name, 0.0) * zscore(s) for name, s in scores.items()) / total
+        combined = np.zeros(len(self._ids), dtype=np.float64)
+        for name, s in scores.items():
+            combined += weights.get(name, 0.0) * zscore(s)
+        combined /= total
         top = np.argsort(-combined)[:k]
         out = []
         for i in top:

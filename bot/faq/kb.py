@@ -10,10 +10,11 @@ import json
 import logging
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
-from typing import Sequence
+from typing import Any
 
 from redis import Redis
 
@@ -152,8 +153,13 @@ class KnowledgeBase:
 
     def replace_all(self, book: FaqBook) -> int:
         """Replace the whole FAQ with ``book`` atomically; returns the new version."""
-        meta = {"brand": book.brand, "default_language": book.default_language, "languages": book.languages,
-                "version": book.version, "order": [e.id for e in book.entries]}
+        meta = {
+            "brand": book.brand,
+            "default_language": book.default_language,
+            "languages": book.languages,
+            "version": book.version,
+            "order": [e.id for e in book.entries],
+        }
         pipe = self._redis.pipeline(transaction=True)
         pipe.delete(self._keys.faq_entries)
         if book.entries:
@@ -166,12 +172,18 @@ class KnowledgeBase:
 
     def _load_book(self) -> FaqBook:
         raw_meta = self._redis.get(self._keys.faq_meta)
-        meta = json.loads(raw_meta) if raw_meta else {"brand": "", "default_language": "en", "languages": ["en"], "order": []}
+        empty = {"brand": "", "default_language": "en", "languages": ["en"], "order": []}
+        meta: dict[str, Any] = json.loads(raw_meta) if raw_meta else empty
         raw = self._redis.hgetall(self._keys.faq_entries)
         entries = {k.decode() if isinstance(k, bytes) else k: FaqEntry.model_validate_json(v) for k, v in raw.items()}
         order = [i for i in meta.get("order", []) if i in entries] + sorted(set(entries) - set(meta.get("order", [])))
-        return FaqBook(version=meta.get("version", 1), brand=meta["brand"], default_language=meta["default_language"],
-                       languages=meta["languages"], entries=[entries[i] for i in order])
+        return FaqBook(
+            version=meta.get("version", 1),
+            brand=meta["brand"],
+            default_language=meta["default_language"],
+            languages=meta["languages"],
+            entries=[entries[i] for i in order],
+        )
 
     def current_version(self) -> int:
         """The FAQ version in Redis (0 when empty)."""
@@ -188,8 +200,10 @@ class KnowledgeBase:
             book = self._load_book()
             self.index.build(book.entries)
             self._book, self._version = book, version
-            log.info("faq index built", extra={"version": version, "entries": len(self.index),
-                                               "encoded": self.index.encoded_last_build})
+            log.info(
+                "faq index built",
+                extra={"version": version, "entries": len(self.index), "encoded": self.index.encoded_last_build},
+            )
             return True
 
     @property

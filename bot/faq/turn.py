@@ -62,7 +62,9 @@ def answer_entry(kb: KnowledgeBase, entry_id: str, language: str | None) -> FaqT
     if entry is None or not entry.enabled:
         return None
     lang, text = entry.answer_in(language, book.default_language)
-    return FaqTurn(Outcome.FAQ, text=text, meta={"kind": Outcome.FAQ, "faq_id": entry.id, "language": lang, "chosen": True})
+    return FaqTurn(
+        Outcome.FAQ, text=text, meta={"kind": Outcome.FAQ, "faq_id": entry.id, "language": lang, "chosen": True}
+    )
 
 
 def faq_turn(
@@ -102,16 +104,35 @@ def faq_turn(
                 title = entry.titles.get(language or "", entry.question) if entry.titles else entry.question
                 buttons.append({"title": _button_title(title, 80), "payload": f'/choose_faq{{"faq_id":"{entry.id}"}}'})
         meta = {"kind": Outcome.CLARIFY, "choices": [c.entry_id for c in decision.candidates], "scores": scores}
-        return FaqTurn(Outcome.CLARIFY, response="utter_faq_clarify", buttons=buttons, meta=meta,
-                       failed_answers=failed_answers, attempt=attempt)
+        return FaqTurn(
+            Outcome.CLARIFY,
+            response="utter_faq_clarify",
+            buttons=buttons,
+            meta=meta,
+            failed_answers=failed_answers,
+            attempt=attempt,
+        )
     if strict:
-        return FaqTurn(Outcome.OUT_OF_SCOPE, response="utter_out_of_scope",
-                       meta={"kind": Outcome.NO_ANSWER, "scores": scores}, failed_answers=failed_answers, attempt=attempt)
+        return FaqTurn(
+            Outcome.OUT_OF_SCOPE,
+            response="utter_out_of_scope",
+            meta={"kind": Outcome.NO_ANSWER, "scores": scores},
+            failed_answers=failed_answers,
+            attempt=attempt,
+        )
     failed = failed_answers + 1
     if failed >= max_failed:
-        return FaqTurn(Outcome.ESCALATE, meta={"kind": Outcome.NO_ANSWER, "scores": scores}, failed_answers=failed, attempt=attempt)
-    return FaqTurn(Outcome.NO_ANSWER, response="utter_faq_none", meta={"kind": Outcome.NO_ANSWER, "scores": scores},
-                   failed_answers=failed, pending_offer="human", attempt=attempt)
+        return FaqTurn(
+            Outcome.ESCALATE, meta={"kind": Outcome.NO_ANSWER, "scores": scores}, failed_answers=failed, attempt=attempt
+        )
+    return FaqTurn(
+        Outcome.NO_ANSWER,
+        response="utter_faq_none",
+        meta={"kind": Outcome.NO_ANSWER, "scores": scores},
+        failed_answers=failed,
+        pending_offer="human",
+        attempt=attempt,
+    )
 
 
 def keep_attempts(previous: list[dict[str, Any]] | None, attempt: dict[str, Any] | None) -> list[dict[str, Any]]:

@@ -50,7 +50,7 @@ class Verifier:
         """Probability that the top candidate answers the query."""
         if not candidates:
             return 0.0
-        z = self.intercept + sum(w * x for w, x in zip(self.coef, features(candidates)))
+        z = self.intercept + sum(w * x for w, x in zip(self.coef, features(candidates), strict=True))
         return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, z))))
 
     @classmethod
@@ -76,8 +76,9 @@ class _MemoryCache:
         self._data.update({f"{encoder}:{d}": v for d, v in items.items()})
 
 
-def simulate(book: FaqBook, encoders: Sequence, weights: IndexWeights, cache: VectorCache | None = None,
-             seed: int = 0) -> tuple[list[list[float]], list[int]]:
+def simulate(
+    book: FaqBook, encoders: Sequence, weights: IndexWeights, cache: VectorCache | None = None, seed: int = 0
+) -> tuple[list[list[float]], list[int]]:
     """Labelled feature rows from leave-one-out searches over ``book``."""
     rng = random.Random(seed)
     store = cache or _MemoryCache()
@@ -92,8 +93,12 @@ def simulate(book: FaqBook, encoders: Sequence, weights: IndexWeights, cache: Ve
             labels.append(0)
     for entry in entries:
         for text in rng.sample(entry.alternatives, min(SAMPLES_PER_ENTRY, len(entry.alternatives))):
-            reduced = [e if e.id != entry.id else e.model_copy(update={"alternatives": [a for a in e.alternatives if a != text]})
-                       for e in entries]
+            reduced = [
+                e
+                if e.id != entry.id
+                else e.model_copy(update={"alternatives": [a for a in e.alternatives if a != text]})
+                for e in entries
+            ]
             index = FaqIndex(encoders, weights, store)
             index.build(reduced)
             found = index.search(text, 5)

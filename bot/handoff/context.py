@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Mapping
 from datetime import datetime, timezone
-from typing import Any, Mapping
+from typing import Any
 
 from bot.handoff.hours import SupportHours
 from bot.handoff.models import (
@@ -117,7 +118,9 @@ def build_ticket(
     )
 
 
-def wait_message_vars(hours: SupportHours, expected_wait_minutes: int, now: datetime | None = None) -> tuple[str, dict[str, str]]:
+def wait_message_vars(
+    hours: SupportHours, expected_wait_minutes: int, now: datetime | None = None
+) -> tuple[str, dict[str, str]]:
     """Which handoff response to use and its template variables."""
     moment = now or datetime.now(timezone.utc)
     if hours.is_open(moment):

@@ -21,7 +21,7 @@ class SupportHours:
     windows: dict[int, tuple[time, time]]
 
     @classmethod
-    def parse(cls, spec: str, tz: str) -> "SupportHours":
+    def parse(cls, spec: str, tz: str) -> SupportHours:
         """Parse ``"mon-fri 09:00-18:00; sat 09:00-14:00"``.
 
         Raises:

@@ -78,7 +78,9 @@ class Ticket(BaseModel):
     status: TicketStatus = TicketStatus.WAITING
     created_at: float
     transcript: list[TranscriptLine]
-    intents: list[dict[str, Any]] = Field(default_factory=list, description="per customer message: text, intent, confidence, ranking")
+    intents: list[dict[str, Any]] = Field(
+        default_factory=list, description="per customer message: text, intent, confidence, ranking"
+    )
     entities: list[dict[str, Any]] = Field(default_factory=list)
     faq_attempts: list[FaqAttempt] = Field(default_factory=list)
     slots: dict[str, Any] = Field(default_factory=dict)

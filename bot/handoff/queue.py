@@ -33,6 +33,10 @@ return {1, ARGV[1]}
 """
 
 
+def _text(value: object) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
 def queue_score(priority: int, created_at: float) -> int:
     """Sorted-set score: priority first, then creation time."""
     return priority * _PRIORITY_SCALE + int(created_at * 1000)
@@ -55,12 +59,17 @@ class HandoffStore:
         k = self._keys
         created, ticket_id = self._create(
             keys=[k.conversation_owner(ticket.conversation_id), k.ticket(ticket.id), k.ticket_queue, k.tickets_all],
-            args=[ticket.id, ticket.model_dump_json(), queue_score(ticket.priority, ticket.created_at),
-                  int(ticket.created_at * 1000), k.handoff_channel],
+            args=[
+                ticket.id,
+                ticket.model_dump_json(),
+                queue_score(ticket.priority, ticket.created_at),
+                int(ticket.created_at * 1000),
+                k.handoff_channel,
+            ],
         )
         if int(created):
             return ticket, True
-        existing_id = ticket_id.decode() if isinstance(ticket_id, bytes) else str(ticket_id)
+        existing_id = _text(ticket_id)
         return self.get(existing_id), False
 
     def get(self, ticket_id: str) -> Ticket:
@@ -77,14 +86,14 @@ class HandoffStore:
     def owner(self, conversation_id: str) -> str | None:
         """The open ticket id if a human owns the conversation, else None."""
         raw = self._redis.get(self._keys.conversation_owner(conversation_id))
-        return raw.decode() if isinstance(raw, bytes) else raw
+        return None if raw is None else _text(raw)
 
     def waiting(self, limit: int = 100, offset: int = 0) -> list[TicketSummary]:
         """The queue, most urgent first."""
         ids = self._redis.zrange(self._keys.ticket_queue, offset, offset + limit - 1)
         if not ids:
             return []
-        raws = self._redis.mget([self._keys.ticket(i.decode() if isinstance(i, bytes) else i) for i in ids])
+        raws = self._redis.mget([self._keys.ticket(_text(i)) for i in ids])  # type: ignore[union-attr]
         now = time.time()
         out = []
         for raw in raws:
@@ -92,11 +101,21 @@ class HandoffStore:
                 continue
             t = Ticket.model_validate_json(raw)
             last = next((line.text for line in reversed(t.transcript) if line.sender == "customer"), None)
-            out.append(TicketSummary(
-                id=t.id, conversation_id=t.conversation_id, channel=t.channel, customer_name=t.customer.name,
-                language=t.language, reason=t.reason, priority=t.priority, status=t.status,
-                created_at=t.created_at, waiting_s=round(now - t.created_at, 3), last_message=last,
-            ))
+            out.append(
+                TicketSummary(
+                    id=t.id,
+                    conversation_id=t.conversation_id,
+                    channel=t.channel,
+                    customer_name=t.customer.name,
+                    language=t.language,
+                    reason=t.reason,
+                    priority=t.priority,
+                    status=t.status,
+                    created_at=t.created_at,
+                    waiting_s=round(now - t.created_at, 3),
+                    last_message=last,
+                )
+            )
         return out
 
     def queue_length(self) -> int:

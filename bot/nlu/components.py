@@ -8,7 +8,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional, Text
+from typing import Any, Optional
 
 import numpy as np
 from rasa.engine.graph import ExecutionContext, GraphComponent
@@ -37,38 +37,36 @@ from bot.encoders.base import DEFAULT_ENCODER
 from bot.language import SUPPORTED, detect_language
 
 
-@DefaultV1Recipe.register(
-    [DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER], is_trainable=False
-)
+@DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER], is_trainable=False)
 class SentenceEncoderFeaturizer(DenseFeaturizer, GraphComponent):
     """Dense sentence features from a bot.encoders encoder."""
 
     @staticmethod
-    def get_default_config() -> Dict[Text, Any]:
+    def get_default_config() -> dict[str, Any]:
         """Default config: the project's default encoder, batches of 64."""
         return {**DenseFeaturizer.get_default_config(), "encoder": DEFAULT_ENCODER, "batch_size": 64}
 
     @classmethod
     def create(
         cls,
-        config: Dict[Text, Any],
+        config: dict[str, Any],
         model_storage: ModelStorage,
         resource: Resource,
         execution_context: ExecutionContext,
-    ) -> "SentenceEncoderFeaturizer":
+    ) -> SentenceEncoderFeaturizer:
         """Creates the component (see parent class for full docstring)."""
         return cls(execution_context.node_name, config)
 
     @classmethod
-    def validate_config(cls, config: Dict[Text, Any]) -> None:
+    def validate_config(cls, config: dict[str, Any]) -> None:
         """Nothing to validate beyond the encoder spec, checked on first use."""
 
     @staticmethod
-    def required_packages() -> List[Text]:
+    def required_packages() -> list[str]:
         """The encoder backends import their own packages lazily."""
         return []
 
-    def _featurize(self, messages: List[Message], attribute: Text) -> None:
+    def _featurize(self, messages: list[Message], attribute: str) -> None:
         todo = [m for m in messages if isinstance(m.get(attribute), str) and m.get(attribute)]
         if not todo:
             return
@@ -77,7 +75,7 @@ class SentenceEncoderFeaturizer(DenseFeaturizer, GraphComponent):
         for start in range(0, len(todo), size):
             chunk = todo[start : start + size]
             vectors = encoder.encode([m.get(attribute) for m in chunk])
-            for message, vector in zip(chunk, vectors):
+            for message, vector in zip(chunk, vectors, strict=True):
                 features = Features(
                     np.expand_dims(vector, 0),
                     FEATURE_TYPE_SENTENCE,
@@ -86,7 +84,7 @@ class SentenceEncoderFeaturizer(DenseFeaturizer, GraphComponent):
                 )
                 message.add_features(features)
 
-    def process(self, messages: List[Message]) -> List[Message]:
+    def process(self, messages: list[Message]) -> list[Message]:
         """Featurizes incoming messages in place."""
         self._featurize(messages, TEXT)
         return messages
@@ -98,37 +96,35 @@ class SentenceEncoderFeaturizer(DenseFeaturizer, GraphComponent):
         return training_data
 
 
-@DefaultV1Recipe.register(
-    [DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR], is_trainable=False
-)
+@DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR], is_trainable=False)
 class LanguageDetector(GraphComponent, EntityExtractorMixin):
     """Adds a ``language`` entity with the detected language of a message."""
 
-    def __init__(self, config: Dict[Text, Any]) -> None:
+    def __init__(self, config: dict[str, Any]) -> None:
         self._config = config
 
     @staticmethod
-    def get_default_config() -> Dict[Text, Any]:
+    def get_default_config() -> dict[str, Any]:
         """Default config: the four demo languages, entity ``language``."""
         return {"languages": list(SUPPORTED), "entity": "language"}
 
     @classmethod
     def create(
         cls,
-        config: Dict[Text, Any],
+        config: dict[str, Any],
         model_storage: ModelStorage,
         resource: Resource,
         execution_context: ExecutionContext,
-    ) -> "LanguageDetector":
+    ) -> LanguageDetector:
         """Creates the component (see parent class for full docstring)."""
         return cls(config)
 
     @staticmethod
-    def required_packages() -> List[Text]:
+    def required_packages() -> list[str]:
         """The detector imports lingua lazily."""
         return ["lingua"]
 
-    def _entity(self, text: Text) -> Optional[Dict[Text, Any]]:
+    def _entity(self, text: str) -> Optional[dict[str, Any]]:
         code = detect_language(text, self._config["languages"])
         if code is None:
             return None
@@ -140,7 +136,7 @@ class LanguageDetector(GraphComponent, EntityExtractorMixin):
             ENTITY_ATTRIBUTE_CONFIDENCE: 1.0,
         }
 
-    def process(self, messages: List[Message]) -> List[Message]:
+    def process(self, messages: list[Message]) -> list[Message]:
         """Adds the language entity to each message whose language is clear."""
         for message in messages:
             text = message.get(TEXT)

@@ -11,13 +11,15 @@ from tests.e2e.helpers import new_sender, say
 pytestmark = pytest.mark.stack
 
 
-@pytest.mark.parametrize(("method", "path"), [("GET", "/api/handoffs"), ("GET", "/api/handoffs/0123456789ab"),
-                                              ("POST", "/api/dev/messages")])
+@pytest.mark.parametrize(
+    ("method", "path"), [("GET", "/api/handoffs"), ("GET", "/api/handoffs/0123456789ab"), ("POST", "/api/dev/messages")]
+)
 @pytest.mark.parametrize("auth", [None, "Bearer wrong", "Basic abc"])
 def test_api_requires_the_token(stack: StackConfig, method: str, path: str, auth: str | None) -> None:
     headers = {"Authorization": auth} if auth else {}
-    response = httpx.request(method, stack.bot_url + path, headers=headers,
-                             json={"channel": "dev", "sender": "x", "text": "hi"})
+    response = httpx.request(
+        method, stack.bot_url + path, headers=headers, json={"channel": "dev", "sender": "x", "text": "hi"}
+    )
     assert response.status_code == 401
 
 
@@ -46,8 +48,15 @@ def test_malformed_json_is_a_4xx(api: httpx.Client) -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["😀😀😀", "🙏", "Привет, I need help с заказом KPK-10482 tolong", "a" * 5000,
-     ("Hello, my order has not arrived yet and I am worried. " * 90)[:5000], "?????", "<script>alert(1)</script>"],
+    [
+        "😀😀😀",
+        "🙏",
+        "Привет, I need help с заказом KPK-10482 tolong",
+        "a" * 5000,
+        ("Hello, my order has not arrived yet and I am worried. " * 90)[:5000],
+        "?????",
+        "<script>alert(1)</script>",
+    ],
 )
 def test_odd_messages_get_a_sensible_reply(api: httpx.Client, text: str) -> None:
     result = say(api, new_sender(), text)

@@ -85,7 +85,10 @@ def test_the_bot_stays_silent_while_a_human_owns_the_chat(api: httpx.Client) -> 
         assert later["ticket_id"] == first["ticket_id"]
     ticket = api.get(f"/api/handoffs/{first['ticket_id']}").json()
     assert [line["text"] for line in ticket["transcript"] if line["sender"] == "customer"][-3:] == [
-        "hello?", "How can I track my order?", "human!!"]
+        "hello?",
+        "How can I track my order?",
+        "human!!",
+    ]
 
 
 def test_an_angry_complaint_is_escalated_with_high_priority_and_context(api: httpx.Client) -> None:
@@ -145,8 +148,12 @@ def test_language_persists_for_messages_without_signal(api: httpx.Client) -> Non
     say(api, sender, "halo kak")
     result = say(api, sender, "👍")
     texts = [r["text"] for r in result["replies"] if r["text"]]
-    indonesian = {v["text"] for r in DOMAIN["responses"].values() for v in r
-                  if any(c["value"] == "id" for c in v.get("condition") or [])}
+    indonesian = {
+        v["text"]
+        for r in DOMAIN["responses"].values()
+        for v in r
+        if any(c["value"] == "id" for c in v.get("condition") or [])
+    }
     assert texts and all(t in indonesian for t in texts)
 
 

@@ -10,8 +10,9 @@ from bot.encoders import EncoderError, get_encoder
 def test_backends_give_unit_vectors_and_rank_paraphrases_first(spec: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     encoder = get_encoder(spec)
-    vectors = encoder.encode(["How long does shipping take?", "How many days until my parcel arrives?",
-                              "Do you sell gift cards?", ""])
+    vectors = encoder.encode(
+        ["How long does shipping take?", "How many days until my parcel arrives?", "Do you sell gift cards?", ""]
+    )
     assert vectors.shape == (4, encoder.dim)
     assert vectors.dtype == np.float32
     np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, rtol=1e-4)
@@ -23,7 +24,12 @@ def test_backends_give_unit_vectors_and_rank_paraphrases_first(spec: str, monkey
 def test_multilingual_backends_match_across_languages(spec: str) -> None:
     encoder = get_encoder(spec)
     en, idn, ru, other = encoder.encode(
-        ["How much does shipping cost?", "berapa ongkos kirimnya?", "сколько стоит доставка?", "Are you hiring baristas?"]
+        [
+            "How much does shipping cost?",
+            "berapa ongkos kirimnya?",
+            "сколько стоит доставка?",
+            "Are you hiring baristas?",
+        ]
     )
     assert en @ idn > en @ other
     assert en @ ru > en @ other

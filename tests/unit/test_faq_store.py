@@ -28,7 +28,7 @@ def test_entries_match_the_shared_demo_faq(faq_file: Path) -> None:
     shared = yaml.safe_load(SHARED_FAQ.read_text(encoding="utf-8"))
     book = store.load(faq_file)
     assert [e.id for e in book.entries] == [f["id"] for f in shared["faqs"]]
-    for entry, src in zip(book.entries, shared["faqs"]):
+    for entry, src in zip(book.entries, shared["faqs"], strict=True):
         assert entry.question == src["question"]
         assert entry.answers == src["answer"]
         assert set(src.get("alternatives", [])) <= set(entry.alternatives)

@@ -19,14 +19,26 @@ TRACKER = {
     "slots": {"order_number": "KPK-10482", "language": "id", "faq_tried": []},
     "events": [
         {"event": "action", "name": "action_session_start", "timestamp": 1.0},
-        {"event": "user", "text": "pesanan KPK-10482 blm sampai", "timestamp": 10.0,
-         "metadata": {"channel": "messenger", "customer_id": "4242", "profile": {"name": "Budi"}},
-         "parse_data": {"intent": {"name": "faq", "confidence": 0.91},
-                        "entities": [{"entity": "order_number", "value": "KPK-10482", "extractor": "SpacyEntityExtractor"},
-                                     {"entity": "language", "value": "id", "extractor": "LanguageDetector"}]}},
+        {
+            "event": "user",
+            "text": "pesanan KPK-10482 blm sampai",
+            "timestamp": 10.0,
+            "metadata": {"channel": "messenger", "customer_id": "4242", "profile": {"name": "Budi"}},
+            "parse_data": {
+                "intent": {"name": "faq", "confidence": 0.91},
+                "entities": [
+                    {"entity": "order_number", "value": "KPK-10482", "extractor": "SpacyEntityExtractor"},
+                    {"entity": "language", "value": "id", "extractor": "LanguageDetector"},
+                ],
+            },
+        },
         {"event": "bot", "text": "Maaf, aku belum punya jawaban untuk itu.", "timestamp": 10.5, "data": {}},
-        {"event": "user", "text": "mau ngomong sama admin", "timestamp": 20.0,
-         "parse_data": {"intent": {"name": "request_human", "confidence": 0.97}, "entities": []}},
+        {
+            "event": "user",
+            "text": "mau ngomong sama admin",
+            "timestamp": 20.0,
+            "parse_data": {"intent": {"name": "request_human", "confidence": 0.97}, "entities": []},
+        },
     ],
 }
 
@@ -37,8 +49,12 @@ def ticket(conversation: str, reason: HandoffReason, created: float) -> Ticket:
 
 
 def test_ticket_carries_the_whole_context() -> None:
-    t = build_ticket(TRACKER, HandoffReason.REQUESTED, "id",
-                     faq_tried=[{"text": "x", "outcome": "none", "candidates": [{"entry_id": "order_tracking", "score": 0.4}]}])
+    t = build_ticket(
+        TRACKER,
+        HandoffReason.REQUESTED,
+        "id",
+        faq_tried=[{"text": "x", "outcome": "none", "candidates": [{"entry_id": "order_tracking", "score": 0.4}]}],
+    )
     assert [line.sender for line in t.transcript] == ["customer", "bot", "customer"]
     assert t.transcript[0].intent == "faq" and t.transcript[0].confidence == 0.91
     assert t.transcript[0].language == "id"
@@ -87,9 +103,13 @@ def test_one_open_ticket_per_conversation_even_when_racing(redis: Redis, keys: K
 def test_lines_appended_concurrently_are_all_kept(redis: Redis, keys: Keys) -> None:
     store = HandoffStore(redis, keys)
     t, _ = store.open(ticket("messenger:7", HandoffReason.REQUESTED, time.time()))
-    threads = [threading.Thread(target=store.append_line,
-                                args=(t.id, TranscriptLine(sender="customer", text=f"m{i}", timestamp=time.time())))
-               for i in range(10)]
+    threads = [
+        threading.Thread(
+            target=store.append_line,
+            args=(t.id, TranscriptLine(sender="customer", text=f"m{i}", timestamp=time.time())),
+        )
+        for i in range(10)
+    ]
     for th in threads:
         th.start()
     for th in threads:

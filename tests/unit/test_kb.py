@@ -5,12 +5,12 @@ from pathlib import Path
 import pytest
 from redis import Redis
 
-from bot.faq.verifier import Verifier
-from bot.runtime import index_config, thresholds
 from bot.faq import store
 from bot.faq.index import Candidate
 from bot.faq.kb import DecisionKind, KnowledgeBase, Thresholds, decide
+from bot.faq.verifier import Verifier
 from bot.keys import Keys
+from bot.runtime import index_config, thresholds
 from bot.settings import CoreSettings
 
 T = Thresholds(answer=0.5, clarify=0.3, window=0.3, strict=0.8)

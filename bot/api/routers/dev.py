@@ -37,11 +37,16 @@ async def post_message(body: DevMessageCreate, services: ServicesDep, _: Authent
     if not services.settings.enable_dev_endpoint:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "dev endpoint disabled")
     if len(body.text) > services.settings.max_message_chars:
-        raise HTTPException(status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
-                            f"text longer than {services.settings.max_message_chars} characters")
+        raise HTTPException(
+            status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+            f"text longer than {services.settings.max_message_chars} characters",
+        )
     message = InboundMessage(
-        channel=body.channel, sender=body.sender, text=body.text.strip(),
-        message_id=body.message_id or f"dev-{uuid.uuid4().hex}", timestamp=time.time(),
+        channel=body.channel,
+        sender=body.sender,
+        text=body.text.strip(),
+        message_id=body.message_id or f"dev-{uuid.uuid4().hex}",
+        timestamp=time.time(),
         metadata={"profile": body.profile} if body.profile else {},
     )
     return await services.dispatcher.dispatch(message)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -71,8 +72,15 @@ def ensure_redis(url: str) -> None:
     raise SystemExit("redis-server did not start")
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def cmd_run(args: argparse.Namespace) -> int:
-    """Start the whole stack and wait for Ctrl-C."""
+    """Start the whole stack and wait for Ctrl-C (SIGINT) or SIGTERM."""
+    # Explicit handlers: a SIGINT inherited as ignored (background jobs) must still stop the stack.
+    signal.signal(signal.SIGINT, _interrupt)
+    signal.signal(signal.SIGTERM, _interrupt)
     ensure_redis(redis_url())
     config = StackConfig(
         redis_url=redis_url(),

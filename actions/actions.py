@@ -12,7 +12,7 @@ from rasa_sdk.events import ConversationPaused, EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from bot import runtime
-from bot.faq.turn import Outcome, answer_entry, faq_turn, keep_attempts
+from bot.faq.turn import Outcome, answer_entry, fallback_handoff_intent, faq_turn, keep_attempts
 from bot.handoff.context import build_ticket, wait_message_vars
 from bot.handoff.models import HandoffReason
 from bot.settings import core_settings
@@ -68,6 +68,11 @@ class ActionAnswerFaq(Action):
         intent = (latest.get("intent") or {}).get("name")
         language = tracker.get_slot("language")
         kb = await asyncio.to_thread(runtime.knowledge_base)
+        wanted = fallback_handoff_intent(intent, latest.get("intent_ranking"))
+        if wanted is not None:
+            return await hand_off(
+                dispatcher, tracker, REASON_BY_INTENT[wanted], list(tracker.get_slot("faq_tried") or [])
+            )
         chosen = next(tracker.get_latest_entity_values("faq_id"), None)
         if intent == "choose_faq" and chosen:
             turn = await asyncio.to_thread(answer_entry, kb, str(chosen), language)

@@ -100,6 +100,8 @@ class StackConfig:
             "DMDESK_RASA_URL": f"http://127.0.0.1:{self.rasa_port}",
             "DMDESK_API_TOKEN": self.api_token,
             "DMDESK_PORT": str(self.bot_port),
+            # rasa-sdk's action server listens on SANIC_HOST (default 0.0.0.0): keep it on loopback
+            "SANIC_HOST": "127.0.0.1",
             **self.extra_env,
         }
 

@@ -109,3 +109,42 @@ def grid(
 def report(best: list[tuple[dict[str, float], Thresholds]], n: int = 5) -> str:
     """The top settings as JSON lines."""
     return "\n".join(json.dumps({**{k: round(v, 4) for k, v in s.items()}, **t.__dict__}) for s, t in best[:n])
+
+
+def main(argv: list[str] | None = None) -> int:
+    """CLI: calibrate thresholds on a dev query file against a running Rasa server.
+
+    ``python -m bot.calibration eval/dev.yml [--rasa-url http://127.0.0.1:5005]``
+    (with ``make run`` running). Prints the best settings, best first.
+    """
+    import argparse
+    import uuid
+    from pathlib import Path
+
+    from redis import Redis
+
+    from bot.evaluation import load_queries
+    from bot.runtime import build_knowledge_base, thresholds
+    from bot.settings import CoreSettings
+    from bot.stack import delete_prefix
+
+    parser = argparse.ArgumentParser(prog="python -m bot.calibration")
+    parser.add_argument("file")
+    parser.add_argument("--rasa-url", default="http://127.0.0.1:5005")
+    parser.add_argument("--fallback", type=float, default=0.45, help="FallbackClassifier threshold in config.yml")
+    parser.add_argument("--top", type=int, default=10)
+    args = parser.parse_args(argv)
+    settings = CoreSettings(redis_prefix=f"dmdeskcalib{uuid.uuid4().hex[:8]}")
+    redis = Redis.from_url(settings.redis_url)
+    try:
+        kb = build_knowledge_base(settings, redis)
+        rows = collect(load_queries(Path(args.file)), args.rasa_url, kb)
+    finally:
+        delete_prefix(settings.redis_url, settings.redis_prefix)
+    print("current:", json.dumps(score(rows, thresholds(settings), args.fallback, kb.verifier)))
+    print(report(grid(rows, thresholds(settings), args.fallback, kb.verifier), args.top))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

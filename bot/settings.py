@@ -56,8 +56,6 @@ class ServiceSettings(CoreSettings):
     rasa_url: str = "http://127.0.0.1:5005"
     rasa_timeout_s: float = 30.0
     api_token: SecretStr = Field(description="Bearer token for the agent/staff JSON API.")
-    host: str = "127.0.0.1"
-    port: int = 8000
     max_message_chars: int = 5000
     enable_dev_endpoint: bool = True
 

@@ -15,7 +15,7 @@ from redis import Redis
 from redis.exceptions import WatchError
 
 from bot.errors import NotFoundError
-from bot.handoff.models import Ticket, TicketStatus, TicketSummary, TranscriptLine
+from bot.handoff.models import Ticket, TicketSummary, TranscriptLine
 from bot.keys import Keys
 
 _PRIORITY_SCALE = 10**13
@@ -145,7 +145,3 @@ class HandoffStore:
                     return
                 except WatchError:
                     continue
-
-    def statuses(self) -> dict[str, int]:
-        """Counts per status among waiting tickets (for health/metrics)."""
-        return {TicketStatus.WAITING.value: self.queue_length()}

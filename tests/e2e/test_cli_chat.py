@@ -18,7 +18,13 @@ def test_terminal_chat_talks_to_the_bot_and_lists_buttons(stack: StackConfig) ->
     script = "halo kak\nam i talking to a bot?\n1\n/quit\n"
     done = subprocess.run(
         [sys.executable, "-m", "bot.cli", "chat", "--url", stack.bot_url, "--sender", "clitest"],
-        input=script, capture_output=True, text=True, cwd=ROOT, env=env, timeout=120, check=True,
+        input=script,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=env,
+        timeout=120,
+        check=True,
     )
     out = done.stdout
     assert "bot> Halo! 👋 Aku asisten Kopiku." in out

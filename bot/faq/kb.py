@@ -58,6 +58,7 @@ class Decision:
     kind: DecisionKind
     candidates: list[Candidate] = field(default_factory=list)
     confidence: float = 0.0
+    ranked: list[Candidate] = field(default_factory=list)
 
     @property
     def best(self) -> Candidate | None:
@@ -80,16 +81,17 @@ def decide(
     """
     if not candidates:
         return Decision(DecisionKind.NONE)
+    ranked = list(candidates)
     top = candidates[0]
     if strict:
         kind = DecisionKind.ANSWER if confidence >= t.strict else DecisionKind.NONE
-        return Decision(kind, [top], confidence)
+        return Decision(kind, [top], confidence, ranked)
     if confidence >= t.answer:
-        return Decision(DecisionKind.ANSWER, [top], confidence)
+        return Decision(DecisionKind.ANSWER, [top], confidence, ranked)
     if confidence >= t.clarify:
         close = [c for c in candidates if top.score - c.score <= t.window][:max_choices]
-        return Decision(DecisionKind.CLARIFY, close, confidence)
-    return Decision(DecisionKind.NONE, [top], confidence)
+        return Decision(DecisionKind.CLARIFY, close, confidence, ranked)
+    return Decision(DecisionKind.NONE, [top], confidence, ranked)
 
 
 class RedisVectorCache:

@@ -43,10 +43,12 @@ class FaqTurn:
 
 
 def _attempt(text: str, decision: Decision) -> dict[str, Any]:
+    """What an agent sees of this search: the outcome, the top 3 entries, the confidence."""
     return {
         "text": text,
         "outcome": decision.kind.value,
-        "candidates": [{"entry_id": c.entry_id, "score": round(c.score, 4)} for c in decision.candidates],
+        "candidates": [{"entry_id": c.entry_id, "score": round(c.score, 4)} for c in decision.ranked[:3]],
+        "confidence": round(decision.confidence, 4),
         "timestamp": time.time(),
     }
 
@@ -94,14 +96,20 @@ def faq_turn(
         entry = book.get(decision.best.entry_id)
         if entry is not None:
             lang, answer = entry.answer_in(language, book.default_language)
-            meta = {"kind": Outcome.FAQ, "faq_id": entry.id, "score": scores[entry.id], "language": lang}
+            meta = {
+                "kind": Outcome.FAQ,
+                "faq_id": entry.id,
+                "score": scores[entry.id],
+                "language": lang,
+                "confidence": round(decision.confidence, 4),
+            }
             return FaqTurn(Outcome.FAQ, text=answer, meta=meta, attempt=attempt)
     if decision.kind is DecisionKind.CLARIFY:
         buttons = []
         for cand in decision.candidates:
             entry = book.get(cand.entry_id)
             if entry is not None:
-                title = entry.titles.get(language or "", entry.question) if entry.titles else entry.question
+                title = entry.titles.get(language or book.default_language) or entry.question
                 buttons.append({"title": _button_title(title, 80), "payload": f'/choose_faq{{"faq_id":"{entry.id}"}}'})
         meta = {"kind": Outcome.CLARIFY, "choices": [c.entry_id for c in decision.candidates], "scores": scores}
         return FaqTurn(

@@ -52,7 +52,8 @@ class FaqAttempt(BaseModel):
 
     text: str
     outcome: str = Field(description="answer | clarify | none")
-    candidates: list[dict[str, Any]] = Field(default_factory=list, description="[{entry_id, score}]")
+    candidates: list[dict[str, Any]] = Field(default_factory=list, description="top 3: [{entry_id, score}]")
+    confidence: float | None = Field(default=None, description="verifier probability that the top entry fits")
     timestamp: float | None = None
 
 

@@ -116,6 +116,7 @@ def test_two_failed_answers_in_a_row_hand_off(api: httpx.Client) -> None:
     ticket = api.get(f"/api/handoffs/{second['ticket_id']}").json()
     assert ticket["reason"] == "repeated_failure"
     assert [a["outcome"] for a in ticket["faq_attempts"]] == ["none", "none"]
+    assert all(len(a["candidates"]) == 3 and 0 <= a["confidence"] < 0.35 for a in ticket["faq_attempts"])
 
 
 def test_accepting_the_offer_of_a_person_hands_off(api: httpx.Client) -> None:

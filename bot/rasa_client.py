@@ -36,9 +36,13 @@ def fold_replies(raw: list[dict[str, Any]]) -> list[OutboundMessage]:
 class RasaClient:
     """Sends customer messages to Rasa and returns the bot's replies."""
 
-    def __init__(self, base_url: str, timeout_s: float = 30.0) -> None:
+    def __init__(self, base_url: str, timeout_s: float = 30.0, channel_token: str = "") -> None:
+        headers = {"X-Dmdesk-Token": channel_token} if channel_token else {}
         self._http = httpx.AsyncClient(
-            base_url=base_url, timeout=timeout_s, limits=httpx.Limits(max_connections=64, max_keepalive_connections=32)
+            headers=headers,
+            base_url=base_url,
+            timeout=timeout_s,
+            limits=httpx.Limits(max_connections=64, max_keepalive_connections=32),
         )
 
     async def send(self, conversation_id: str, text: str, metadata: dict[str, Any]) -> list[OutboundMessage]:
@@ -59,12 +63,12 @@ class RasaClient:
         return fold_replies(messages if isinstance(messages, list) else [])
 
     async def ready(self) -> bool:
-        """True if the Rasa server answers and has a model loaded."""
+        """True if the Rasa server answers (it listens only once its model is loaded)."""
         try:
-            response = await self._http.get("/status")
+            response = await self._http.get("/webhooks/dmdesk/")
         except httpx.HTTPError:
             return False
-        return response.status_code == 200 and bool(response.json().get("model_file"))
+        return response.status_code == 200
 
     async def close(self) -> None:
         """Close the connection pool."""

@@ -55,6 +55,7 @@ class ServiceSettings(CoreSettings):
 
     rasa_url: str = "http://127.0.0.1:5005"
     rasa_timeout_s: float = 30.0
+    channel_token: SecretStr = Field(default=SecretStr(""), description="Shared with Rasa's dmdesk channel.")
     api_token: SecretStr = Field(description="Bearer token for the agent/staff JSON API.")
     max_message_chars: int = 5000
     enable_dev_endpoint: bool = True

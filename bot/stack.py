@@ -65,6 +65,9 @@ class StackConfig:
     bot_port: int = 8000
     log_dir: Path = ROOT / ".cache" / "logs"
     api_token: str = field(default_factory=dev_token)
+    channel_token: str = field(default_factory=lambda: secrets.token_urlsafe(32))
+    #: Rasa's HTTP API (trackers, models): off unless asked for (calibration uses /model/parse)
+    rasa_api: bool = field(default_factory=lambda: os.environ.get("DMDESK_RASA_API", "").lower() in ("1", "true"))
     extra_env: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -99,6 +102,7 @@ class StackConfig:
             "DMDESK_REDIS_PREFIX": self.redis_prefix,
             "DMDESK_RASA_URL": f"http://127.0.0.1:{self.rasa_port}",
             "DMDESK_API_TOKEN": self.api_token,
+            "DMDESK_CHANNEL_TOKEN": self.channel_token,
             "DMDESK_PORT": str(self.bot_port),
             # rasa-sdk's action server listens on SANIC_HOST (default 0.0.0.0): keep it on loopback
             "SANIC_HOST": "127.0.0.1",
@@ -144,12 +148,13 @@ class Stack:
         endpoints.write_text(c.endpoints_yaml())
         endpoints.chmod(0o600)
         self._spawn("actions", [sys.executable, "-m", "rasa_sdk", "--actions", "actions", "--port", str(c.action_port)])
+        api = ["--enable-api"] if c.rasa_api else []
         self._spawn(
             "rasa",
             [
                 str(RASA_BIN),
                 "run",
-                "--enable-api",
+                *api,
                 "-m",
                 str(model),
                 "--endpoints",
@@ -179,7 +184,7 @@ class Stack:
         )
         try:
             self._wait("actions", f"http://127.0.0.1:{c.action_port}/health", timeout_s)
-            self._wait("rasa", f"http://127.0.0.1:{c.rasa_port}/status", timeout_s)
+            self._wait("rasa", f"http://127.0.0.1:{c.rasa_port}/webhooks/dmdesk/", timeout_s)
             self._wait("bot", f"{c.bot_url}/healthz", timeout_s)
         except BaseException:
             self.stop()

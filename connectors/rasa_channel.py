@@ -6,12 +6,16 @@ chat). This channel answers 200 with the replies, or 400/500 with a short
 reason, and logs failures without the message text or metadata.
 
 Endpoint: ``POST /webhooks/dmdesk/webhook`` with
-``{"sender": str, "message": str, "metadata": {...}}``.
+``{"sender": str, "message": str, "metadata": {...}}`` and the header
+``X-Dmdesk-Token: $DMDESK_CHANNEL_TOKEN`` (a secret shared with the bot
+service through the environment; compared in constant time).
 """
 
 from __future__ import annotations
 
+import hmac
 import logging
+import os
 from asyncio import CancelledError
 from collections.abc import Awaitable, Callable
 from typing import Any, Optional
@@ -24,6 +28,7 @@ from sanic.response import HTTPResponse
 log = logging.getLogger(__name__)
 
 MAX_TEXT = 10_000
+TOKEN_HEADER = "X-Dmdesk-Token"
 
 
 class DmdeskInput(InputChannel):
@@ -48,8 +53,15 @@ class DmdeskInput(InputChannel):
         async def health(request: Request) -> HTTPResponse:
             return response.json({"status": "ok"})
 
+        expected = os.environ.get("DMDESK_CHANNEL_TOKEN", "").encode()
+        if not expected:
+            log.warning("DMDESK_CHANNEL_TOKEN is not set: the dmdesk channel accepts unauthenticated calls")
+
         @hook.route("/webhook", methods=["POST"])
         async def receive(request: Request) -> HTTPResponse:
+            given = (request.headers.get(TOKEN_HEADER) or "").encode()
+            if expected and not hmac.compare_digest(given, expected):
+                return response.json({"detail": "missing or invalid channel token"}, status=401)
             try:
                 body = request.json
             except Exception:  # sanic raises its own InvalidUsage on bad JSON

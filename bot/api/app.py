@@ -35,7 +35,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         keys = Keys(cfg.redis_prefix)
         aredis = AsyncRedis.from_url(cfg.redis_url)
         sredis = Redis.from_url(cfg.redis_url)
-        rasa = RasaClient(cfg.rasa_url, cfg.rasa_timeout_s)
+        rasa = RasaClient(cfg.rasa_url, cfg.rasa_timeout_s, cfg.channel_token.get_secret_value())
         store = HandoffStore(sredis, keys)
         app.state.services = Services(cfg, Dispatcher(aredis, keys, rasa, store), store, rasa)
         try:

@@ -82,3 +82,17 @@ def test_openapi_documents_the_endpoints(stack: StackConfig) -> None:
     spec = httpx.get(stack.bot_url + "/openapi.json").json()
     assert {"/api/dev/messages", "/api/handoffs", "/api/handoffs/{ticket_id}", "/healthz"} <= set(spec["paths"])
     assert "HTTPBearer" in spec["components"]["securitySchemes"]
+
+
+def test_rasa_channel_rejects_calls_without_the_shared_token(stack: StackConfig) -> None:
+    url = f"http://127.0.0.1:{stack.rasa_port}/webhooks/dmdesk/webhook"
+    body = {"sender": "dev:intruder", "message": "hi", "metadata": {}}
+    assert httpx.post(url, json=body).status_code == 401
+    assert httpx.post(url, json=body, headers={"X-Dmdesk-Token": "wrong"}).status_code == 401
+    ok = httpx.post(url, json=body, headers={"X-Dmdesk-Token": stack.channel_token}, timeout=60)
+    assert ok.status_code == 200 and ok.json()["messages"]
+
+
+def test_rasa_http_api_is_off_by_default(stack: StackConfig) -> None:
+    # Without --enable-api, Rasa's tracker and model endpoints do not exist.
+    assert httpx.get(f"http://127.0.0.1:{stack.rasa_port}/conversations/dev:x/tracker").status_code == 404

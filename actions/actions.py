@@ -26,9 +26,12 @@ REASON_BY_INTENT = {
 }
 
 
-def _language(tracker: Tracker) -> str:
+async def _language(tracker: Tracker) -> str:
     lang = tracker.get_slot("language")
-    return str(lang) if lang else runtime.knowledge_base().book.default_language
+    if lang:
+        return str(lang)
+    kb = await asyncio.to_thread(runtime.knowledge_base)  # built off the event loop on first use
+    return kb.book.default_language
 
 
 async def hand_off(
@@ -36,7 +39,7 @@ async def hand_off(
 ) -> list[EventType]:
     """Open (or reuse) a ticket, tell the customer, pause the bot."""
     settings = core_settings()
-    language = _language(tracker)
+    language = await _language(tracker)
     ticket = build_ticket(tracker.current_state(), reason, language, faq_tried)
     ticket, created = await asyncio.to_thread(runtime.handoff_store().open, ticket)
     response, variables = wait_message_vars(runtime.support_hours(), settings.expected_wait_minutes)

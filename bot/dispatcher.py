@@ -66,21 +66,22 @@ class Dispatcher:
                 if owner is not None:
                     return await self._to_human(message, owner)
                 replies = await self._rasa.send(conversation, message.text, self._metadata(message))
+                ticket = next((r.meta.get("ticket_id") for r in replies if r.meta.get("kind") == "handoff"), None)
+                if ticket is not None:
+                    # The ticket was written inside the action; the rendered reply exists only now.
+                    # Still under the lock, so the customer's next message is recorded after it.
+                    now = time.time()
+                    lines = [
+                        TranscriptLine(
+                            sender="bot", text=r.text, timestamp=now, payload={"meta": r.meta} if r.meta else None
+                        )
+                        for r in replies
+                    ]
+                    await asyncio.to_thread(self._handoffs.append_lines, ticket, lines)
         except BaseException:
             # Not processed: forget the id so that a retry of the same message is handled.
             await self._redis.delete(self._keys.seen_message(message.channel.value, message.message_id))
             raise
-        ticket = next((r.meta.get("ticket_id") for r in replies if r.meta.get("kind") == "handoff"), None)
-        if ticket is not None:
-            # The ticket was written inside the action; the rendered reply exists only now.
-            for reply in replies:
-                line = TranscriptLine(
-                    sender="bot",
-                    text=reply.text,
-                    timestamp=time.time(),
-                    payload={"meta": reply.meta} if reply.meta else None,
-                )
-                await asyncio.to_thread(self._handoffs.append_line, ticket, line)
         return DispatchResult(
             conversation_id=conversation,
             message_id=message.message_id,
@@ -91,7 +92,7 @@ class Dispatcher:
 
     async def _to_human(self, message: InboundMessage, ticket_id: str) -> DispatchResult:
         line = TranscriptLine(sender="customer", text=message.text, timestamp=message.timestamp)
-        await asyncio.to_thread(self._handoffs.append_line, ticket_id, line)
+        await asyncio.to_thread(self._handoffs.append_lines, ticket_id, [line])
         # Recorded in Rasa's tracker too (paused: Rasa runs NLU, predicts nothing).
         dropped: list[OutboundMessage] = await self._rasa.send(
             message.conversation_id, message.text, self._metadata(message)

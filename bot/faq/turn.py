@@ -59,6 +59,7 @@ def _button_title(title: str, limit: int = 20) -> str:
 
 def answer_entry(kb: KnowledgeBase, entry_id: str, language: str | None) -> FaqTurn | None:
     """Answer a specific entry (a clarification button was tapped)."""
+    kb.refresh()  # the same freshness as a search: an edit made since is served
     book = kb.book
     entry = book.get(entry_id)
     if entry is None or not entry.enabled:

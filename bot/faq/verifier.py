@@ -33,7 +33,7 @@ def features(candidates: Sequence[Candidate]) -> list[float]:
     """Features of the top candidate: combined z, its lead, the primary cosine, lexical, cosine lead."""
     top = candidates[0]
     second = candidates[1] if len(candidates) > 1 else Candidate("", top.score - 1.0, "", {})
-    dense = [k for k in top.components if k != "lexical"]
+    dense = [k for k in top.components if k != "lexical"]  # dense encoders, primary first (index order)
     cos1 = top.components.get(dense[0], 0.0) if dense else 0.0
     cos2 = second.components.get(dense[0], cos1 - 0.1) if dense else 0.0
     return [top.score, top.score - second.score, cos1, top.components.get("lexical", 0.0), cos1 - cos2]

@@ -122,8 +122,8 @@ class HandoffStore:
         """Number of waiting tickets."""
         return int(self._redis.zcard(self._keys.ticket_queue))
 
-    def append_line(self, ticket_id: str, line: TranscriptLine) -> None:
-        """Add a message to an open ticket's transcript (customer wrote while a human owns the chat).
+    def append_lines(self, ticket_id: str, lines: list[TranscriptLine]) -> None:
+        """Add messages to a ticket's transcript in one transaction.
 
         The ticket JSON is updated optimistically (WATCH/MULTI), so concurrent
         appends never lose a line.
@@ -137,7 +137,7 @@ class HandoffStore:
                     if raw is None:
                         raise NotFoundError("ticket not found", ticket_id=ticket_id)
                     ticket = Ticket.model_validate_json(raw)
-                    ticket.transcript.append(line)
+                    ticket.transcript.extend(lines)
                     pipe.multi()
                     pipe.set(key, ticket.model_dump_json())
                     pipe.publish(self._keys.handoff_channel, f"message:{ticket_id}")

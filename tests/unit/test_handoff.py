@@ -106,8 +106,8 @@ def test_lines_appended_concurrently_are_all_kept(redis: Redis, keys: Keys) -> N
     t, _ = store.open(ticket("messenger:7", HandoffReason.REQUESTED, time.time()))
     threads = [
         threading.Thread(
-            target=store.append_line,
-            args=(t.id, TranscriptLine(sender="customer", text=f"m{i}", timestamp=time.time())),
+            target=store.append_lines,
+            args=(t.id, [TranscriptLine(sender="customer", text=f"m{i}", timestamp=time.time())]),
         )
         for i in range(10)
     ]

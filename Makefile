@@ -58,9 +58,10 @@ $(MODEL): config.yml domain.yml data/rules.yml $(wildcard data/nlu/*.yml) .build
 	    --out models --fixed-model-name dmdesk
 	@touch $@
 
-# The FAQ answer verifier (bot/faq/verifier.py), trained by simulation on the FAQ.
-.build/verifier.json: data/faq.yml bot/faq/verifier.py bot/faq/index.py $(APP_STAMP)
-	$(PY) -m bot.faq.verifier data/faq.yml $@
+# The FAQ answer verifier (bot/faq/verifier.py), trained by simulation on the FAQ
+# plus the labelled dev queries (never the held-out test set).
+.build/verifier.json: data/faq.yml eval/dev.yml bot/faq/verifier.py bot/faq/index.py bot/faq/terms.py $(APP_STAMP)
+	$(PY) -m bot.faq.verifier data/faq.yml $@ --calibration eval/dev.yml
 
 train: $(MODEL) .build/verifier.json
 

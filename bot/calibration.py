@@ -38,6 +38,7 @@ def collect(queries: list[dict[str, str]], rasa_url: str, kb: KnowledgeBase) -> 
                     "confidence": parse["intent"]["confidence"],
                     "candidates": [(c.entry_id, c.score) for c in cands],
                     "components": [c.components for c in cands],
+                    "evidence": [c.evidence for c in cands],
                 }
             )
     return rows
@@ -50,7 +51,10 @@ def first_turn(row: dict[str, Any], t: Thresholds, fallback: float, verifier: Ve
         return "handoff"
     if intent not in FAQ_INTENTS:
         return "none"
-    cands = [Candidate(i, s, "", comp) for (i, s), comp in zip(row["candidates"], row["components"], strict=True)]
+    cands = [
+        Candidate(i, s, "", comp, ev)
+        for (i, s), comp, ev in zip(row["candidates"], row["components"], row["evidence"], strict=True)
+    ]
     d: Decision = decide(cands, verifier.probability(cands), t, strict=intent == "out_of_scope")
     if d.kind is DecisionKind.ANSWER and d.best:
         return d.best.entry_id

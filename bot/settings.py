@@ -39,7 +39,7 @@ class CoreSettings(BaseSettings):
     verifier_file: Path = ROOT / ".build" / "verifier.json"
     # Decision thresholds, calibrated on eval/dev.yml (README, "Evaluation"):
     # verifier probabilities, and the choice window in combined z-score units.
-    answer_threshold: float = 0.35
+    answer_threshold: float = 0.4
     clarify_threshold: float = 0.2
     clarify_window: float = 0.5
     strict_threshold: float = 0.6

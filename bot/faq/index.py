@@ -23,6 +23,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 
 from bot.encoders import Encoder
 from bot.faq.models import FaqEntry
+from bot.faq.terms import TermCoverage, terms
 
 
 class VectorCache(Protocol):
@@ -48,6 +49,7 @@ class Candidate:
     score: float
     matched: str
     components: dict[str, float] = field(default_factory=dict, compare=False)
+    evidence: dict[str, float] = field(default_factory=dict, compare=False)
 
 
 @dataclass(frozen=True)
@@ -88,6 +90,7 @@ class FaqIndex:
         self._dense: dict[str, np.ndarray] = {}
         self._tfidf: TfidfVectorizer | None = None
         self._lexical = None
+        self._coverage = TermCoverage([])
         self.encoded_last_build = 0
 
     def __len__(self) -> int:
@@ -115,9 +118,8 @@ class FaqIndex:
         texts: list[str] = []
         owner: list[int] = []
         ids: list[str] = []
-        for entry in entries:
-            if not entry.enabled:
-                continue
+        enabled = [e for e in entries if e.enabled]
+        for entry in enabled:
             ids.append(entry.id)
             for text in dict.fromkeys(entry.texts()):
                 texts.append(text)
@@ -133,6 +135,7 @@ class FaqIndex:
             lexical = tfidf.fit_transform(texts).T.tocsr()
         self._texts, self._owner, self._ids = texts, np.asarray(owner, dtype=np.int64), ids
         self._dense, self._tfidf, self._lexical = dense, tfidf, lexical
+        self._coverage = TermCoverage(enabled)
         self.encoded_last_build = encoded
 
     def _component_scores(self, text: str) -> tuple[dict[str, np.ndarray], np.ndarray]:
@@ -162,10 +165,11 @@ class FaqIndex:
             combined += weights.get(name, 0.0) * zscore(s)
         combined /= total
         top = np.argsort(-combined)[:k]
+        evidence = self._coverage.evidence(terms(text), [int(i) for i in top])
         out = []
-        for i in top:
+        for i, ev in zip(top, evidence, strict=True):
             rows = np.flatnonzero(self._owner == i)
             row = int(rows[np.argmax(primary_rows[rows])])
             parts = {name: round(float(s[i]), 4) for name, s in scores.items()}
-            out.append(Candidate(self._ids[i], float(combined[i]), self._texts[row], parts))
+            out.append(Candidate(self._ids[i], float(combined[i]), self._texts[row], parts, ev.as_dict()))
         return out

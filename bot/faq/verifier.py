@@ -2,15 +2,22 @@
 
 Retrieval scores alone do not separate "a question this FAQ answers" from
 "a shop question it does not cover" ("do you sell tea?"): both land close
-to some entry. The verifier is a logistic regression over a few features of
-the ranked candidates, trained by simulation on the brand's own FAQ:
+to some entry. The verifier is a logistic regression over features of the
+ranked candidates (retrieval scores and term coverage, :mod:`bot.faq.terms`),
+trained on two sources:
 
-* covered: each sampled alternative, queried against the FAQ without that
-  alternative (label 1 if the right entry comes first);
-* not covered: each sampled phrasing of an entry, queried against the FAQ
-  without that whole entry (label 0).
+* simulation on the brand's own FAQ: each sampled alternative queried
+  against the FAQ without that alternative (label 1 if the right entry comes
+  first), and each sampled phrasing of an entry queried against the FAQ
+  without that whole entry (label 0);
+* optionally, a labelled calibration file of real-style DMs in the
+  evaluation format (``queries: [{text, lang, expect}]``; label 1 when the
+  top entry is the expected one, 0 otherwise, ``handoff`` rows skipped),
+  weighted :data:`CALIBRATION_WEIGHT` times a simulated row. Simulated
+  queries are cleaner than real DMs; a few hundred real ones teach the
+  verifier what chatty, misspelt, context-laden messages score like.
 
-    python -m bot.faq.verifier [FAQ_FILE] [OUT_JSON]     (make does it)
+    python -m bot.faq.verifier [FAQ_FILE] [OUT_JSON] [--calibration QUERIES]   (make does it)
 """
 
 from __future__ import annotations
@@ -27,16 +34,24 @@ from bot.faq.index import Candidate, FaqIndex, IndexWeights, VectorCache
 from bot.faq.models import FaqBook
 
 SAMPLES_PER_ENTRY = 8
+CALIBRATION_WEIGHT = 3.0
+EVIDENCE = ("uncovered", "unknown", "unknown_terms")
 
 
 def features(candidates: Sequence[Candidate]) -> list[float]:
-    """Features of the top candidate: combined z, its lead, the primary cosine, lexical, cosine lead."""
+    """Features of the top candidate.
+
+    Combined z, its lead, the primary cosine, lexical, cosine lead, then the
+    term evidence: share of query terms the entry does not use, share the
+    whole FAQ does not use, and how many such unknown terms.
+    """
     top = candidates[0]
     second = candidates[1] if len(candidates) > 1 else Candidate("", top.score - 1.0, "", {})
     dense = [k for k in top.components if k != "lexical"]  # dense encoders, primary first (index order)
     cos1 = top.components.get(dense[0], 0.0) if dense else 0.0
     cos2 = second.components.get(dense[0], cos1 - 0.1) if dense else 0.0
-    return [top.score, top.score - second.score, cos1, top.components.get("lexical", 0.0), cos1 - cos2]
+    scores = [top.score, top.score - second.score, cos1, top.components.get("lexical", 0.0), cos1 - cos2]
+    return scores + [float(top.evidence.get(name, 0.0)) for name in EVIDENCE]
 
 
 @dataclass(frozen=True)
@@ -107,28 +122,72 @@ def simulate(
     return rows, labels
 
 
-def train(book: FaqBook, encoders: Sequence, weights: IndexWeights, cache: VectorCache | None = None) -> Verifier:
-    """Fit the verifier on simulated queries over ``book``."""
+def calibration_rows(
+    book: FaqBook, queries: Sequence[dict[str, str]], encoders: Sequence, weights: IndexWeights, cache: VectorCache
+) -> tuple[list[list[float]], list[int]]:
+    """Labelled feature rows from real-style queries searched against the whole ``book``."""
+    index = FaqIndex(encoders, weights, cache)
+    index.build(book.entries)
+    rows: list[list[float]] = []
+    labels: list[int] = []
+    for q in queries:
+        if q["expect"] == "handoff":
+            continue
+        found = index.search(q["text"], 5)
+        if found:
+            rows.append(features(found))
+            labels.append(int(found[0].entry_id == q["expect"]))
+    return rows, labels
+
+
+def train(
+    book: FaqBook,
+    encoders: Sequence,
+    weights: IndexWeights,
+    cache: VectorCache | None = None,
+    calibration: Sequence[dict[str, str]] = (),
+) -> Verifier:
+    """Fit the verifier on simulated queries over ``book`` plus the ``calibration`` queries."""
     from sklearn.linear_model import LogisticRegression
 
-    rows, labels = simulate(book, encoders, weights, cache)
-    model = LogisticRegression(C=1.0, max_iter=1000).fit(rows, labels)
+    store = cache or _MemoryCache()
+    rows, labels = simulate(book, encoders, weights, store)
+    weight = [1.0] * len(rows)
+    if calibration:
+        extra, extra_labels = calibration_rows(book, calibration, encoders, weights, store)
+        rows, labels = rows + extra, labels + extra_labels
+        weight += [CALIBRATION_WEIGHT] * len(extra)
+    model = LogisticRegression(C=1.0, max_iter=5000).fit(rows, labels, sample_weight=weight)
     return Verifier(tuple(float(x) for x in model.coef_[0]), float(model.intercept_[0]))
 
 
 def main(argv: list[str]) -> int:
-    """CLI: train on a FAQ file, write JSON."""
+    """CLI: train on a FAQ file (and a calibration query file), write JSON."""
+    import argparse
+
+    from bot.evaluation import load_queries
     from bot.faq import store
     from bot.runtime import index_config
     from bot.settings import CoreSettings
 
-    faq = Path(argv[0]) if argv else Path("data/faq.yml")
-    out = Path(argv[1]) if len(argv) > 1 else Path(".build/verifier.json")
+    parser = argparse.ArgumentParser(prog="python -m bot.faq.verifier")
+    parser.add_argument("faq", nargs="?", type=Path, default=Path("data/faq.yml"))
+    parser.add_argument("out", nargs="?", type=Path, default=Path(".build/verifier.json"))
+    parser.add_argument("--calibration", type=Path, help="labelled real-style queries (evaluation format)")
+    args = parser.parse_args(argv)
     settings = CoreSettings()
     encoders, weights = index_config(settings)
-    verifier = train(store.load(faq), encoders, weights)
-    verifier.save(out, encoders=settings.encoders, lexical_weight=settings.lexical_weight, faq=faq.name)
-    print(out)
+    queries = load_queries(args.calibration) if args.calibration else []
+    verifier = train(store.load(args.faq), encoders, weights, calibration=queries)
+    verifier.save(
+        args.out,
+        encoders=settings.encoders,
+        lexical_weight=settings.lexical_weight,
+        faq=args.faq.name,
+        calibration=args.calibration.name if args.calibration else None,
+        calibration_queries=len(queries),
+    )
+    print(args.out)
     return 0
 
 

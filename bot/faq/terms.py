@@ -1,0 +1,92 @@
+"""Term coverage: does the FAQ even talk about the words of the question?
+
+Sentence embeddings place "is there wifi in the store?" close to the store
+address-and-hours entry: same topic, different question. What gives it away
+is a salient word ("wifi") that the entry, and often the whole FAQ, never
+uses. This module measures that, language-independently:
+
+* a term is a word cut to its first :data:`STEM_CHARS` characters, a crude
+  stem that folds most inflections of the four demo languages
+  ("магазине"/"магазин", "parkir"/"parking", "livraison"/"livrer");
+* each entry's vocabulary is the terms of its question, alternatives,
+  titles and answers (all languages);
+* terms are weighted by inverse entry frequency, so words every entry uses
+  ("you", "kak", "вы") weigh little and rare ones weigh much.
+
+The verifier (:mod:`bot.faq.verifier`) uses the resulting evidence as
+features next to the retrieval scores.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from bot.faq.models import FaqEntry
+
+STEM_CHARS = 5
+_WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
+
+
+def terms(text: str) -> set[str]:
+    """The stemmed terms of ``text`` (letters only, lower-cased)."""
+    return {w[:STEM_CHARS] for w in _WORD.findall(text.lower())}
+
+
+def entry_terms(entry: FaqEntry) -> set[str]:
+    """Every term an entry uses: question, alternatives, titles and answers."""
+    out: set[str] = set()
+    for text in (*entry.texts(), *entry.titles.values(), *entry.answers.values()):
+        out |= terms(text)
+    return out
+
+
+@dataclass(frozen=True)
+class TermEvidence:
+    """How well one entry's vocabulary covers a query's terms (shares are idf-weighted)."""
+
+    uncovered: float
+    unknown: float
+    unknown_terms: int
+
+    def as_dict(self) -> dict[str, float]:
+        """For :class:`bot.faq.index.Candidate` and tickets."""
+        return {
+            "uncovered": round(self.uncovered, 4),
+            "unknown": round(self.unknown, 4),
+            "unknown_terms": self.unknown_terms,
+        }
+
+
+class TermCoverage:
+    """Per-entry vocabularies and term weights over a set of entries."""
+
+    def __init__(self, entries: Iterable[FaqEntry]) -> None:
+        self._vocab: list[set[str]] = [entry_terms(e) for e in entries]
+        df: dict[str, int] = {}
+        for vocab in self._vocab:
+            for term in vocab:
+                df[term] = df.get(term, 0) + 1
+        self._df = df
+        self._n = len(self._vocab)
+
+    def weight(self, term: str) -> float:
+        """Inverse entry frequency (an unknown term weighs the most)."""
+        return math.log((self._n + 1) / (self._df.get(term, 0) + 1))
+
+    def evidence(self, query: set[str], entries: Sequence[int]) -> list[TermEvidence]:
+        """Coverage of ``query`` terms by each entry (by position) in ``entries``."""
+        if not query or not self._n:
+            return [TermEvidence(0.0, 0.0, 0) for _ in entries]
+        weights = {t: self.weight(t) for t in query}
+        total = sum(weights.values()) or 1.0
+        unknown = [t for t in query if t not in self._df]
+        unknown_share = sum(weights[t] for t in unknown) / total
+        return [
+            TermEvidence(
+                sum(w for t, w in weights.items() if t not in self._vocab[i]) / total, unknown_share, len(unknown)
+            )
+            for i in entries
+        ]

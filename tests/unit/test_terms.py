@@ -1,0 +1,58 @@
+"""Term coverage evidence and the verifier features built on it."""
+
+from pathlib import Path
+
+from bot.faq import store
+from bot.faq.index import Candidate, FaqIndex
+from bot.faq.models import FaqEntry
+from bot.faq.terms import TermCoverage, terms
+from bot.faq.verifier import EVIDENCE, Verifier, features
+from bot.runtime import index_config
+from bot.settings import CoreSettings
+
+
+def entry(entry_id: str, question: str, answer: str) -> FaqEntry:
+    return FaqEntry(id=entry_id, topic="t", question=question, answers={"en": answer})
+
+
+def test_terms_fold_inflections_and_ignore_digits() -> None:
+    assert terms("Магазине магазин") == {"магаз"}
+    assert terms("Livraison 2024 à Paris!") == {"livra", "à", "paris"}
+    assert terms("🙂 123") == set()
+
+
+def test_evidence_separates_covered_from_unknown_words() -> None:
+    cov = TermCoverage(
+        [
+            entry("hours", "When is the store open?", "Our store opens at 8."),
+            entry("ship", "How long does shipping take?", "Shipping takes 2 days."),
+        ]
+    )
+    hours, ship = cov.evidence(terms("when is the store open"), [0, 1])
+    assert hours.uncovered == 0.0 and hours.unknown_terms == 0
+    assert ship.uncovered > 0.5
+    (wifi,) = cov.evidence(terms("is there wifi in the store"), [0])
+    assert wifi.unknown_terms >= 1 and wifi.unknown > 0 and wifi.uncovered >= wifi.unknown
+
+
+def test_index_candidates_carry_evidence_and_verifier_uses_it(faq_file: Path) -> None:
+    settings = CoreSettings()
+    encoders, weights = index_config(settings)
+    index = FaqIndex(encoders, weights)
+    index.build(store.load(faq_file).entries)
+    covered = index.search("how do i track my order?")
+    uncovered = index.search("is there wifi in your braga store?")
+    assert set(EVIDENCE) <= set(covered[0].evidence)
+    assert covered[0].evidence["unknown_terms"] == 0
+    assert uncovered[0].evidence["unknown_terms"] >= 1
+    assert len(features(covered)) == len(Verifier.load(settings.verifier_file).coef)
+    verifier = Verifier.load(settings.verifier_file)
+    assert verifier.probability(covered) > settings.answer_threshold
+    assert verifier.probability(covered) > verifier.probability(uncovered)
+    blind = [Candidate(c.entry_id, c.score, c.matched, c.components, {}) for c in uncovered]
+    assert verifier.probability(uncovered) < verifier.probability(blind)  # the unknown word lowers confidence
+
+
+def test_missing_evidence_reads_as_zero() -> None:
+    bare = [Candidate("a", 2.0, "", {"use-multilingual": 0.8, "lexical": 0.5})]
+    assert features(bare)[-len(EVIDENCE) :] == [0.0] * len(EVIDENCE)

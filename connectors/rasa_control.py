@@ -19,7 +19,8 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from rasa.core.channels.channel import InputChannel, UserMessage
-from rasa.shared.core.events import BotUttered, ConversationPaused, ConversationResumed, Event
+from rasa.shared.core.constants import ACTION_LISTEN_NAME
+from rasa.shared.core.events import ActionExecuted, BotUttered, ConversationPaused, ConversationResumed, Event
 from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
@@ -64,8 +65,12 @@ class DmdeskControlInput(InputChannel):
             if text is not None and (not isinstance(text, str) or len(text) > MAX_TEXT):
                 return response.json({"detail": "text must be a string"}, status=400)
             events: list[Event] = [ConversationPaused()] if op == "pause" else [ConversationResumed()]
-            if op == "resume" and text:
-                events.append(BotUttered(text, metadata={"dmdesk": {"kind": "agent_resolved"}}))
+            if op == "resume":
+                if text:
+                    events.append(BotUttered(text, metadata={"dmdesk": {"kind": "agent_resolved"}}))
+                # A fresh turn: without it, the policies would still see the handoff as the last action
+                # (a paused tracker records messages but no action_listen) and hand off again.
+                events.append(ActionExecuted(ACTION_LISTEN_NAME))
             agent = request.app.ctx.agent
             try:
                 async with agent.lock_store.lock(sender):

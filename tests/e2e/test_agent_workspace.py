@@ -143,13 +143,18 @@ def hand_off(customer: httpx.Client, sender: str, text: str = "I want to talk to
 def test_a_claim_reaches_another_agents_event_stream_within_a_second(ws: StackConfig, customer: httpx.Client) -> None:
     with session(ws, "sari") as sari, session(ws, "budi") as budi:
         watcher = SseClient(ws, budi.headers["Authorization"].split()[1])
+        sender = new_sender()
         try:
-            ticket_id = hand_off(customer, new_sender())
+            ticket_id = hand_off(customer, sender)
             watcher.wait_for("ticket.created", ticket_id)
             claimed = sari.post(f"/api/agent/tickets/{ticket_id}/claim")
             done = time.monotonic()
             assert claimed.status_code == 200 and claimed.json()["assignee"] == "sari"
             assert watcher.wait_for("ticket.claimed", ticket_id, timeout=1.0) - done < 1.0
+            assert say(customer, sender, "halo? masih di sana?")["status"] == "human"
+            watcher.wait_for("ticket.customer_message", ticket_id)
+            assert sari.post(f"/api/agent/tickets/{ticket_id}/release").status_code == 200
+            watcher.wait_for("ticket.released", ticket_id)
         finally:
             watcher.close()
 
@@ -296,6 +301,18 @@ def test_roles_brands_and_sessions(ws: StackConfig, customer: httpx.Client) -> N
         # logout revokes the token at once
         assert sari.delete("/api/agent/session").status_code == 204
         assert sari.get("/api/agent/me").status_code == 401
+
+
+def test_the_session_cookie_works_for_reading_only(ws: StackConfig, customer: httpx.Client) -> None:
+    ticket_id = hand_off(customer, new_sender())
+    response = login(ws, "sari")
+    cookie = response.cookies.get("dmdesk_session")
+    assert cookie == response.json()["token"]
+    set_cookie = response.headers["set-cookie"].lower()
+    assert "httponly" in set_cookie and "samesite=strict" in set_cookie
+    with httpx.Client(base_url=ws.bot_url, cookies={"dmdesk_session": cookie}) as browser:
+        assert browser.get("/api/agent/me").json()["username"] == "sari"
+        assert browser.post(f"/api/agent/tickets/{ticket_id}/claim").status_code == 401  # no CSRF through the cookie
 
 
 def test_account_admin_rules(ws: StackConfig) -> None:

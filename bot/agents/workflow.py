@@ -80,7 +80,7 @@ class AgentWorkflow:
             ]
 
         await asyncio.to_thread(self.desk.store.transact, ticket.id, change)
-        return updated[0]
+        return updated[-1]
 
     async def reply(self, actor: Account, ticket_id: str, text: str, quick_replies: list[str]) -> TranscriptLine:
         """Record the agent's message on the ticket and send it to the customer.

@@ -221,6 +221,9 @@ class HandoffStore:
                     events = change(ticket)
                     ticket.brand = self.brand_of(ticket)
                     owner_key = k.conversation_owner(ticket.conversation_id)
+                    pipe.watch(owner_key)
+                    current_owner = pipe.get(owner_key)
+                    owns = current_owner is not None and _text(current_owner) == ticket.id
                     pipe.multi()
                     pipe.set(key, ticket.model_dump_json())
                     if ticket.status is TicketStatus.WAITING:
@@ -232,7 +235,8 @@ class HandoffStore:
                     else:
                         pipe.srem(k.tickets_claimed, ticket.id)
                     if ticket.status is TicketStatus.RESOLVED:
-                        pipe.delete(owner_key)
+                        if owns:  # never another (newer) ticket's ownership
+                            pipe.delete(owner_key)
                         if resolved_ttl_s > 0:
                             pipe.set(k.recently_resolved(ticket.conversation_id), ticket.id, ex=resolved_ttl_s)
                     else:

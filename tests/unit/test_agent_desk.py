@@ -175,3 +175,18 @@ def test_a_resolved_ticket_reopens_only_within_the_window(desk: AgentDesk, redis
     time.sleep(1.2)
     assert desk.store.reopen_recent("messenger:reopen") is None
     assert desk.store.get(t.id).status is TicketStatus.RESOLVED
+
+
+def test_changing_an_old_resolved_ticket_never_frees_a_newer_ones_conversation(desk: AgentDesk) -> None:
+    sari = account(desk, "sari")
+    old = open_ticket(desk, "messenger:twice")
+    desk.claim(sari, old.id)
+
+    def resolve(x):  # type: ignore[no-untyped-def]
+        x.status = TicketStatus.RESOLVED
+        return []
+
+    desk.store.transact(old.id, resolve)
+    new = open_ticket(desk, "messenger:twice")
+    desk.store.transact(old.id, lambda x: [])  # e.g. a delivery retry on the old ticket
+    assert desk.store.owner("messenger:twice") == new.id

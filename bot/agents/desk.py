@@ -198,13 +198,17 @@ class AgentDesk:
         """Hand a claimed ticket to another agent of the brand, or to a team's queue.
 
         Raises:
-            InvalidInputError: Neither or both of ``to_agent`` and ``to_team``.
+            InvalidInputError: Neither or both of ``to_agent`` and ``to_team``, or a team nobody is in.
             NotFoundError: No such ticket or target agent in the brand.
             ConflictError: The ticket is not claimed by the actor (admins may transfer any claimed one),
                 or the target agent is inactive.
         """
         if (request.to_agent is None) == (request.to_team is None):
             raise InvalidInputError("give exactly one of to_agent and to_team")
+        if request.to_team is not None and not any(
+            request.to_team in a.teams and a.active for a in self._accounts.list(actor.brand)
+        ):
+            raise InvalidInputError("no active agent of the brand is in that team", team=request.to_team)
         target = None
         if request.to_agent is not None:
             target = self._accounts.get(actor.brand, request.to_agent)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from enum import Enum
 from typing import Any
 
@@ -37,6 +38,19 @@ def _nonblank(value: str) -> str:
     if not value.strip():
         raise ValueError("must not be blank")
     return value.strip()
+
+
+def _check_teams(value: list[str]) -> list[str]:
+    for team in value:
+        if not re.match(TEAM_PATTERN, team):
+            raise ValueError(f"bad team name {team!r}")
+    return sorted(set(value))
+
+
+def _check_languages(value: list[str] | None) -> list[str] | None:
+    if value is not None and any(not re.match(LANG_PATTERN, lang) for lang in value):
+        raise ValueError("languages are two-letter lowercase codes")
+    return value
 
 
 class Account(BaseModel):
@@ -87,6 +101,8 @@ class AccountCreate(BaseModel):
     def _teams(cls, value: list[str]) -> list[str]:
         return _check_teams(value)
 
+    _languages = field_validator("languages")(_check_languages)
+
 
 class AccountUpdate(BaseModel):
     """Fields to change (all optional)."""
@@ -103,14 +119,7 @@ class AccountUpdate(BaseModel):
     def _teams(cls, value: list[str] | None) -> list[str] | None:
         return None if value is None else _check_teams(value)
 
-
-def _check_teams(value: list[str]) -> list[str]:
-    import re
-
-    for team in value:
-        if not re.match(TEAM_PATTERN, team):
-            raise ValueError(f"bad team name {team!r}")
-    return sorted(set(value))
+    _languages = field_validator("languages")(_check_languages)
 
 
 class LoginRequest(BaseModel):

@@ -341,6 +341,8 @@ def test_account_admin_rules(ws: StackConfig) -> None:
         ("POST", "/api/agent/canned-replies", {"language": "english", "title": "t", "text": "x"}, 403),
         ("POST", "/api/agent/users", {"username": "ab", "password": "short"}, 422),
         ("POST", "/api/agent/users", {"username": "Bad Name", "password": PASSWORD}, 422),
+        ("POST", "/api/agent/users", {"username": "abc", "password": PASSWORD, "languages": ["english"]}, 422),
+        ("POST", "/api/agent/users", {"username": "abc", "password": PASSWORD, "role": "root"}, 422),
         ("PATCH", "/api/agent/users/nobody", {"role": "admin"}, 404),
     ],
 )

@@ -107,6 +107,8 @@ def test_release_and_transfer(desk: AgentDesk) -> None:
         desk.transfer(sari, t.id, TransferRequest())
     with pytest.raises(NotFoundError):
         desk.transfer(sari, t.id, TransferRequest(to_agent="ghost"))
+    with pytest.raises(InvalidInputError):
+        desk.transfer(sari, t.id, TransferRequest(to_team="nobodys-team"))
     moved = desk.transfer(sari, t.id, TransferRequest(to_agent="budi", note="VIP customer"))
     assert moved.assignee == "budi" and moved.status is TicketStatus.CLAIMED
     assert [n.text for n in desk.notes(t.id)] == ["VIP customer"]

@@ -69,6 +69,8 @@ class AgentDesk:
         moment = now if now is not None else time.time()
         due = ticket.created_at + self.target_s
         last = next((line.text for line in reversed(ticket.transcript) if line.sender == "customer"), None)
+        answered = ticket.first_response_at
+        breached = (answered is None and moment > due) or (answered is not None and answered > due)
         return QueueItem(
             id=ticket.id,
             conversation_id=ticket.conversation_id,
@@ -84,9 +86,7 @@ class AgentDesk:
             waiting_since=ticket.waiting_since or ticket.created_at,
             waiting_s=round(moment - ticket.created_at, 3),
             first_response_due_at=due,
-            first_response_breached=ticket.first_response_at is None
-            and moment > due
-            or (ticket.first_response_at is not None and ticket.first_response_at > due),
+            first_response_breached=breached,
             last_message=last,
         )
 

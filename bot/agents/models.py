@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 from enum import Enum
-from typing import Any
 
 from pydantic import BaseModel, Field, field_validator
 
@@ -230,12 +229,6 @@ class TicketView(BaseModel):
     first_response_breached: bool
 
 
-class ClaimResult(BaseModel):
-    """A ticket after a queue operation."""
-
-    ticket: QueueItem
-
-
 class TransferRequest(BaseModel):
     """Transfer to an agent of the same brand, or back to the queue of a team (exactly one)."""
 
@@ -258,13 +251,6 @@ class ReplyCreate(BaseModel):
         if any(not q.strip() or len(q) > 20 for q in value):
             raise ValueError("quick replies are 1 to 20 characters")
         return [q.strip() for q in value]
-
-
-class ReplyResult(BaseModel):
-    """The transcript line written for a reply, with its delivery state."""
-
-    ticket_id: str
-    line: dict[str, Any]
 
 
 class Suggestion(BaseModel):

@@ -43,6 +43,8 @@ class DmdeskControlInput(InputChannel):
         """Routes of the channel."""
         hook = Blueprint("dmdesk_control", __name__)
         expected = os.environ.get("DMDESK_CHANNEL_TOKEN", "").encode()
+        if not expected:
+            log.warning("DMDESK_CHANNEL_TOKEN is not set: the dmdesk_control channel accepts unauthenticated calls")
 
         @hook.route("/", methods=["GET"])
         async def health(request: Request) -> HTTPResponse:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import re
 from enum import Enum
+from typing import Annotated
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, StringConstraints, field_validator
 
 from bot.handoff.models import HandoffReason, Ticket, TicketStatus
 
@@ -14,6 +15,13 @@ USERNAME_PATTERN = r"^[a-z0-9][a-z0-9_.-]{1,39}$"
 TEAM_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,39}$"
 LANG_PATTERN = r"^[a-z]{2}$"
 MIN_PASSWORD = 10
+#: at least one character that is not white space (JSON Schema patterns search)
+NON_BLANK = r"\S"
+
+Team = Annotated[str, StringConstraints(pattern=TEAM_PATTERN)]
+Language = Annotated[str, StringConstraints(pattern=LANG_PATTERN)]
+QuickReply = Annotated[str, StringConstraints(min_length=1, max_length=20, pattern=NON_BLANK)]
+Tag = Annotated[str, StringConstraints(min_length=1, max_length=40, pattern=NON_BLANK)]
 
 
 class Role(str, Enum):
@@ -92,8 +100,8 @@ class AccountCreate(BaseModel):
     password: str = Field(min_length=MIN_PASSWORD, max_length=256)
     role: Role = Role.AGENT
     display_name: str | None = Field(default=None, max_length=80)
-    teams: list[str] = Field(default_factory=list, max_length=20)
-    languages: list[str] = Field(default_factory=list, max_length=20)
+    teams: list[Team] = Field(default_factory=list, max_length=20)
+    languages: list[Language] = Field(default_factory=list, max_length=20)
 
     @field_validator("teams")
     @classmethod
@@ -108,9 +116,9 @@ class AccountUpdate(BaseModel):
 
     password: str | None = Field(default=None, min_length=MIN_PASSWORD, max_length=256)
     role: Role | None = None
-    display_name: str | None = Field(default=None, min_length=1, max_length=80)
-    teams: list[str] | None = Field(default=None, max_length=20)
-    languages: list[str] | None = Field(default=None, max_length=20)
+    display_name: str | None = Field(default=None, min_length=1, pattern=NON_BLANK, max_length=80)
+    teams: list[Team] | None = Field(default=None, max_length=20)
+    languages: list[Language] | None = Field(default=None, max_length=20)
     active: bool | None = None
 
     @field_validator("teams")
@@ -160,7 +168,7 @@ class Note(BaseModel):
 class NoteCreate(BaseModel):
     """A new note."""
 
-    text: str = Field(min_length=1, max_length=4000)
+    text: str = Field(min_length=1, pattern=NON_BLANK, max_length=4000)
 
     _blank = field_validator("text")(_nonblank)
 
@@ -182,9 +190,9 @@ class CannedReplyCreate(BaseModel):
     """A new canned reply."""
 
     language: str = Field(pattern=LANG_PATTERN)
-    title: str = Field(min_length=1, max_length=80)
-    text: str = Field(min_length=1, max_length=2000)
-    tags: list[str] = Field(default_factory=list, max_length=20)
+    title: str = Field(min_length=1, pattern=NON_BLANK, max_length=80)
+    text: str = Field(min_length=1, pattern=NON_BLANK, max_length=2000)
+    tags: list[Tag] = Field(default_factory=list, max_length=20)
 
     _blank = field_validator("title", "text")(_nonblank)
 
@@ -193,9 +201,9 @@ class CannedReplyUpdate(BaseModel):
     """Fields to change."""
 
     language: str | None = Field(default=None, pattern=LANG_PATTERN)
-    title: str | None = Field(default=None, min_length=1, max_length=80)
-    text: str | None = Field(default=None, min_length=1, max_length=2000)
-    tags: list[str] | None = Field(default=None, max_length=20)
+    title: str | None = Field(default=None, min_length=1, pattern=NON_BLANK, max_length=80)
+    text: str | None = Field(default=None, min_length=1, pattern=NON_BLANK, max_length=2000)
+    tags: list[Tag] | None = Field(default=None, max_length=20)
 
 
 class QueueItem(BaseModel):
@@ -240,8 +248,8 @@ class TransferRequest(BaseModel):
 class ReplyCreate(BaseModel):
     """An agent's message to the customer."""
 
-    text: str = Field(min_length=1, max_length=2000)
-    quick_replies: list[str] = Field(default_factory=list, max_length=13, description="up to 13 short choices")
+    text: str = Field(min_length=1, pattern=NON_BLANK, max_length=2000)
+    quick_replies: list[QuickReply] = Field(default_factory=list, max_length=13, description="up to 13 short choices")
 
     _blank = field_validator("text")(_nonblank)
 

@@ -91,6 +91,7 @@ class ErrorBody(BaseModel):
 
 
 _DESCRIPTIONS = {
+    400: "malformed request body (not UTF-8 / not JSON)",
     401: "missing, expired or revoked session",
     403: "the account's role does not allow this",
     404: "no such record in the account's brand",
@@ -102,5 +103,6 @@ _DESCRIPTIONS = {
 
 
 def errors(*codes: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI ``responses`` for the given error codes (401 and 403 always)."""
-    return {c: {"model": ErrorBody, "description": _DESCRIPTIONS[c]} for c in sorted({401, 403, *codes})}
+    """OpenAPI ``responses`` for the given error codes (401 and 403 always; 400 with 422)."""
+    wanted = {401, 403, *codes} | ({400} if 422 in codes else set())
+    return {c: {"model": ErrorBody, "description": _DESCRIPTIONS[c]} for c in sorted(wanted)}

@@ -4,6 +4,7 @@ dmdesk run                      start Redis (if needed), Rasa, actions, bot serv
 dmdesk chat [--url URL]         chat with the running bot in the terminal
 dmdesk eval FILE --out OUT      evaluate against the stack (starts one if none runs)
 dmdesk ensure-redis             make sure Redis answers at REDIS_URL
+dmdesk users add --brand B --name N --role admin   create an agent account (password: stdin or env)
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import httpx
 from redis import Redis
 from redis.exceptions import RedisError
 
+from bot.agents import cli as users_cli
 from bot.stack import ROOT, Stack, StackConfig, dev_token, private_stack
 
 DEFAULT_REDIS = "redis://127.0.0.1:6379/0"
@@ -174,7 +176,10 @@ def main(argv: list[str] | None = None) -> int:
     ev.add_argument("--out", required=True)
     ev.add_argument("--url", default=None, help="use a running bot service instead of starting a stack")
     sub.add_parser("ensure-redis", help="start Redis locally if none answers at REDIS_URL")
+    users_cli.add_parser(sub)
     args = parser.parse_args(argv)
+    if args.command == "users":
+        return users_cli.run(args, redis_url())
     if args.command == "ensure-redis":
         ensure_redis(redis_url())
         return 0

@@ -63,6 +63,8 @@ class Dispatcher:
         try:
             async with lock:
                 owner = await asyncio.to_thread(self._handoffs.owner, conversation)
+                if owner is None:
+                    owner = await self._reopen_recent(conversation)
                 if owner is not None:
                     return await self._to_human(message, owner)
                 replies = await self._rasa.send(conversation, message.text, self._metadata(message))
@@ -89,6 +91,18 @@ class Dispatcher:
             replies=replies,
             ticket_id=ticket,
         )
+
+    async def _reopen_recent(self, conversation: str) -> str | None:
+        """Reopen the ticket an agent resolved moments ago (agent workspace); its id, or None."""
+        if not await self._redis.exists(self._keys.recently_resolved(conversation)):
+            return None
+        await self._rasa.control(conversation, "pause")
+        ticket = await asyncio.to_thread(self._handoffs.reopen_recent, conversation)
+        if ticket is None:
+            await self._rasa.control(conversation, "resume")
+            return None
+        log.info("ticket reopened", extra={"conversation": conversation, "ticket": ticket.id})
+        return ticket.id
 
     async def _to_human(self, message: InboundMessage, ticket_id: str) -> DispatchResult:
         line = TranscriptLine(sender="customer", text=message.text, timestamp=message.timestamp)

@@ -79,3 +79,53 @@ class Keys:
     def handoff_channel(self) -> str:
         """Pub/sub channel announcing new and changed tickets."""
         return f"{self.prefix}:handoff:events"
+
+    # --- agent workspace (bot/agents)
+    def conversation_tickets(self, conversation_id: str) -> str:
+        """Sorted set of a conversation's ticket ids by creation time."""
+        return f"{self.prefix}:convtickets:{conversation_id}"
+
+    def recently_resolved(self, conversation_id: str) -> str:
+        """String with TTL: id of the ticket resolved last, while it can still be reopened."""
+        return f"{self.prefix}:resolved:{conversation_id}"
+
+    def account(self, brand: str, username: str) -> str:
+        """String: agent account JSON (password hash included)."""
+        return f"{self.prefix}:account:{brand}:{username}"
+
+    def accounts(self, brand: str) -> str:
+        """Set of a brand's usernames."""
+        return f"{self.prefix}:accounts:{brand}"
+
+    def session(self, token_digest: str) -> str:
+        """String with TTL: session JSON, by sha256 of the opaque token."""
+        return f"{self.prefix}:session:{token_digest}"
+
+    def account_sessions(self, brand: str, username: str) -> str:
+        """Set of an account's session digests (revoked together)."""
+        return f"{self.prefix}:accsessions:{brand}:{username}"
+
+    def login_failures(self, brand: str, username: str) -> str:
+        """Counter with TTL: failed logins of one account."""
+        return f"{self.prefix}:loginfail:{brand}:{username}"
+
+    def agent_events(self, brand: str) -> str:
+        """Pub/sub channel of a brand's ticket events (JSON)."""
+        return f"{self.prefix}:agent:events:{brand}"
+
+    def ticket_notes(self, ticket_id: str) -> str:
+        """List of internal note JSON of a ticket."""
+        return f"{self.prefix}:notes:{ticket_id}"
+
+    def canned_replies(self, brand: str) -> str:
+        """Hash: canned reply id -> JSON, per brand."""
+        return f"{self.prefix}:canned:{brand}"
+
+    def outbox(self, conversation_id: str) -> str:
+        """List: messages sent to a dev-channel customer by agents (JSON)."""
+        return f"{self.prefix}:outbox:{conversation_id}"
+
+    @property
+    def tickets_claimed(self) -> str:
+        """Set of ids of tickets an agent owns now."""
+        return f"{self.prefix}:claimed"

@@ -70,6 +70,28 @@ class RasaClient:
             return False
         return response.status_code == 200
 
+    async def control(self, conversation_id: str, op: str, text: str | None = None) -> None:
+        """Pause or resume the bot in a conversation (see ``control_conversation``)."""
+        await control_conversation(self._http, conversation_id, op, text)
+
     async def close(self) -> None:
         """Close the connection pool."""
         await self._http.aclose()
+
+
+async def control_conversation(http: httpx.AsyncClient, conversation_id: str, op: str, text: str | None = None) -> None:
+    """Pause or resume the bot in a conversation through Rasa's ``dmdesk_control`` channel.
+
+    ``op`` is ``pause`` or ``resume``; ``text`` (resume only) is recorded in
+    the tracker as the bot's message, so the dialogue history shows it.
+
+    Raises:
+        UpstreamError: Rasa is unreachable or refused the change.
+    """
+    body = {"sender": conversation_id, "op": op, "text": text}
+    try:
+        response = await http.post("/webhooks/dmdesk_control/control", json=body)
+    except httpx.HTTPError as exc:
+        raise UpstreamError("rasa unreachable", error=type(exc).__name__) from exc
+    if response.status_code != 200:
+        raise UpstreamError("rasa refused the conversation change", status=response.status_code, op=op)

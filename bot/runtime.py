@@ -65,7 +65,7 @@ def knowledge_base() -> KnowledgeBase:
 @lru_cache(maxsize=1)
 def handoff_store() -> HandoffStore:
     """The process's ticket store."""
-    return HandoffStore(redis_client(), Keys(core_settings().redis_prefix))
+    return HandoffStore(redis_client(), Keys(core_settings().redis_prefix), core_settings().brand)
 
 
 @lru_cache(maxsize=1)

@@ -48,6 +48,8 @@ class CoreSettings(BaseSettings):
     support_timezone: str = "Asia/Jakarta"
     support_hours: str = "mon-fri 09:00-18:00; sat 09:00-14:00"
     expected_wait_minutes: int = 10
+    # Agent workspace: the brand this deployment's tickets belong to
+    brand: str = Field(default="kopiku", pattern=r"^[a-z0-9][a-z0-9_-]{0,39}$", description="Brand slug of tickets.")
 
 
 class ServiceSettings(CoreSettings):
@@ -59,6 +61,11 @@ class ServiceSettings(CoreSettings):
     api_token: SecretStr = Field(description="Bearer token for the agent/staff JSON API.")
     max_message_chars: int = 5000
     enable_dev_endpoint: bool = True
+    # Agent workspace (bot/agents)
+    first_response_target_s: int = Field(default=300, ge=1, description="Queue: first agent reply due after.")
+    session_ttl_s: int = Field(default=12 * 3600, ge=60, description="Agent session lifetime.")
+    reopen_window_s: int = Field(default=600, ge=0, description="A customer writing within this after resolve reopens.")
+    max_login_failures: int = Field(default=10, ge=1, description="Failed logins per account per 15 min.")
 
 
 @lru_cache(maxsize=1)

@@ -12,8 +12,11 @@ from redis import Redis
 from redis.asyncio import Redis as AsyncRedis
 
 import bot
+from bot import runtime
+from bot.agents.errors import AuthenticationError, ConflictError, PermissionDeniedError, TooManyAttemptsError
+from bot.agents.service import build_agent_services
 from bot.api.deps import Services
-from bot.api.routers import dev, handoffs, health
+from bot.api.routers import agent_auth, agent_canned, agent_dev, agent_events, agent_tickets, dev, handoffs, health
 from bot.dispatcher import Dispatcher
 from bot.errors import DmdeskError, InvalidInputError, NotFoundError, UpstreamError
 from bot.handoff.queue import HandoffStore
@@ -23,7 +26,10 @@ from bot.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
 
-_STATUS = {NotFoundError: 404, InvalidInputError: 422, UpstreamError: 502}
+_STATUS: dict[type[DmdeskError], int] = {NotFoundError: 404, InvalidInputError: 422, UpstreamError: 502}
+_STATUS.update(  # agent workspace
+    {AuthenticationError: 401, PermissionDeniedError: 403, ConflictError: 409, TooManyAttemptsError: 429}
+)
 
 
 def create_app(settings: ServiceSettings | None = None) -> FastAPI:
@@ -36,8 +42,9 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         aredis = AsyncRedis.from_url(cfg.redis_url)
         sredis = Redis.from_url(cfg.redis_url)
         rasa = RasaClient(cfg.rasa_url, cfg.rasa_timeout_s, cfg.channel_token.get_secret_value())
-        store = HandoffStore(sredis, keys)
-        app.state.services = Services(cfg, Dispatcher(aredis, keys, rasa, store), store, rasa)
+        store = HandoffStore(sredis, keys, cfg.brand)
+        agents = build_agent_services(cfg, sredis, aredis, keys, store, rasa, runtime.knowledge_base)
+        app.state.services = Services(cfg, Dispatcher(aredis, keys, rasa, store), store, rasa, agents)
         try:
             yield
         finally:
@@ -61,4 +68,6 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(dev.router)
     app.include_router(handoffs.router)
+    for router in (agent_auth, agent_tickets, agent_canned, agent_events, agent_dev):
+        app.include_router(router.router)
     return app

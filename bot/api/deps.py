@@ -9,6 +9,7 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from bot.agents.service import AgentServices
 from bot.dispatcher import Dispatcher
 from bot.handoff.queue import HandoffStore
 from bot.rasa_client import RasaClient
@@ -23,6 +24,7 @@ class Services:
     dispatcher: Dispatcher
     handoffs: HandoffStore
     rasa: RasaClient
+    agents: AgentServices | None = None
 
 
 def get_services(request: Request) -> Services:

@@ -34,6 +34,24 @@ PRIORITY_BY_REASON: dict[HandoffReason, int] = {
 }
 
 
+class DeliveryStatus(str, Enum):
+    """Outbound delivery of a message sent on an agent's behalf."""
+
+    PENDING = "pending"
+    SENT = "sent"
+    FAILED = "failed"
+
+
+class Delivery(BaseModel):
+    """Delivery state of one outbound line."""
+
+    status: DeliveryStatus
+    error: str | None = None
+    message_id: str | None = Field(default=None, description="id given by the channel")
+    attempts: int = 0
+    updated_at: float | None = None
+
+
 class TranscriptLine(BaseModel):
     """One message of the conversation as the agent sees it."""
 
@@ -45,6 +63,11 @@ class TranscriptLine(BaseModel):
     entities: list[dict[str, Any]] = Field(default_factory=list)
     language: str | None = None
     payload: dict[str, Any] | None = Field(default=None, description="buttons, custom data")
+    # Agent workspace (bot/agents): lines written by agents or sent on their behalf
+    id: str | None = Field(default=None, description="line id (agent and resolution lines)")
+    author: str | None = Field(default=None, description="agent username for agent lines")
+    quick_replies: list[str] = Field(default_factory=list)
+    delivery: Delivery | None = Field(default=None, description="outbound delivery of agent/resolution lines")
 
 
 class FaqAttempt(BaseModel):
@@ -85,6 +108,16 @@ class Ticket(BaseModel):
     entities: list[dict[str, Any]] = Field(default_factory=list)
     faq_attempts: list[FaqAttempt] = Field(default_factory=list)
     slots: dict[str, Any] = Field(default_factory=dict)
+    # Agent workspace (bot/agents)
+    brand: str = Field(default="", description="brand slug; empty on tickets from before brands (= the default)")
+    team: str | None = Field(default=None, description="team the ticket is routed to, if any")
+    assignee: str | None = Field(default=None, description="username of the agent who owns it")
+    claimed_at: float | None = None
+    first_response_at: float | None = Field(default=None, description="first agent reply")
+    resolved_at: float | None = None
+    resolved_by: str | None = None
+    reopened_at: float | None = None
+    waiting_since: float | None = Field(default=None, description="back in the queue at (release, transfer, reopen)")
 
 
 class TicketSummary(BaseModel):

@@ -10,17 +10,24 @@ open tickets, even when two replicas escalate it at once.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Sequence
 
 from redis import Redis
+from redis.client import Pipeline
 from redis.exceptions import WatchError
 
 from bot.errors import NotFoundError
-from bot.handoff.models import Ticket, TicketSummary, TranscriptLine
+from bot.handoff.events import EventType, TicketEvent
+from bot.handoff.models import Ticket, TicketStatus, TicketSummary, TranscriptLine
 from bot.keys import Keys
+
+#: ``change(ticket)`` mutates the ticket (or raises) and returns the events to publish
+Change = Callable[[Ticket], Sequence[TicketEvent]]
 
 _PRIORITY_SCALE = 10**13
 
-# KEYS: owner, ticket, queue, all   ARGV: ticket id, ticket json, queue score, created ms, channel
+# KEYS: owner, ticket, queue, all, conversation tickets
+# ARGV: ticket id, ticket json, queue score, created ms, channel, brand channel, brand event json
 _CREATE = """
 local existing = redis.call('GET', KEYS[1])
 if existing then return {0, existing} end
@@ -28,7 +35,9 @@ redis.call('SET', KEYS[1], ARGV[1])
 redis.call('SET', KEYS[2], ARGV[2])
 redis.call('ZADD', KEYS[3], ARGV[3], ARGV[1])
 redis.call('ZADD', KEYS[4], ARGV[4], ARGV[1])
+redis.call('ZADD', KEYS[5], ARGV[4], ARGV[1])
 redis.call('PUBLISH', ARGV[5], 'created:' .. ARGV[1])
+redis.call('PUBLISH', ARGV[6], ARGV[7])
 return {1, ARGV[1]}
 """
 
@@ -45,10 +54,16 @@ def queue_score(priority: int, created_at: float) -> int:
 class HandoffStore:
     """Redis-backed tickets, queue and conversation ownership."""
 
-    def __init__(self, redis: Redis, keys: Keys) -> None:
+    def __init__(self, redis: Redis, keys: Keys, brand: str = "") -> None:
         self._redis = redis
         self._keys = keys
         self._create = redis.register_script(_CREATE)
+        #: brand of tickets opened here, and of older tickets that carry none
+        self.brand = brand
+
+    def brand_of(self, ticket: Ticket) -> str:
+        """The ticket's brand (tickets from before brands belong to the default one)."""
+        return ticket.brand or self.brand
 
     def open(self, ticket: Ticket) -> tuple[Ticket, bool]:
         """Queue ``ticket`` unless the conversation already has an open one.
@@ -57,14 +72,30 @@ class HandoffStore:
             ``(ticket, created)``: the new ticket, or the already open one.
         """
         k = self._keys
+        ticket.brand = self.brand_of(ticket)
+        event = TicketEvent(
+            type=EventType.CREATED,
+            ticket_id=ticket.id,
+            brand=ticket.brand,
+            conversation_id=ticket.conversation_id,
+            data={"priority": ticket.priority, "reason": ticket.reason.value, "channel": ticket.channel},
+        )
         created, ticket_id = self._create(
-            keys=[k.conversation_owner(ticket.conversation_id), k.ticket(ticket.id), k.ticket_queue, k.tickets_all],
+            keys=[
+                k.conversation_owner(ticket.conversation_id),
+                k.ticket(ticket.id),
+                k.ticket_queue,
+                k.tickets_all,
+                k.conversation_tickets(ticket.conversation_id),
+            ],
             args=[
                 ticket.id,
                 ticket.model_dump_json(),
                 queue_score(ticket.priority, ticket.created_at),
                 int(ticket.created_at * 1000),
                 k.handoff_channel,
+                k.agent_events(ticket.brand),
+                event.model_dump_json(),
             ],
         )
         if int(created):
@@ -141,7 +172,153 @@ class HandoffStore:
                     pipe.multi()
                     pipe.set(key, ticket.model_dump_json())
                     pipe.publish(self._keys.handoff_channel, f"message:{ticket_id}")
+                    for line in lines:
+                        if line.sender == "customer":
+                            event = TicketEvent(
+                                type=EventType.CUSTOMER_MESSAGE,
+                                ticket_id=ticket_id,
+                                brand=self.brand_of(ticket),
+                                conversation_id=ticket.conversation_id,
+                                data={"text": line.text, "status": ticket.status.value, "assignee": ticket.assignee},
+                            )
+                            pipe.publish(self._keys.agent_events(event.brand), event.model_dump_json())
                     pipe.execute()
                     return
                 except WatchError:
                     continue
+
+    # ------------------------------------------------------- agent workspace
+    def transact(
+        self,
+        ticket_id: str,
+        change: Change,
+        extra: Callable[[Pipeline, Ticket], None] | None = None,
+        resolved_ttl_s: int = 0,
+    ) -> Ticket:
+        """Change a ticket atomically (WATCH/MULTI, retried on conflict).
+
+        ``change`` sees the current ticket, mutates it or raises (nothing is
+        written then). Queue membership and conversation ownership follow the
+        new status in the same transaction: waiting tickets are queued,
+        waiting and claimed ones own their conversation, a resolved one
+        releases it (and is remembered ``resolved_ttl_s`` seconds so that the
+        customer's next message can reopen it). The events are published in
+        the same transaction.
+
+        Raises:
+            NotFoundError: No such ticket.
+        """
+        k = self._keys
+        key = k.ticket(ticket_id)
+        with self._redis.pipeline() as pipe:
+            while True:
+                try:
+                    pipe.watch(key)
+                    raw = pipe.get(key)
+                    if raw is None:
+                        raise NotFoundError("ticket not found", ticket_id=ticket_id)
+                    ticket = Ticket.model_validate_json(raw)
+                    events = change(ticket)
+                    ticket.brand = self.brand_of(ticket)
+                    owner_key = k.conversation_owner(ticket.conversation_id)
+                    pipe.watch(owner_key)
+                    current_owner = pipe.get(owner_key)
+                    owns = current_owner is not None and _text(current_owner) == ticket.id
+                    pipe.multi()
+                    pipe.set(key, ticket.model_dump_json())
+                    if ticket.status is TicketStatus.WAITING:
+                        pipe.zadd(k.ticket_queue, {ticket.id: queue_score(ticket.priority, ticket.created_at)})
+                    else:
+                        pipe.zrem(k.ticket_queue, ticket.id)
+                    if ticket.status is TicketStatus.CLAIMED:
+                        pipe.sadd(k.tickets_claimed, ticket.id)
+                    else:
+                        pipe.srem(k.tickets_claimed, ticket.id)
+                    if ticket.status is TicketStatus.RESOLVED:
+                        if owns:  # never another (newer) ticket's ownership
+                            pipe.delete(owner_key)
+                        if resolved_ttl_s > 0:
+                            pipe.set(k.recently_resolved(ticket.conversation_id), ticket.id, ex=resolved_ttl_s)
+                    else:
+                        pipe.set(owner_key, ticket.id)
+                    if extra is not None:
+                        extra(pipe, ticket)
+                    for event in events:
+                        pipe.publish(k.agent_events(ticket.brand), event.model_dump_json())
+                    if events:
+                        pipe.publish(k.handoff_channel, f"changed:{ticket.id}")
+                    pipe.execute()
+                    return ticket
+                except WatchError:
+                    continue
+
+    def reopen_recent(self, conversation_id: str, now: float | None = None) -> Ticket | None:
+        """Reopen the conversation's ticket if it was resolved moments ago.
+
+        Called before the bot handles a customer message. Returns the reopened
+        ticket (waiting again, owning the conversation), or None when there is
+        none to reopen or the conversation already has an open ticket.
+        """
+        k = self._keys
+        marker, owner = k.recently_resolved(conversation_id), k.conversation_owner(conversation_id)
+        with self._redis.pipeline() as pipe:
+            while True:
+                try:
+                    pipe.watch(marker, owner)
+                    ticket_id, current = pipe.get(marker), pipe.get(owner)
+                    if ticket_id is None or current is not None:
+                        pipe.unwatch()
+                        return None
+                    tid = _text(ticket_id)
+                    pipe.watch(k.ticket(tid))
+                    raw = pipe.get(k.ticket(tid))
+                    if raw is None:
+                        pipe.unwatch()
+                        return None
+                    ticket = Ticket.model_validate_json(raw)
+                    if ticket.status is not TicketStatus.RESOLVED:
+                        pipe.unwatch()
+                        return None
+                    moment = now if now is not None else time.time()
+                    ticket.status = TicketStatus.WAITING
+                    ticket.reopened_at = ticket.waiting_since = moment
+                    ticket.assignee, ticket.resolved_at = None, None
+                    ticket.brand = self.brand_of(ticket)
+                    event = TicketEvent(
+                        type=EventType.REOPENED,
+                        ticket_id=tid,
+                        brand=ticket.brand,
+                        conversation_id=conversation_id,
+                        data={"resolved_by": ticket.resolved_by},
+                    )
+                    pipe.multi()
+                    pipe.set(k.ticket(tid), ticket.model_dump_json())
+                    pipe.zadd(k.ticket_queue, {tid: queue_score(ticket.priority, ticket.created_at)})
+                    pipe.set(owner, tid)
+                    pipe.delete(marker)
+                    pipe.publish(k.agent_events(ticket.brand), event.model_dump_json())
+                    pipe.publish(k.handoff_channel, f"changed:{tid}")
+                    pipe.execute()
+                    return ticket
+                except WatchError:
+                    continue
+
+    def conversation_ticket_ids(self, conversation_id: str, limit: int = 50) -> list[str]:
+        """Ids of the conversation's tickets, newest first."""
+        ids = self._redis.zrevrange(self._keys.conversation_tickets(conversation_id), 0, limit - 1)
+        return [_text(i) for i in ids]  # type: ignore[union-attr]
+
+    def get_many(self, ticket_ids: Sequence[str]) -> list[Ticket]:
+        """Load tickets (missing ones are skipped)."""
+        if not ticket_ids:
+            return []
+        raws = self._redis.mget([self._keys.ticket(i) for i in ticket_ids])
+        return [Ticket.model_validate_json(r) for r in raws if r is not None]  # type: ignore[union-attr]
+
+    def claimed_ids(self) -> list[str]:
+        """Ids of tickets an agent owns now."""
+        return sorted(_text(i) for i in self._redis.smembers(self._keys.tickets_claimed))  # type: ignore[union-attr]
+
+    def waiting_ids(self, limit: int = 1000) -> list[str]:
+        """Ids of waiting tickets, most urgent first."""
+        return [_text(i) for i in self._redis.zrange(self._keys.ticket_queue, 0, limit - 1)]  # type: ignore[union-attr]

@@ -78,8 +78,10 @@ class TermCoverage:
 
     def evidence(self, query: set[str], entries: Sequence[int]) -> list[TermEvidence]:
         """Coverage of ``query`` terms by each entry (by position) in ``entries``."""
-        if not query or not self._n:
+        if not self._n:
             return [TermEvidence(0.0, 0.0, 0) for _ in entries]
+        if not query:  # emoji, digits, punctuation only: nothing the FAQ could be said to cover
+            return [TermEvidence(1.0, 1.0, 0) for _ in entries]
         weights = {t: self.weight(t) for t in query}
         total = sum(weights.values()) or 1.0
         unknown = [t for t in query if t not in self._df]

@@ -31,6 +31,8 @@ def test_evidence_separates_covered_from_unknown_words() -> None:
     hours, ship = cov.evidence(terms("when is the store open"), [0, 1])
     assert hours.uncovered == 0.0 and hours.unknown_terms == 0
     assert ship.uncovered > 0.5
+    (emoji,) = cov.evidence(terms("👍 123"), [0])
+    assert emoji.uncovered == 1.0 and emoji.unknown == 1.0
     (wifi,) = cov.evidence(terms("is there wifi in the store"), [0])
     assert wifi.unknown_terms >= 1 and wifi.unknown > 0 and wifi.uncovered >= wifi.unknown
 

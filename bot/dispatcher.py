@@ -91,7 +91,12 @@ class Dispatcher:
         )
 
     async def _to_human(self, message: InboundMessage, ticket_id: str) -> DispatchResult:
-        line = TranscriptLine(sender="customer", text=message.text, timestamp=message.timestamp)
+        line = TranscriptLine(
+            sender="customer",
+            text=message.metadata.get("display_text") or message.text,
+            timestamp=message.timestamp,
+            message_id=message.message_id,
+        )
         await asyncio.to_thread(self._handoffs.append_lines, ticket_id, [line])
         # Recorded in Rasa's tracker too (paused: Rasa runs NLU, predicts nothing).
         dropped: list[OutboundMessage] = await self._rasa.send(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -13,11 +14,14 @@ from redis.asyncio import Redis as AsyncRedis
 
 import bot
 from bot.api.deps import Services
-from bot.api.routers import dev, handoffs, health
+from bot.api.routers import dev, handoffs, health, webhooks
 from bot.dispatcher import Dispatcher
 from bot.errors import DmdeskError, InvalidInputError, NotFoundError, UpstreamError
 from bot.handoff.queue import HandoffStore
+from bot.ingest import Consumer, Ingest, run_consumers
 from bot.keys import Keys
+from bot.meta.handler import MetaHandler
+from bot.meta.send import build_send_client
 from bot.rasa_client import RasaClient
 from bot.settings import ServiceSettings
 
@@ -37,10 +41,33 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         sredis = Redis.from_url(cfg.redis_url)
         rasa = RasaClient(cfg.rasa_url, cfg.rasa_timeout_s, cfg.channel_token.get_secret_value())
         store = HandoffStore(sredis, keys)
-        app.state.services = Services(cfg, Dispatcher(aredis, keys, rasa, store), store, rasa)
+        dispatcher = Dispatcher(aredis, keys, rasa, store)
+        ingest = Ingest(aredis, keys, cfg.ingest_shards)
+        send = build_send_client(cfg, aredis, keys)
+        app.state.services = Services(cfg, dispatcher, store, rasa, ingest, send)
+        stop = asyncio.Event()
+        handler = MetaHandler(aredis, keys, dispatcher, send, store, cfg.meta_app_id)
+        consumers = [
+            Consumer(
+                aredis,
+                keys,
+                cfg.ingest_shards,
+                handler,
+                lease_ms=cfg.ingest_lease_ms,
+                max_attempts=cfg.ingest_max_attempts,
+            )
+            for _ in range(cfg.consumers)
+        ]
+        running = asyncio.create_task(run_consumers(consumers, stop))
         try:
             yield
         finally:
+            stop.set()
+            try:
+                await asyncio.wait_for(running, timeout=10)
+            except asyncio.TimeoutError:
+                running.cancel()
+            await send.close()
             await rasa.close()
             await aredis.aclose()
             sredis.close()
@@ -48,7 +75,9 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     app = FastAPI(
         title="dmdesk bot service",
         version=bot.__version__,
-        description="Customer-service bot for Messenger and Instagram DMs: dev chat endpoint and handoff queue.",
+        description=(
+            "Customer-service bot for Messenger and Instagram DMs: Meta webhooks, dev chat endpoint, handoff queue."
+        ),
         lifespan=lifespan,
     )
 
@@ -61,4 +90,5 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(dev.router)
     app.include_router(handoffs.router)
+    app.include_router(webhooks.router)
     return app

@@ -11,6 +11,8 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from bot.dispatcher import Dispatcher
 from bot.handoff.queue import HandoffStore
+from bot.ingest import Ingest
+from bot.meta.send import SendClient
 from bot.rasa_client import RasaClient
 from bot.settings import ServiceSettings
 
@@ -23,6 +25,8 @@ class Services:
     dispatcher: Dispatcher
     handoffs: HandoffStore
     rasa: RasaClient
+    ingest: Ingest | None = None
+    send: SendClient | None = None
 
 
 def get_services(request: Request) -> Services:

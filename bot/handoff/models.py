@@ -23,6 +23,7 @@ class HandoffReason(str, Enum):
     ANGRY = "angry_complaint"
     REPEATED_FAILURE = "repeated_failure"
     OFFER_ACCEPTED = "accepted_offer"
+    AGENT_INBOX = "agent_answered_in_inbox"
 
 
 #: 1 is most urgent
@@ -31,13 +32,14 @@ PRIORITY_BY_REASON: dict[HandoffReason, int] = {
     HandoffReason.REPEATED_FAILURE: 2,
     HandoffReason.REQUESTED: 2,
     HandoffReason.OFFER_ACCEPTED: 3,
+    HandoffReason.AGENT_INBOX: 3,
 }
 
 
 class TranscriptLine(BaseModel):
     """One message of the conversation as the agent sees it."""
 
-    sender: str = Field(description="customer | bot | agent")
+    sender: str = Field(description="customer | bot | agent | system")
     text: str | None = None
     timestamp: float
     intent: str | None = None
@@ -45,6 +47,7 @@ class TranscriptLine(BaseModel):
     entities: list[dict[str, Any]] = Field(default_factory=list)
     language: str | None = None
     payload: dict[str, Any] | None = Field(default=None, description="buttons, custom data")
+    message_id: str | None = Field(default=None, description="The channel's message id (mid), when known.")
 
 
 class FaqAttempt(BaseModel):
@@ -85,6 +88,9 @@ class Ticket(BaseModel):
     entities: list[dict[str, Any]] = Field(default_factory=list)
     faq_attempts: list[FaqAttempt] = Field(default_factory=list)
     slots: dict[str, Any] = Field(default_factory=dict)
+    context: list[dict[str, Any]] = Field(
+        default_factory=list, description="referrals (ads, m.me links), story replies and mentions"
+    )
 
 
 class TicketSummary(BaseModel):

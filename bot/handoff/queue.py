@@ -10,6 +10,7 @@ open tickets, even when two replicas escalate it at once.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 from redis import Redis
 from redis.exceptions import WatchError
@@ -57,6 +58,10 @@ class HandoffStore:
             ``(ticket, created)``: the new ticket, or the already open one.
         """
         k = self._keys
+        deleted = {_text(m) for m in self._redis.smembers(k.deleted_messages(ticket.conversation_id))}  # type: ignore[union-attr]
+        if deleted:
+            ticket.transcript = [line for line in ticket.transcript if line.message_id not in deleted]
+            ticket.intents = [i for i in ticket.intents if i.get("message_id") not in deleted]
         created, ticket_id = self._create(
             keys=[k.conversation_owner(ticket.conversation_id), k.ticket(ticket.id), k.ticket_queue, k.tickets_all],
             args=[
@@ -122,12 +127,28 @@ class HandoffStore:
         """Number of waiting tickets."""
         return int(self._redis.zcard(self._keys.ticket_queue))
 
+    def remove_message(self, ticket_id: str, message_id: str) -> bool:
+        """Remove a message the customer unsent from the ticket's transcript; True if it was there."""
+        removed = False
+
+        def change(ticket: Ticket) -> None:
+            nonlocal removed
+            before = len(ticket.transcript)
+            ticket.transcript = [line for line in ticket.transcript if line.message_id != message_id]
+            removed = len(ticket.transcript) != before
+
+        self._update(ticket_id, change)
+        return removed
+
     def append_lines(self, ticket_id: str, lines: list[TranscriptLine]) -> None:
         """Add messages to a ticket's transcript in one transaction.
 
         The ticket JSON is updated optimistically (WATCH/MULTI), so concurrent
         appends never lose a line.
         """
+        self._update(ticket_id, lambda ticket: ticket.transcript.extend(lines))
+
+    def _update(self, ticket_id: str, change: Callable[[Ticket], None]) -> None:
         key = self._keys.ticket(ticket_id)
         with self._redis.pipeline() as pipe:
             while True:
@@ -137,7 +158,7 @@ class HandoffStore:
                     if raw is None:
                         raise NotFoundError("ticket not found", ticket_id=ticket_id)
                     ticket = Ticket.model_validate_json(raw)
-                    ticket.transcript.extend(lines)
+                    change(ticket)
                     pipe.multi()
                     pipe.set(key, ticket.model_dump_json())
                     pipe.publish(self._keys.handoff_channel, f"message:{ticket_id}")

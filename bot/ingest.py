@@ -29,6 +29,7 @@ import time
 import uuid
 import zlib
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError, ResponseError
@@ -215,8 +216,8 @@ class Consumer:
             return False
         recovering = sorted(self._recovering & self.owned)
         if recovering:
-            streams = {self._keys.ingest_stream(s): "0" for s in recovering}
-            batches = await self._redis.xreadgroup(GROUP, self.name, streams, count=50)
+            streams: dict[Any, Any] = {self._keys.ingest_stream(s): "0" for s in recovering}
+            batches: Any = await self._redis.xreadgroup(GROUP, self.name, streams, count=50)
             got = {self._stream_shard(k) for k, entries in batches or [] if entries}
             self._recovering -= set(recovering) - got
             if got:
@@ -275,7 +276,9 @@ class Consumer:
             log.error("event dead-lettered", extra={"consumer": self.name, "entry": entry_id.decode()})
         self._attempts.pop(entry_id, None)
         async with self._redis.pipeline(transaction=True) as pipe:
-            await pipe.xack(stream, GROUP, entry_id).xdel(stream, entry_id).execute()
+            pipe.xack(stream, GROUP, entry_id)
+            pipe.xdel(stream, entry_id)
+            await pipe.execute()
         return True
 
 

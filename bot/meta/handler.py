@@ -246,7 +246,9 @@ class MetaHandler:
             return
         key = self._keys.deleted_messages(event.conversation_id)
         async with self._redis.pipeline(transaction=True) as pipe:
-            await pipe.sadd(key, event.mid).expire(key, CONTEXT_TTL_S).execute()
+            pipe.sadd(key, event.mid)
+            pipe.expire(key, CONTEXT_TTL_S)
+            await pipe.execute()
         owner = await self._handoffs_owner(event.conversation_id)
         if owner is not None:
             await asyncio.to_thread(self._handoffs.remove_message, owner, event.mid)

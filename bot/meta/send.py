@@ -202,7 +202,9 @@ class SendClient:
             second = int(now)
             key = self._keys.send_rate(account_id, second)
             async with self._redis.pipeline(transaction=True) as pipe:
-                count, _ = await pipe.incr(key).expire(key, 2).execute()
+                pipe.incr(key)
+                pipe.expire(key, 2)
+                count, _ = await pipe.execute()
             if int(count) <= self._rate:
                 return
             await asyncio.sleep(second + 1 - now + 0.001)

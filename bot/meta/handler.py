@@ -86,19 +86,18 @@ class MetaHandler:
 
     # --- customer messages
     def _context_items(self, event: MetaEvent) -> list[dict[str, Any]]:
+        def item(kind: str, data: dict[str, Any]) -> dict[str, Any]:
+            fields = {(f"{kind}_type" if k == "type" else k): v for k, v in data.items()}
+            return {**fields, "type": kind, "at": event.timestamp}
+
         items: list[dict[str, Any]] = []
-        if event.referral:
-            items.append({"type": "referral", "at": event.timestamp, **event.referral})
+        if event.referral or event.kind == EventKind.REFERRAL:
+            items.append(item("referral", event.referral or {}))
         story = (event.reply_to or {}).get("story")
         if isinstance(story, dict):
-            items.append({"type": "story_reply", "at": event.timestamp, "mid": event.mid, **story})
+            items.append(item("story_reply", {**story, "mid": event.mid}))
         if event.kind == EventKind.STORY_MENTION:
-            for a in event.attachments:
-                items.append(
-                    {"type": "story_mention", "at": event.timestamp, "mid": event.mid, **(a.get("payload") or {})}
-                )
-        if event.kind == EventKind.REFERRAL and not event.referral:
-            items.append({"type": "referral", "at": event.timestamp})
+            items += [item("story_mention", {**(a.get("payload") or {}), "mid": event.mid}) for a in event.attachments]
         return items
 
     async def _add_context(self, event: MetaEvent) -> None:

@@ -49,9 +49,12 @@ class FakeGraph:
         self.stats: dict[str, int] = {"5xx": 0, "429": 0, "timeout": 0, "refused": 0, "ok": 0, "profile": 0}
         self._random = random.Random(self.config.seed)
         self._lock = threading.Lock()
+        self._counts: dict[str, int] = {}
+        self._waiters: dict[str, asyncio.Event] = {}
         self.app = Starlette(
             routes=[
                 Route("/_fake/sends", self._get_sends),
+                Route("/_fake/wait", self._wait),
                 Route("/_fake/actions", self._get_actions),
                 Route("/_fake/stats", self._get_stats),
                 Route("/_fake/config", self._set_config, methods=["POST"]),
@@ -67,11 +70,27 @@ class FakeGraph:
                 self.config = config
                 self._random = random.Random(config.seed)
             self.sends.clear()
+            self._counts.clear()
             self.actions.clear()
             self.stats = dict.fromkeys(self.stats, 0)
 
     async def _get_sends(self, request: Request) -> JSONResponse:
         return JSONResponse(self.sends)
+
+    async def _wait(self, request: Request) -> JSONResponse:
+        """Long poll: ``?recipient=ID&n=1&timeout=30`` -> that recipient's sends once there are ``n``."""
+        recipient = request.query_params.get("recipient", "")
+        n = int(request.query_params.get("n", "1"))
+        deadline = time.monotonic() + float(request.query_params.get("timeout", "30"))
+        while self._counts.get(recipient, 0) < n and time.monotonic() < deadline:
+            event = self._waiters.setdefault(recipient, asyncio.Event())
+            try:
+                await asyncio.wait_for(event.wait(), timeout=max(0.01, deadline - time.monotonic()))
+            except asyncio.TimeoutError:
+                break
+            finally:
+                self._waiters.pop(recipient, None)
+        return JSONResponse([s for s in self.sends if s["recipient"] == recipient])
 
     async def _get_actions(self, request: Request) -> JSONResponse:
         return JSONResponse(self.actions)
@@ -147,6 +166,10 @@ class FakeGraph:
                 }
             )
         self.stats["ok"] += 1
+        self._counts[recipient] = self._counts.get(recipient, 0) + 1
+        waiter = self._waiters.get(recipient)
+        if waiter is not None:
+            waiter.set()
         return JSONResponse({"recipient_id": recipient, "message_id": mid})
 
 

@@ -69,6 +69,8 @@ class StackConfig:
     #: Rasa's HTTP API (trackers, models): off unless asked for (calibration uses /model/parse)
     rasa_api: bool = field(default_factory=lambda: os.environ.get("DMDESK_RASA_API", "").lower() in ("1", "true"))
     extra_env: dict[str, str] = field(default_factory=dict)
+    #: Rasa input channels (the benchmark adds Rasa's REST channel for comparison)
+    credentials: str = "credentials.yml"
 
     @property
     def bot_url(self) -> str:
@@ -160,7 +162,7 @@ class Stack:
                 "--endpoints",
                 str(endpoints),
                 "--credentials",
-                "credentials.yml",
+                c.credentials,
                 "--port",
                 str(c.rasa_port),
                 "-i",
@@ -223,7 +225,9 @@ def delete_prefix(redis_url: str, prefix: str) -> None:
 
 
 @contextmanager
-def private_stack(name: str, redis_url: str, extra_env: dict[str, str] | None = None) -> Iterator[Stack]:
+def private_stack(
+    name: str, redis_url: str, extra_env: dict[str, str] | None = None, credentials: str = "credentials.yml"
+) -> Iterator[Stack]:
     """A running stack on free ports with its own key prefix and API token, removed afterwards."""
     prefix = f"dmdesk{name}{uuid.uuid4().hex[:8]}"
     config = StackConfig(
@@ -235,6 +239,7 @@ def private_stack(name: str, redis_url: str, extra_env: dict[str, str] | None = 
         log_dir=ROOT / ".cache" / f"logs-{name}",
         api_token=secrets.token_urlsafe(24),
         extra_env=extra_env or {},
+        credentials=credentials,
     )
     try:
         with Stack(config) as stack:

@@ -26,7 +26,7 @@ from bot.dispatcher import DEDUPE_TTL_S, Dispatcher
 from bot.handoff.models import CustomerProfile, HandoffReason, Ticket, TicketStatus, TranscriptLine
 from bot.handoff.queue import HandoffStore
 from bot.keys import Keys
-from bot.messages import InboundMessage
+from bot.messages import DispatchResult, InboundMessage
 from bot.meta.pages import Account
 from bot.meta.send import PermanentSendError, SendClient
 from connectors.meta.events import MESSAGE_KINDS, EventKind, MetaEvent, inbound_text
@@ -151,18 +151,19 @@ class MetaHandler:
                 timestamp=event.timestamp or time.time(),
                 metadata=metadata,
             )
+
+            async def record(result: DispatchResult) -> None:
+                parts = [p for reply in result.replies for p in render(reply, event.channel)]
+                async with self._redis.pipeline(transaction=True) as pipe:
+                    pipe.hset(outbox, mapping={"parts": json.dumps(parts), "sent": 0, "ticket": result.ticket_id or ""})
+                    pipe.expire(outbox, DEDUPE_TTL_S)
+                    await pipe.execute()
+
             try:
-                result = await self._dispatcher.dispatch(message)
+                await self._dispatcher.dispatch(message, takeover=True, record=record)
             finally:
                 if typing is not None:
                     await typing
-            if result.status != "answered":
-                return
-            parts = [p for reply in result.replies for p in render(reply, event.channel)]
-            async with self._redis.pipeline(transaction=True) as pipe:
-                pipe.hset(outbox, mapping={"parts": json.dumps(parts), "sent": 0, "ticket": result.ticket_id or ""})
-                pipe.expire(outbox, DEDUPE_TTL_S)
-                await pipe.execute()
         await self._deliver(outbox, event, account)
 
     async def _typing(self, account: Account, customer_id: str) -> None:

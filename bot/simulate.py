@@ -170,7 +170,7 @@ def tour(customer: str, ig_customer: str, our_app_id: str) -> list[tuple[str, st
         ("same delivery again (Meta retry)", "messenger", delivery("page", p, [text(customer, p, "hi", first)])),
         ("quick reply", "messenger", delivery("page", p, [quick_reply(customer, p, "Delivery time", "/greet")])),
         ("postback", "messenger", delivery("page", p, [postback(customer, p, "Get started", "/greet")])),
-        ("like sticker", "messenger", delivery("page", p, [like(customer, p)])),
+        ("like sticker (recorded, not answered)", "messenger", delivery("page", p, [like(customer, p)])),
         ("read receipt", "messenger", delivery("page", p, [read(customer, p)])),
         ("delivery receipt", "messenger", delivery("page", p, [delivery_receipt(customer, p, [first])])),
         ("reaction", "messenger", delivery("page", p, [reaction(customer, p, first)])),

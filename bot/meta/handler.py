@@ -29,7 +29,7 @@ from bot.keys import Keys
 from bot.messages import DispatchResult, InboundMessage
 from bot.meta.pages import Account
 from bot.meta.send import PermanentSendError, SendClient
-from connectors.meta.events import MESSAGE_KINDS, EventKind, MetaEvent, inbound_text
+from connectors.meta.events import MESSAGE_KINDS, EventKind, MetaEvent, inbound_text, is_like
 from connectors.meta.render import plain_text, render
 
 log = logging.getLogger(__name__)
@@ -64,7 +64,13 @@ class MetaHandler:
         if account is None:
             log.warning("event for an account not configured", extra={"account": event.account_id})
             return
-        if event.kind in MESSAGE_KINDS:
+        if event.kind in MESSAGE_KINDS and is_like(event) and not event.standby:
+            # a thumbs-up is an acknowledgement: recorded (and shown to a person who owns the chat), not answered
+            if await self._handoffs_owner(event.conversation_id) is not None:
+                await self._message(event, account)
+            elif await self._first_time(event):
+                await self._record_activity(event)
+        elif event.kind in MESSAGE_KINDS:
             await self._message(event, account)
         elif event.kind == EventKind.ECHO:
             await self._echo(event)

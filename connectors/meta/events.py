@@ -214,6 +214,13 @@ def inbound_text(event: MetaEvent) -> tuple[str, str]:
     return event.text or "", event.text or ""
 
 
+def is_like(event: MetaEvent) -> bool:
+    """A thumbs-up sticker with no text."""
+    if event.kind != EventKind.ATTACHMENT or (event.text or "").strip():
+        return False
+    return any(str((a.get("payload") or {}).get("sticker_id")) in LIKE_STICKERS for a in event.attachments)
+
+
 def _describe(attachment: dict[str, Any]) -> str:
     kind = str(attachment.get("type") or "attachment")
     payload = attachment.get("payload") or {}

@@ -206,10 +206,19 @@ def test_an_image_goes_to_a_person_with_the_customers_name(
     assert text_of(reply)
 
 
-def test_a_like_sticker_is_answered_like_a_thumbs_up(stack: StackConfig, fake_graph: RunningFake) -> None:
+def test_a_like_sticker_is_an_acknowledgement_not_answered_but_shown_to_a_person(
+    stack: StackConfig, api: httpx.Client, fake_graph: RunningFake
+) -> None:
     customer = new_customer()
     post(stack.bot_url, "messenger", sim.delivery("page", P, [sim.like(customer, P)]))
-    assert wait_sends(fake_graph, customer, 1)
+    drained(stack)
+    assert sends_to(fake_graph, customer) == []
+    post(stack.bot_url, "messenger", sim.delivery("page", P, [sim.text(customer, P, "I want to talk to a human")]))
+    wait_sends(fake_graph, customer, 1)
+    post(stack.bot_url, "messenger", sim.delivery("page", P, [sim.like(customer, P)]))
+    drained(stack)
+    assert len(sends_to(fake_graph, customer)) == 1
+    assert ticket_of(api, f"messenger:{customer}")["transcript"][-1]["text"] == "👍"
 
 
 def test_quick_replies_and_postbacks_send_their_payload(stack: StackConfig, fake_graph: RunningFake) -> None:

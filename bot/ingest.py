@@ -90,7 +90,7 @@ class Ingest:
 
 
 class Consumer:
-    """One consumer: owns some shards, processes their entries in order."""
+    """One consumer: owns some shards, processes each shard's entries in order (shards concurrently)."""
 
     def __init__(
         self,
@@ -111,7 +111,7 @@ class Consumer:
         self._max_attempts = max_attempts
         self.owned: set[int] = set()
         self._recovering: set[int] = set()
-        self._busy: int | None = None
+        self._busy: set[int] = set()
         self._attempts: dict[bytes, int] = {}
         self._renew = redis.register_script(_RENEW)
         self._release = redis.register_script(_RELEASE)
@@ -141,7 +141,7 @@ class Consumer:
                 self.owned.discard(shard)
                 self._recovering.discard(shard)
         while len(self.owned) > cap:
-            extra = next((s for s in self.owned if s != self._busy), None)
+            extra = next((s for s in self.owned if s not in self._busy), None)
             if extra is None:
                 break
             await self._release(keys=[self._keys.ingest_lease(extra)], args=[self.name])
@@ -183,6 +183,7 @@ class Consumer:
 
     # --- processing
     async def _maintain(self, stop: asyncio.Event) -> None:
+        # Ended by ``stop`` (not by cancellation alone: a Redis call may swallow a CancelledError)
         while not stop.is_set():
             try:
                 await self._balance()
@@ -195,7 +196,10 @@ class Consumer:
         """Process until ``stop`` is set; then give the shards back."""
         await self.ensure_groups()
         await self._balance()
-        maintainer = asyncio.create_task(self._maintain(stop))
+        halt = asyncio.Event()
+        stop_waiter = asyncio.create_task(stop.wait())
+        stop_waiter.add_done_callback(lambda _: halt.set())
+        maintainer = asyncio.create_task(self._maintain(halt))
         try:
             while not stop.is_set():
                 try:
@@ -206,6 +210,8 @@ class Consumer:
                 if not worked and not self.owned:
                     await asyncio.sleep(0.2)
         finally:
+            halt.set()
+            stop_waiter.cancel()
             maintainer.cancel()
             with contextlib.suppress(RedisError):
                 await self.release_all()
@@ -235,21 +241,23 @@ class Consumer:
         return int(name.rsplit(":", 1)[1])
 
     async def _handle_batches(self, batches: list) -> None:  # type: ignore[type-arg]
-        for stream, entries in batches:
-            shard = self._stream_shard(stream)
+        """Shards concurrently; within a shard, one entry after the other."""
+        await asyncio.gather(*(self._handle_stream(stream, entries) for stream, entries in batches if entries))
+
+    async def _handle_stream(self, stream: bytes, entries: list) -> None:  # type: ignore[type-arg]
+        shard = self._stream_shard(stream)
+        self._busy.add(shard)
+        try:
             for entry_id, fields in entries:
                 if shard not in self.owned:
                     break
-                self._busy = shard
-                try:
-                    ok = await self._handle_entry(stream, entry_id, fields)
-                finally:
-                    self._busy = None
-                if not ok:
+                if not await self._handle_entry(stream, entry_id, fields):
                     # keep the order: retry this entry (and those after it) on the next read of the shard
                     self._recovering.add(shard)
                     await asyncio.sleep(min(2.0, 0.1 * 2 ** self._attempts.get(entry_id, 1)))
                     break
+        finally:
+            self._busy.discard(shard)
 
     async def _handle_entry(self, stream: bytes, entry_id: bytes, fields: dict[bytes, bytes]) -> bool:
         raw = fields.get(FIELD) if fields else None

@@ -94,12 +94,17 @@ async def test_a_consumer_killed_mid_stream_loses_nothing(aredis: AsyncRedis, ke
     b_stop = asyncio.Event()
     b = Consumer(aredis, keys, 4, healthy, name="b", lease_ms=600)
     b_task = asyncio.create_task(b.run(b_stop))
-    await wait_for(lambda: len(handled_a) + len(handled_b) >= 30)
-    b_stop.set()
-    await b_task
+    expected = {f"{c}:{i}" for c in range(6) for i in range(5)}
+    try:
+        await wait_for(lambda: set(handled_a + handled_b) == expected)
+    finally:
+        b_stop.set()
+        await b_task
     everything = handled_a + handled_b
-    assert set(everything) == {f"{c}:{i}" for c in range(6) for i in range(5)}
-    assert len(everything) == 30  # the handler never completed twice: A died before finishing its 8th
+    assert set(everything) == expected, sorted(expected - set(everything))
+    # an entry handled but not yet acknowledged when A died is handled again (at most one per shard):
+    # the Meta handler's de-duplication makes that harmless
+    assert len(everything) - len(expected) <= 4
     for c in range(6):
         assert [s for s in handled_b if s.startswith(f"{c}:")] == sorted(
             (s for s in handled_b if s.startswith(f"{c}:")), key=lambda s: int(s.split(":")[1])

@@ -15,6 +15,10 @@ Rasa 3.6's own REST channel on, and a fake Graph API in its own process.
 3. The same messages and concurrency through Rasa's REST channel
    (``POST /webhooks/rest/webhook``, replies in the response).
 
+1 and 2 run twice: with the consumers inside the bot service (the default),
+then with the bot service only answering webhooks (DMDESK_CONSUMERS=0) and
+the same 4 consumers in one ``dmdesk consume`` replica.
+
 Queries are the dev and test sets' texts, each the first message of a new conversation.
 """
 
@@ -112,7 +116,7 @@ async def closed_loop(texts: list[str], n: int, concurrency: int, send_one) -> d
     return {"throughput_per_s": round(n / elapsed, 1), "latency_ms": _stats(latencies), "concurrency": concurrency}
 
 
-async def run(args: argparse.Namespace, bot_url: str, rasa_url: str, fake_url: str) -> dict[str, object]:
+async def run(args: argparse.Namespace, bot_url: str, rasa_url: str, fake_url: str, rest: bool) -> dict[str, object]:
     queries = load_queries(ROOT / "eval" / "dev.yml") + load_queries(ROOT / "eval" / "test.yml")
     texts = [q["text"] for q in queries]
     limits = httpx.Limits(max_connections=100, max_keepalive_connections=100)
@@ -141,7 +145,8 @@ async def run(args: argparse.Namespace, bot_url: str, rasa_url: str, fake_url: s
         result: dict[str, object] = {}
         result["saturation"] = await overload(bot_url, fake_url, texts, args.overload_rate, args.overload_s)
         result["end_to_end_webhook"] = await closed_loop(texts, args.n, args.concurrency, via_webhook)
-        result["rasa_rest_channel"] = await closed_loop(texts, args.n, args.concurrency, via_rest)
+        if rest:
+            result["rasa_rest_channel"] = await closed_loop(texts, args.n, args.concurrency, via_rest)
     return result
 
 
@@ -172,14 +177,34 @@ def main() -> None:
         "DMDESK_SUPPORT_HOURS": "mon-sun 00:00-23:59",
         "DMDESK_SEND_RATE_PER_S": "1000",
     }
+    result: dict[str, object] = {}
     try:
-        with private_stack("bench", redis_url(), env, credentials=str(credentials)) as stack:
-            rasa_url = f"http://127.0.0.1:{stack.config.rasa_port}"
-            result = asyncio.run(run(args, stack.config.bot_url, rasa_url, fake_url))
+        # 1. consumers inside the bot service (the default); 2. the bot service only answers webhooks
+        #    (DMDESK_CONSUMERS=0) and one `dmdesk consume` replica runs the same 4 consumers.
+        for topology in ("in_process_consumers", "consumer_replica"):
+            topo_env = {**env, "DMDESK_CONSUMERS": "0"} if topology == "consumer_replica" else env
+            with private_stack("bench", redis_url(), topo_env, credentials=str(credentials)) as stack:
+                replica = None
+                if topology == "consumer_replica":
+                    replica = subprocess.Popen(
+                        [sys.executable, "-m", "bot.cli", "consume", "--n", "4"],
+                        cwd=ROOT,
+                        env=stack.config.env(),
+                        stdout=subprocess.DEVNULL,
+                        stderr=subprocess.DEVNULL,
+                    )
+                try:
+                    rasa_url = f"http://127.0.0.1:{stack.config.rasa_port}"
+                    rest = topology == "in_process_consumers"
+                    result[topology] = asyncio.run(run(args, stack.config.bot_url, rasa_url, fake_url, rest))
+                finally:
+                    if replica is not None:
+                        replica.terminate()
+                        replica.wait(timeout=15)
     finally:
         fake.terminate()
         fake.wait(timeout=10)
-    result["machine"] = {"cpus": os.cpu_count(), "consumers": 4}
+    result["machine"] = {"cpus": os.cpu_count(), "consumers": 4, "concurrency": args.concurrency}
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2))

@@ -192,6 +192,7 @@ def main() -> None:
                         env=stack.config.env(),
                         stdout=subprocess.DEVNULL,
                         stderr=subprocess.DEVNULL,
+                        preexec_fn=lambda: os.nice(stack.config.nlu_nice),  # throughput work, like NLU
                     )
                 try:
                     rasa_url = f"http://127.0.0.1:{stack.config.rasa_port}"

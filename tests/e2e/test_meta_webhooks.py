@@ -100,6 +100,7 @@ def test_openapi_documents_the_webhooks(stack: StackConfig) -> None:
     spec = httpx.get(stack.bot_url + "/openapi.json").json()
     post_op = spec["paths"]["/webhooks/{channel}"]["post"]
     assert {"200", "400", "403", "413", "503"} <= set(post_op["responses"])
+    assert "X-Hub-Signature-256" in [p["name"] for p in post_op["parameters"]] and post_op["requestBody"]
     assert {"200", "403"} <= set(spec["paths"]["/webhooks/{channel}"]["get"]["responses"])
 
 
@@ -293,3 +294,21 @@ def test_story_replies_and_referrals_reach_the_ticket_and_unsent_messages_leave_
     texts = [line["text"] for line in ticket["transcript"] if line["sender"] == "customer"]
     assert "my order is KPK-10482" in texts and "oops wrong chat" not in texts
     assert texts[0] == "is this blend back?"
+
+
+def test_a_bot_reply_outside_the_24_hour_window_is_not_sent_and_the_ticket_says_why(
+    stack: StackConfig, api: httpx.Client, fake_graph: RunningFake
+) -> None:
+    customer = new_customer()
+    old = sim.now_ms() - 25 * 3600 * 1000  # a delivery Meta held back for more than a day
+    post(
+        stack.bot_url,
+        "messenger",
+        sim.delivery("page", P, [sim.text(customer, P, "I want to talk to a human", ts=old)]),
+    )
+    drained(stack)
+    assert sends_to(fake_graph, customer) == []
+    ticket = ticket_of(api, f"messenger:{customer}")
+    note = ticket["transcript"][-1]
+    assert note["sender"] == "system" and "outside the messaging window" in note["text"]
+    assert note["payload"]["unsent"]

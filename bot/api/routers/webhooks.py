@@ -12,7 +12,7 @@ import json
 import logging
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, HTTPException, Path, Query, Request, status
+from fastapi import APIRouter, Header, HTTPException, Path, Query, Request, status
 from fastapi.responses import PlainTextResponse
 from redis.exceptions import RedisError
 
@@ -80,8 +80,22 @@ async def _read_capped(request: Request, cap: int) -> bytes:
     response_class=PlainTextResponse,
     summary="Signed event delivery (messages, postbacks, echoes, reactions, reads, ...)",
     responses=_POST_RESPONSES,  # type: ignore[arg-type]
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "description": "Meta's delivery: {object: page|instagram, entry: [{id, time, messaging|standby|changes}]}",
+            "content": {"application/json": {"schema": {"type": "object"}}},
+        }
+    },
 )
-async def receive(request: Request, services: ServicesDep, channel: ChannelPath) -> str:
+async def receive(
+    request: Request,
+    services: ServicesDep,
+    channel: ChannelPath,
+    signature: Annotated[
+        str | None, Header(alias="X-Hub-Signature-256", description="sha256=<hex HMAC-SHA256 of the raw body>")
+    ] = None,
+) -> str:
     """Verify, store, answer ``EVENT_RECEIVED``; every entry and event of the batch."""
     path_channel = channel
     secret = services.settings.meta_app_secret
@@ -89,7 +103,7 @@ async def receive(request: Request, services: ServicesDep, channel: ChannelPath)
         log.error("webhook delivery refused: META_APP_SECRET is not set")
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "webhooks not configured")
     body = await _read_capped(request, services.settings.webhook_max_bytes)
-    if not verify(body, request.headers.get("x-hub-signature-256"), secret.get_secret_value()):
+    if not verify(body, signature, secret.get_secret_value()):
         log.warning("webhook signature refused", extra={"channel": path_channel, "bytes": len(body)})
         raise HTTPException(status.HTTP_403_FORBIDDEN, "missing or invalid X-Hub-Signature-256")
     try:

@@ -15,12 +15,13 @@ RASA_ENV := PYTHONPATH=$(CURDIR) RASA_TELEMETRY_ENABLED=false TF_CPP_MIN_LOG_LEV
 TRAIN_DATA := data/nlu data/rules.yml .build/nlu_faq.yml
 PIP_QUIET := --quiet --disable-pip-version-check --no-input
 
-.PHONY: help install train run test pytest rasa-validate rasa-test eval lint clean
+.PHONY: help install train run test pytest rasa-validate rasa-test eval bench lint clean
 
 help:
 	@echo "make run    install what is missing, train if needed, start the stack on the demo brand"
 	@echo "make test   install what is missing, train if needed, run the whole test suite"
 	@echo "make eval FILE=eval/dev.yml OUT=results/dev.json   evaluate end to end"
+	@echo "make bench  webhook ack p99 under saturation, end-to-end throughput vs Rasa's REST channel"
 	@echo "make train | install | lint | clean"
 
 install: $(RASA_STAMP) $(APP_STAMP)
@@ -86,6 +87,11 @@ FILE ?= eval/dev.yml
 OUT ?= results/eval.json
 eval: install train
 	$(PY) -m bot.cli eval $(FILE) --out $(OUT)
+
+# Webhook ack under saturation; end-to-end throughput and latency vs Rasa's REST channel (bench/meta.py)
+bench: install train
+	$(PY) -m bot.cli ensure-redis
+	$(PY) -m bench.meta
 
 lint:
 	$(APP_VENV)/bin/ruff check bot actions connectors tests

@@ -5,6 +5,9 @@ dmdesk chat [--url URL]         chat with the running bot in the terminal
 dmdesk eval FILE --out OUT      evaluate against the stack (starts one if none runs)
 dmdesk ensure-redis             make sure Redis answers at REDIS_URL
 dmdesk users add --brand B --name N --role admin   create an agent account (password: stdin or env)
+dmdesk consume [--n N]          ingest consumers as a separate replica
+dmdesk fake-graph [--port P]    local fake of Meta's Graph API (records sends, injects failures)
+dmdesk simulate [--url URL]     post signed webhook events of every kind to the running stack
 """
 
 from __future__ import annotations
@@ -160,6 +163,57 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_consume(args: argparse.Namespace) -> int:
+    """Consumers without the HTTP server."""
+    import asyncio
+    import logging
+
+    from bot.consume import consume
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    asyncio.run(consume(args.n))
+    return 0
+
+
+def cmd_fake_graph(args: argparse.Namespace) -> int:
+    """Serve the fake Graph API in the foreground."""
+    from bot.fakegraph import FakeConfig, serve
+
+    print(f"fake Graph API on http://127.0.0.1:{args.port}  (META_GRAPH_URL); GET /_fake/sends lists sends", flush=True)
+    serve(args.port, FakeConfig(fail_rate=args.fail_rate, rate_limit_rate=args.rate_limit_rate))
+    return 0
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    """Post one signed delivery of every kind and show what the fake Graph API received."""
+    from bot import simulate
+
+    secret = os.environ.get("META_APP_SECRET", "")
+    if not secret:
+        print("META_APP_SECRET is not set (the stack must run with the same one)", file=sys.stderr)
+        return 2
+    customer = args.sender or f"9{uuid.uuid4().int % 10**15:015d}"
+    with httpx.Client(base_url=args.url, timeout=30) as http:
+        for label, channel, body in simulate.tour(customer, f"{customer}1", os.environ.get("META_APP_ID", "")):
+            response = simulate.post(http, channel, body, secret)
+            print(f"{response.status_code} {response.elapsed.total_seconds() * 1000:6.1f} ms  {channel:9}  {label}")
+            time.sleep(args.pause)
+    graph = os.environ.get("META_GRAPH_URL", "")
+    if graph.startswith("http://127.0.0.1") or graph.startswith("http://localhost"):
+        time.sleep(2)
+        base = graph.split("/v", 1)[0]
+        try:
+            sends = httpx.get(f"{base}/_fake/sends", timeout=5).json()
+        except (httpx.HTTPError, ValueError):
+            return 0
+        for send in sends:
+            if send["recipient"].startswith(customer):
+                message = send["message"] or {}
+                shown = message.get("text") or (message.get("attachment") or {}).get("payload", {}).get("text")
+                print(f"  -> {send['recipient']}: {str(shown)[:100]!r}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``dmdesk`` command."""
     parser = argparse.ArgumentParser(
@@ -177,13 +231,31 @@ def main(argv: list[str] | None = None) -> int:
     ev.add_argument("--url", default=None, help="use a running bot service instead of starting a stack")
     sub.add_parser("ensure-redis", help="start Redis locally if none answers at REDIS_URL")
     users_cli.add_parser(sub)
+    consume = sub.add_parser("consume", help="run ingest consumers as a separate replica")
+    consume.add_argument("--n", type=int, default=None, help="consumers (default DMDESK_CONSUMERS)")
+    fake = sub.add_parser("fake-graph", help="local fake of Meta's Graph API")
+    fake.add_argument("--port", type=int, default=8009)
+    fake.add_argument("--fail-rate", type=float, default=0.0, help="share of sends answered 500")
+    fake.add_argument("--rate-limit-rate", type=float, default=0.0, help="share of sends answered 429")
+    sim = sub.add_parser("simulate", help="post signed webhook events of every kind to the running stack")
+    sim.add_argument("--url", default=f"http://127.0.0.1:{os.environ.get('DMDESK_PORT', '8000')}")
+    sim.add_argument("--sender", default=None, help="customer id (default: a new one)")
+    sim.add_argument("--pause", type=float, default=0.3, help="seconds between deliveries")
     args = parser.parse_args(argv)
     if args.command == "users":
         return users_cli.run(args, redis_url())
     if args.command == "ensure-redis":
         ensure_redis(redis_url())
         return 0
-    return {"run": cmd_run, "chat": cmd_chat, "eval": cmd_eval}[args.command](args)
+    commands = {
+        "run": cmd_run,
+        "chat": cmd_chat,
+        "eval": cmd_eval,
+        "consume": cmd_consume,
+        "fake-graph": cmd_fake_graph,
+        "simulate": cmd_simulate,
+    }
+    return commands[args.command](args)
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from redis.asyncio import Redis
@@ -26,6 +27,7 @@ log = logging.getLogger(__name__)
 
 DEDUPE_TTL_S = 7 * 24 * 3600
 LOCK_TIMEOUT_S = 60
+PROCESSING, DONE = "processing", "done"
 
 
 class Dispatcher:
@@ -37,11 +39,20 @@ class Dispatcher:
         self._rasa = rasa
         self._handoffs = handoffs
 
-    async def seen_before(self, message: InboundMessage) -> bool:
-        """Mark the message id as seen; True if it already was."""
+    async def seen_before(self, message: InboundMessage, takeover: bool = False) -> bool:
+        """Mark the message id as being processed; True if it was seen before.
+
+        With ``takeover``, a message whose processing started but never finished
+        (the process died) is processed again: the ingest consumers pass it,
+        since they only see an entry again when its first consumer died.
+        """
         key = self._keys.seen_message(message.channel.value, message.message_id)
-        first = await self._redis.set(key, "1", nx=True, ex=DEDUPE_TTL_S)
-        return not first
+        if await self._redis.set(key, PROCESSING, nx=True, ex=DEDUPE_TTL_S):
+            return False
+        if takeover and await self._redis.get(key) == PROCESSING.encode():
+            log.warning("taking over a message whose processing never finished", extra={"mid": message.message_id})
+            return False
+        return True
 
     def _metadata(self, message: InboundMessage) -> dict[str, Any]:
         return {
@@ -51,10 +62,22 @@ class Dispatcher:
             "message_id": message.message_id,
         }
 
-    async def dispatch(self, message: InboundMessage) -> DispatchResult:
-        """Process one inbound message exactly once, in conversation order."""
+    async def dispatch(
+        self,
+        message: InboundMessage,
+        takeover: bool = False,
+        record: Callable[[DispatchResult], Awaitable[None]] | None = None,
+    ) -> DispatchResult:
+        """Process one inbound message exactly once, in conversation order.
+
+        Args:
+            message: The customer message.
+            takeover: See ``seen_before``.
+            record: Called with the bot's answer before the message counts as done
+                (the ingest consumers store the replies to send there).
+        """
         conversation = message.conversation_id
-        if await self.seen_before(message):
+        if await self.seen_before(message, takeover):
             log.info("duplicate dropped", extra={"conversation": conversation, "mid": message.message_id})
             return DispatchResult(conversation_id=conversation, message_id=message.message_id, status="duplicate")
         lock = self._redis.lock(
@@ -84,13 +107,21 @@ class Dispatcher:
             # Not processed: forget the id so that a retry of the same message is handled.
             await self._redis.delete(self._keys.seen_message(message.channel.value, message.message_id))
             raise
-        return DispatchResult(
+        result = DispatchResult(
             conversation_id=conversation,
             message_id=message.message_id,
             status="answered",
             replies=replies,
             ticket_id=ticket,
         )
+        if record is not None:
+            await record(result)
+        await self._mark_done(message)
+        return result
+
+    async def _mark_done(self, message: InboundMessage) -> None:
+        key = self._keys.seen_message(message.channel.value, message.message_id)
+        await self._redis.set(key, DONE, ex=DEDUPE_TTL_S)
 
     async def _reopen_recent(self, conversation: str) -> str | None:
         """Reopen the ticket an agent resolved moments ago (agent workspace); its id, or None."""
@@ -105,12 +136,18 @@ class Dispatcher:
         return ticket.id
 
     async def _to_human(self, message: InboundMessage, ticket_id: str) -> DispatchResult:
-        line = TranscriptLine(sender="customer", text=message.text, timestamp=message.timestamp)
+        line = TranscriptLine(
+            sender="customer",
+            text=message.metadata.get("display_text") or message.text,
+            timestamp=message.timestamp,
+            message_id=message.message_id,
+        )
         await asyncio.to_thread(self._handoffs.append_lines, ticket_id, [line])
         # Recorded in Rasa's tracker too (paused: Rasa runs NLU, predicts nothing).
         dropped: list[OutboundMessage] = await self._rasa.send(
             message.conversation_id, message.text, self._metadata(message)
         )
+        await self._mark_done(message)
         if dropped:
             log.warning(
                 "bot output suppressed while a human owns the chat",

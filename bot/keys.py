@@ -121,7 +121,7 @@ class Keys:
         """Hash: canned reply id -> JSON, per brand."""
         return f"{self.prefix}:canned:{brand}"
 
-    def outbox(self, conversation_id: str) -> str:
+    def dev_outbox(self, conversation_id: str) -> str:
         """List: messages sent to a dev-channel customer by agents (JSON)."""
         return f"{self.prefix}:outbox:{conversation_id}"
 
@@ -129,3 +129,55 @@ class Keys:
     def tickets_claimed(self) -> str:
         """Set of ids of tickets an agent owns now."""
         return f"{self.prefix}:claimed"
+
+    # --- Meta ingest (bot/ingest.py) and outbound (bot/meta/)
+    # Never ``{prefix}:lock:``: Rasa's lock store uses it.
+    def ingest_stream(self, shard: int) -> str:
+        """Stream of parsed webhook events for one shard (conversations hashed to shards)."""
+        return f"{self.prefix}:ingest:{shard}"
+
+    def ingest_lease(self, shard: int) -> str:
+        """String: name of the consumer that owns a shard (expires unless renewed)."""
+        return f"{self.prefix}:ingestlease:{shard}"
+
+    @property
+    def ingest_consumers(self) -> str:
+        """Sorted set: live consumer names by last heartbeat (ms)."""
+        return f"{self.prefix}:ingestconsumers"
+
+    @property
+    def ingest_dead(self) -> str:
+        """Stream of events that failed too often (dead letters)."""
+        return f"{self.prefix}:ingestdead"
+
+    def outbox(self, channel: str, message_id: str) -> str:
+        """Hash: the replies to one inbound message and how many parts were sent."""
+        return f"{self.prefix}:outbox:{channel}:{message_id}"
+
+    def last_inbound(self, conversation_id: str) -> str:
+        """String: time (s) of the customer's last message (Meta's 24-hour window)."""
+        return f"{self.prefix}:lastin:{conversation_id}"
+
+    def our_send(self, message_id: str) -> str:
+        """Marker of a message id returned by our own Send API call (echo detection)."""
+        return f"{self.prefix}:oursend:{message_id}"
+
+    def profile(self, channel: str, customer_id: str) -> str:
+        """String: cached profile JSON ({} when unavailable)."""
+        return f"{self.prefix}:profile:{channel}:{customer_id}"
+
+    def conversation_context(self, conversation_id: str) -> str:
+        """List: context items (referrals, story replies and mentions), newest last."""
+        return f"{self.prefix}:context:{conversation_id}"
+
+    def conversation_activity(self, conversation_id: str) -> str:
+        """List: recorded non-message events (reactions, reads, deliveries), newest last."""
+        return f"{self.prefix}:activity:{conversation_id}"
+
+    def deleted_messages(self, conversation_id: str) -> str:
+        """Set: message ids the customer unsent."""
+        return f"{self.prefix}:deleted:{conversation_id}"
+
+    def send_rate(self, account_id: str, second: int) -> str:
+        """Counter of Send API calls of one page in one second."""
+        return f"{self.prefix}:sendrate:{account_id}:{second}"

@@ -66,6 +66,39 @@ class ServiceSettings(CoreSettings):
     session_ttl_s: int = Field(default=12 * 3600, ge=60, description="Agent session lifetime.")
     reopen_window_s: int = Field(default=600, ge=0, description="A customer writing within this after resolve reopens.")
     max_login_failures: int = Field(default=10, ge=1, description="Failed logins per account per 15 min.")
+    # Meta webhooks (connectors/meta, bot/ingest.py) and the Send API (bot/meta/send.py)
+    meta_app_secret: SecretStr | None = Field(
+        default=None,
+        validation_alias=AliasChoices("META_APP_SECRET", "DMDESK_META_APP_SECRET"),
+        description="Signs webhooks (X-Hub-Signature-256); without it every webhook POST is refused.",
+    )
+    meta_verify_token: SecretStr | None = Field(
+        default=None,
+        validation_alias=AliasChoices("META_VERIFY_TOKEN", "DMDESK_META_VERIFY_TOKEN"),
+        description="Answered back to Meta's subscription check (GET hub.verify_token).",
+    )
+    meta_app_id: str = Field(
+        default="", validation_alias=AliasChoices("META_APP_ID", "DMDESK_META_APP_ID"), description="Our app's id."
+    )
+    meta_graph_url: str = Field(
+        default="https://graph.facebook.com/v21.0",
+        validation_alias=AliasChoices("META_GRAPH_URL", "DMDESK_META_GRAPH_URL"),
+        description="Graph API base URL; point it at `dmdesk fake-graph` for tests and demos.",
+    )
+    meta_pages_file: Path = Field(
+        default=ROOT / "config" / "meta_pages.yml",
+        validation_alias=AliasChoices("META_PAGES_FILE", "DMDESK_META_PAGES_FILE"),
+        description="Page / Instagram account id -> access token source and brand.",
+    )
+    webhook_max_bytes: int = 1_000_000
+    #: consumer tasks inside the bot service (0: run them as `dmdesk consume` replicas only)
+    consumers: int = 4
+    ingest_shards: int = 16
+    ingest_lease_ms: int = 15_000
+    ingest_max_attempts: int = 8
+    send_timeout_s: float = 10.0
+    send_max_attempts: int = 8
+    send_rate_per_s: int = 50
 
 
 @lru_cache(maxsize=1)

@@ -15,8 +15,13 @@ import httpx
 import pytest
 from redis import Redis
 
+from bot.fakegraph import RunningFake, serve_in_thread
 from bot.keys import Keys
-from bot.stack import ROOT, StackConfig, delete_prefix, private_stack
+from bot.stack import ROOT, StackConfig, delete_prefix, free_port, private_stack
+
+META_SECRET = "test-app-secret-ünï"
+META_VERIFY_TOKEN = "test-verify-token"
+META_APP_ID = "555000000000001"
 
 TEST_REDIS_URL = os.environ.get("DMDESK_TEST_REDIS_URL", "redis://127.0.0.1:6379/14")
 
@@ -52,10 +57,29 @@ def keys(redis: Redis, cache_prefix: str) -> Iterator[Keys]:
 
 
 @pytest.fixture(scope="session")
-def stack(redis_url: str, cache_prefix: str) -> Iterator[StackConfig]:
-    """The real stack (Rasa with the trained model, action server, bot service) on free ports."""
+def fake_graph() -> Iterator[RunningFake]:
+    """The fake Graph API (a real local HTTP server recording every call), for the whole run."""
+    with serve_in_thread(free_port()) as fake:
+        yield fake
+
+
+@pytest.fixture(scope="session")
+def stack(redis_url: str, cache_prefix: str, fake_graph: RunningFake) -> Iterator[StackConfig]:
+    """The real stack (Rasa with the trained model, action server, bot service) on free ports.
+
+    Meta webhooks are on (META_APP_SECRET = ``META_SECRET``), sends go to the fake Graph API.
+    """
     # All-day support hours: the tests check the "a person will reply shortly" path.
-    env = {"DMDESK_SUPPORT_HOURS": "mon-sun 00:00-23:59", "DMDESK_EMBEDDING_CACHE_PREFIX": cache_prefix}
+    env = {
+        "DMDESK_SUPPORT_HOURS": "mon-sun 00:00-23:59",
+        "DMDESK_EMBEDDING_CACHE_PREFIX": cache_prefix,
+        "META_APP_SECRET": META_SECRET,
+        "META_VERIFY_TOKEN": META_VERIFY_TOKEN,
+        "META_APP_ID": META_APP_ID,
+        "META_GRAPH_URL": fake_graph.url + "/v21.0",
+        "DMDESK_INGEST_LEASE_MS": "3000",
+        "DMDESK_WEBHOOK_MAX_BYTES": "200000",
+    }
     with private_stack("test", redis_url, env) as running:
         yield running.config
 

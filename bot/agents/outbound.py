@@ -66,7 +66,7 @@ class DevOutbox:
             quick_replies=quick_replies,
             sent_at=time.time(),
         )
-        key = self._keys.outbox(ticket.conversation_id)
+        key = self._keys.dev_outbox(ticket.conversation_id)
         pipe = self._redis.pipeline(transaction=True)
         pipe.rpush(key, message.model_dump_json())
         pipe.ltrim(key, -OUTBOX_MAX, -1)
@@ -75,7 +75,7 @@ class DevOutbox:
 
     async def read(self, conversation_id: str, after: int = 0) -> list[OutboxMessage]:
         """Messages of a conversation's outbox from position ``after`` on."""
-        raws = await self._redis.lrange(self._keys.outbox(conversation_id), after, -1)
+        raws = await self._redis.lrange(self._keys.dev_outbox(conversation_id), after, -1)
         return [OutboxMessage.model_validate(json.loads(r)) for r in raws]
 
 

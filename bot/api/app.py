@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -16,11 +17,26 @@ from bot import runtime
 from bot.agents.errors import AuthenticationError, ConflictError, PermissionDeniedError, TooManyAttemptsError
 from bot.agents.service import build_agent_services
 from bot.api.deps import Services
-from bot.api.routers import agent_auth, agent_canned, agent_dev, agent_events, agent_tickets, dev, handoffs, health
+from bot.api.routers import (
+    agent_auth,
+    agent_canned,
+    agent_dev,
+    agent_events,
+    agent_tickets,
+    dev,
+    handoffs,
+    health,
+    webhooks,
+)
 from bot.dispatcher import Dispatcher
 from bot.errors import DmdeskError, InvalidInputError, NotFoundError, UpstreamError
 from bot.handoff.queue import HandoffStore
+from bot.ingest import Consumer, Ingest, run_consumers
 from bot.keys import Keys
+from bot.messages import Channel
+from bot.meta.agent_sender import MetaAgentSender
+from bot.meta.handler import MetaHandler
+from bot.meta.send import build_send_client
 from bot.rasa_client import RasaClient
 from bot.settings import ServiceSettings
 
@@ -43,11 +59,36 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         sredis = Redis.from_url(cfg.redis_url)
         rasa = RasaClient(cfg.rasa_url, cfg.rasa_timeout_s, cfg.channel_token.get_secret_value())
         store = HandoffStore(sredis, keys, cfg.brand)
+        dispatcher = Dispatcher(aredis, keys, rasa, store)
+        ingest = Ingest(aredis, keys, cfg.ingest_shards)
+        send = build_send_client(cfg, aredis, keys)
         agents = build_agent_services(cfg, sredis, aredis, keys, store, rasa, runtime.knowledge_base)
-        app.state.services = Services(cfg, Dispatcher(aredis, keys, rasa, store), store, rasa, agents)
+        for channel in (Channel.MESSENGER, Channel.INSTAGRAM):
+            agents.outbound.register(channel.value, MetaAgentSender(send, channel))
+        app.state.services = Services(cfg, dispatcher, store, rasa, agents=agents, ingest=ingest, send=send)
+        stop = asyncio.Event()
+        handler = MetaHandler(aredis, keys, dispatcher, send, store, cfg.meta_app_id)
+        consumers = [
+            Consumer(
+                aredis,
+                keys,
+                cfg.ingest_shards,
+                handler,
+                lease_ms=cfg.ingest_lease_ms,
+                max_attempts=cfg.ingest_max_attempts,
+            )
+            for _ in range(cfg.consumers)
+        ]
+        running = asyncio.create_task(run_consumers(consumers, stop))
         try:
             yield
         finally:
+            stop.set()
+            try:
+                await asyncio.wait_for(running, timeout=10)
+            except asyncio.TimeoutError:
+                running.cancel()
+            await send.close()
             await rasa.close()
             await aredis.aclose()
             sredis.close()
@@ -55,7 +96,9 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     app = FastAPI(
         title="dmdesk bot service",
         version=bot.__version__,
-        description="Customer-service bot for Messenger and Instagram DMs: dev chat endpoint and handoff queue.",
+        description=(
+            "Customer-service bot for Messenger and Instagram DMs: Meta webhooks, dev chat endpoint, handoff queue."
+        ),
         lifespan=lifespan,
     )
 
@@ -68,6 +111,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(dev.router)
     app.include_router(handoffs.router)
+    app.include_router(webhooks.router)
     for router in (agent_auth, agent_tickets, agent_canned, agent_events, agent_dev):
         app.include_router(router.router)
     return app

@@ -12,6 +12,8 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from bot.agents.service import AgentServices
 from bot.dispatcher import Dispatcher
 from bot.handoff.queue import HandoffStore
+from bot.ingest import Ingest
+from bot.meta.send import SendClient
 from bot.rasa_client import RasaClient
 from bot.settings import ServiceSettings
 
@@ -25,6 +27,8 @@ class Services:
     handoffs: HandoffStore
     rasa: RasaClient
     agents: AgentServices | None = None
+    ingest: Ingest | None = None
+    send: SendClient | None = None
 
 
 def get_services(request: Request) -> Services:

@@ -32,9 +32,11 @@ def _user_line(event: Mapping[str, Any]) -> TranscriptLine:
         for e in parse.get("entities") or []
     ]
     language = next((e["value"] for e in entities if e["entity"] == "language"), None)
+    metadata = event.get("metadata") or {}
     return TranscriptLine(
         sender="customer",
-        text=event.get("text"),
+        text=metadata.get("display_text") or event.get("text"),
+        message_id=metadata.get("message_id"),
         timestamp=float(event.get("timestamp") or time.time()),
         intent=intent.get("name"),
         confidence=intent.get("confidence"),
@@ -74,7 +76,8 @@ def _customer(sender_id: str, events: list[Mapping[str, Any]]) -> CustomerProfil
     channel = str(metadata.get("channel") or sender_id.split(":", 1)[0] or "unknown")
     customer_id = str(metadata.get("customer_id") or sender_id.split(":", 1)[-1])
     profile = metadata.get("profile") or {}
-    return CustomerProfile(id=customer_id, channel=channel, name=profile.get("name"), extra=profile)
+    extra = {**profile, **({"page_id": str(metadata["page_id"])} if metadata.get("page_id") else {})}
+    return CustomerProfile(id=customer_id, channel=channel, name=profile.get("name"), extra=extra)
 
 
 def build_ticket(
@@ -98,6 +101,11 @@ def build_ticket(
     customer = _customer(str(tracker["sender_id"]), events)
     slots = dict(tracker.get("slots") or {})
     customer_lines = [line for line in lines if line.sender == "customer"]
+    context: list[dict[str, Any]] = []
+    for event in events:
+        for item in (event.get("metadata") or {}).get("context") or [] if event.get("event") == "user" else []:
+            if isinstance(item, dict) and item not in context:
+                context.append(item)
     return Ticket(
         id=uuid.uuid4().hex[:12],
         conversation_id=str(tracker["sender_id"]),
@@ -109,12 +117,19 @@ def build_ticket(
         created_at=now if now is not None else time.time(),
         transcript=lines,
         intents=[
-            {"text": line.text, "intent": line.intent, "confidence": line.confidence, "timestamp": line.timestamp}
+            {
+                "text": line.text,
+                "intent": line.intent,
+                "confidence": line.confidence,
+                "timestamp": line.timestamp,
+                "message_id": line.message_id,
+            }
             for line in customer_lines
         ],
         entities=[dict(e, text=line.text) for line in customer_lines for e in line.entities],
         faq_attempts=[FaqAttempt.model_validate(a) for a in faq_tried or []],
         slots={k: slots.get(k) for k in CONTEXT_SLOTS if slots.get(k) is not None},
+        context=context,
     )
 
 

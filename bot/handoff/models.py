@@ -23,6 +23,7 @@ class HandoffReason(str, Enum):
     ANGRY = "angry_complaint"
     REPEATED_FAILURE = "repeated_failure"
     OFFER_ACCEPTED = "accepted_offer"
+    AGENT_INBOX = "agent_answered_in_inbox"
 
 
 #: 1 is most urgent
@@ -31,6 +32,7 @@ PRIORITY_BY_REASON: dict[HandoffReason, int] = {
     HandoffReason.REPEATED_FAILURE: 2,
     HandoffReason.REQUESTED: 2,
     HandoffReason.OFFER_ACCEPTED: 3,
+    HandoffReason.AGENT_INBOX: 3,
 }
 
 
@@ -55,7 +57,7 @@ class Delivery(BaseModel):
 class TranscriptLine(BaseModel):
     """One message of the conversation as the agent sees it."""
 
-    sender: str = Field(description="customer | bot | agent")
+    sender: str = Field(description="customer | bot | agent | system")
     text: str | None = None
     timestamp: float
     intent: str | None = None
@@ -68,6 +70,7 @@ class TranscriptLine(BaseModel):
     author: str | None = Field(default=None, description="agent username for agent lines")
     quick_replies: list[str] = Field(default_factory=list)
     delivery: Delivery | None = Field(default=None, description="outbound delivery of agent/resolution lines")
+    message_id: str | None = Field(default=None, description="The channel's message id (mid), when known.")
 
 
 class FaqAttempt(BaseModel):
@@ -118,6 +121,9 @@ class Ticket(BaseModel):
     resolved_by: str | None = None
     reopened_at: float | None = None
     waiting_since: float | None = Field(default=None, description="back in the queue at (release, transfer, reopen)")
+    context: list[dict[str, Any]] = Field(
+        default_factory=list, description="referrals (ads, m.me links), story replies and mentions"
+    )
 
 
 class TicketSummary(BaseModel):

@@ -80,6 +80,10 @@ class HandoffStore:
             conversation_id=ticket.conversation_id,
             data={"priority": ticket.priority, "reason": ticket.reason.value, "channel": ticket.channel},
         )
+        deleted = {_text(m) for m in self._redis.smembers(k.deleted_messages(ticket.conversation_id))}  # type: ignore[union-attr]
+        if deleted:
+            ticket.transcript = [line for line in ticket.transcript if line.message_id not in deleted]
+            ticket.intents = [i for i in ticket.intents if i.get("message_id") not in deleted]
         created, ticket_id = self._create(
             keys=[
                 k.conversation_owner(ticket.conversation_id),
@@ -153,12 +157,31 @@ class HandoffStore:
         """Number of waiting tickets."""
         return int(self._redis.zcard(self._keys.ticket_queue))
 
+    def remove_message(self, ticket_id: str, message_id: str) -> bool:
+        """Remove a message the customer unsent from the ticket's transcript; True if it was there."""
+        removed = False
+
+        def change(ticket: Ticket) -> None:
+            nonlocal removed
+            before = len(ticket.transcript)
+            ticket.transcript = [line for line in ticket.transcript if line.message_id != message_id]
+            removed = len(ticket.transcript) != before
+
+        self._update(ticket_id, change)
+        return removed
+
     def append_lines(self, ticket_id: str, lines: list[TranscriptLine]) -> None:
         """Add messages to a ticket's transcript in one transaction.
 
         The ticket JSON is updated optimistically (WATCH/MULTI), so concurrent
         appends never lose a line.
         """
+        self._update(ticket_id, lambda ticket: ticket.transcript.extend(lines), lines)
+
+    def _update(
+        self, ticket_id: str, change: Callable[[Ticket], None], new_lines: Sequence[TranscriptLine] = ()
+    ) -> None:
+        """Change a ticket's JSON optimistically; customer lines in ``new_lines`` are announced to agents."""
         key = self._keys.ticket(ticket_id)
         with self._redis.pipeline() as pipe:
             while True:
@@ -168,11 +191,11 @@ class HandoffStore:
                     if raw is None:
                         raise NotFoundError("ticket not found", ticket_id=ticket_id)
                     ticket = Ticket.model_validate_json(raw)
-                    ticket.transcript.extend(lines)
+                    change(ticket)
                     pipe.multi()
                     pipe.set(key, ticket.model_dump_json())
                     pipe.publish(self._keys.handoff_channel, f"message:{ticket_id}")
-                    for line in lines:
+                    for line in new_lines:
                         if line.sender == "customer":
                             event = TicketEvent(
                                 type=EventType.CUSTOMER_MESSAGE,

@@ -19,10 +19,17 @@ from typing import Any
 
 import httpx
 import pytest
+from redis import Redis
 
+from bot import simulate as sim
 from bot.agents.texts import RESOLVED
+from bot.fakegraph import RunningFake
 from bot.faq import store
+from bot.handoff.queue import HandoffStore
+from bot.keys import Keys
 from bot.stack import ROOT, StackConfig, private_stack
+from tests.conftest import META_SECRET
+from tests.e2e import meta_helpers as meta
 from tests.e2e.helpers import kinds, new_sender, say
 
 pytestmark = pytest.mark.stack
@@ -33,9 +40,14 @@ FAQ = store.load(ROOT / "data" / "faq.yml")
 
 
 @pytest.fixture(scope="module")
-def ws(redis_url: str, cache_prefix: str) -> Iterator[StackConfig]:
-    """A private stack, with the workspace's accounts created through the CLI and the API."""
+def ws(redis_url: str, cache_prefix: str, fake_graph: RunningFake) -> Iterator[StackConfig]:
+    """A private stack, with the workspace's accounts created through the CLI and the API.
+
+    Meta webhooks are on and sends go to the fake Graph API.
+    """
     env = {
+        "META_APP_SECRET": META_SECRET,
+        "META_GRAPH_URL": fake_graph.url + "/v21.0",
         "DMDESK_SUPPORT_HOURS": "mon-sun 00:00-23:59",
         "DMDESK_EMBEDDING_CACHE_PREFIX": cache_prefix,
         "DMDESK_REOPEN_WINDOW_S": str(REOPEN_WINDOW_S),
@@ -252,17 +264,53 @@ def test_an_agent_works_a_chat_and_hands_it_back_to_the_bot(ws: StackConfig, cus
 
 
 def test_a_failed_delivery_is_recorded_and_can_be_retried(ws: StackConfig, customer: httpx.Client) -> None:
-    ticket_id = hand_off(customer, new_sender(), channel="messenger")  # no Meta sender on this branch
+    # through the dev endpoint no Messenger message ever opened the 24-hour window: Meta's rules forbid the send
+    ticket_id = hand_off(customer, new_sender(), channel="messenger")
     with session(ws, "budi") as budi:
         assert budi.post(f"/api/agent/tickets/{ticket_id}/claim").status_code == 200
         sent = budi.post(f"/api/agent/tickets/{ticket_id}/replies", json={"text": "Hi, Budi here"})
         assert sent.status_code == 201
         line = sent.json()
-        assert line["delivery"]["status"] == "failed" and "messenger" in line["delivery"]["error"]
+        assert line["delivery"]["status"] == "failed" and "window" in line["delivery"]["error"]
         retried = budi.post(f"/api/agent/tickets/{ticket_id}/replies/{line['id']}/retry")
         assert retried.status_code == 200 and retried.json()["delivery"]["attempts"] == 2
         stored = budi.get(f"/api/agent/tickets/{ticket_id}").json()["ticket"]["transcript"][-1]
         assert stored["id"] == line["id"] and stored["delivery"]["status"] == "failed"
+
+
+def test_an_agent_reply_reaches_messenger_with_the_human_agent_rules(ws: StackConfig, fake_graph: RunningFake) -> None:
+    customer_id = meta.new_customer()
+    assert (
+        meta.post(
+            ws.bot_url,
+            "messenger",
+            sim.delivery("page", meta.P, [sim.text(customer_id, meta.P, "I want to talk to a human")]),
+        ).status_code
+        == 200
+    )
+    meta.wait_sends(fake_graph, customer_id, 1)
+    redis = Redis.from_url(ws.redis_url)
+    keys = Keys(ws.redis_prefix)
+    try:
+        conversation = f"messenger:{customer_id}"
+        ticket_id = next(t.id for t in HandoffStore(redis, keys).waiting() if t.conversation_id == conversation)
+        with session(ws, "sari") as sari:
+            assert sari.post(f"/api/agent/tickets/{ticket_id}/claim").status_code == 200
+            sent = sari.post(
+                f"/api/agent/tickets/{ticket_id}/replies",
+                json={"text": "Sari here, on it!", "quick_replies": ["Thanks"]},
+            )
+            assert sent.status_code == 201 and sent.json()["delivery"]["status"] == "sent", sent.json()
+            last = meta.sends_to(fake_graph, customer_id)[-1]
+            assert meta.text_of(last) == "Sari here, on it!" and last["messaging_type"] == "RESPONSE"
+            # two days later the window is closed for the bot, not for a person: HUMAN_AGENT tag
+            redis.set(keys.last_inbound(conversation), repr(time.time() - 2 * 86400))
+            later = sari.post(f"/api/agent/tickets/{ticket_id}/replies", json={"text": "Your refund went out."})
+            assert later.json()["delivery"]["status"] == "sent", later.json()
+            last = meta.sends_to(fake_graph, customer_id)[-1]
+            assert last["messaging_type"] == "MESSAGE_TAG" and last["tag"] == "HUMAN_AGENT"
+    finally:
+        redis.close()
 
 
 def test_roles_brands_and_sessions(ws: StackConfig, customer: httpx.Client) -> None:

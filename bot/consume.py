@@ -1,0 +1,54 @@
+"""``dmdesk consume``: ingest consumers as a separate replica (no HTTP server)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+
+from redis import Redis
+from redis.asyncio import Redis as AsyncRedis
+
+from bot.dispatcher import Dispatcher
+from bot.handoff.queue import HandoffStore
+from bot.ingest import Consumer, run_consumers
+from bot.keys import Keys
+from bot.meta.handler import MetaHandler
+from bot.meta.send import build_send_client
+from bot.rasa_client import RasaClient
+from bot.settings import ServiceSettings
+
+log = logging.getLogger(__name__)
+
+
+async def consume(count: int | None = None) -> None:
+    """Run ``count`` consumers (default DMDESK_CONSUMERS) until SIGINT or SIGTERM."""
+    # the JSON API token is not used by a consumer replica
+    cfg = ServiceSettings(api_token=os.environ.get("DMDESK_API_TOKEN", "unused"))  # type: ignore[arg-type]
+    keys = Keys(cfg.redis_prefix)
+    aredis = AsyncRedis.from_url(cfg.redis_url)
+    sredis = Redis.from_url(cfg.redis_url)
+    rasa = RasaClient(cfg.rasa_url, cfg.rasa_timeout_s, cfg.channel_token.get_secret_value())
+    store = HandoffStore(sredis, keys)
+    send = build_send_client(cfg, aredis, keys)
+    handler = MetaHandler(aredis, keys, Dispatcher(aredis, keys, rasa, store), send, store, cfg.meta_app_id)
+    n = count if count is not None else max(1, cfg.consumers)
+    consumers = [
+        Consumer(
+            aredis, keys, cfg.ingest_shards, handler, lease_ms=cfg.ingest_lease_ms, max_attempts=cfg.ingest_max_attempts
+        )
+        for _ in range(n)
+    ]
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    print(f"dmdesk consume: {n} consumers on prefix {cfg.redis_prefix}", flush=True)
+    try:
+        await run_consumers(consumers, stop)
+    finally:
+        await send.close()
+        await rasa.close()
+        await aredis.aclose()
+        sredis.close()

@@ -1,0 +1,1 @@
+"""Meta platform logic: page configuration, Send API client, profiles, send policy."""

@@ -3,9 +3,9 @@
 ``Sender`` is the protocol every channel implements. The dev channel's sender
 (``DevOutbox``) appends to a per-conversation list in Redis that
 ``GET /api/dev/conversations/{id}/messages`` reads. Messenger and Instagram
-get Meta's Send API client (built on another branch) through
-``OutboundRouter.register``; until then their messages fail with a clear
-error and can be retried.
+use :class:`bot.meta.agent_sender.MetaAgentSender`, registered by the app
+through ``OutboundRouter.register``; a channel without a sender fails with a
+clear error that can be retried.
 """
 
 from __future__ import annotations

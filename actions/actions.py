@@ -34,6 +34,22 @@ async def _language(tracker: Tracker) -> str:
     return kb.book.default_language
 
 
+class ActionGreet(Action):
+    """Greets, by first name when the channel's profile gave one (Messenger/Instagram)."""
+
+    def name(self) -> str:
+        return "action_greet"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
+        profile = (tracker.latest_message.get("metadata") or {}).get("profile") or {}
+        first = str(profile.get("name") or "").strip()[:40]
+        if first:
+            dispatcher.utter_message(response="utter_greet_named", name=first)
+        else:
+            dispatcher.utter_message(response="utter_greet")
+        return []
+
+
 async def hand_off(
     dispatcher: CollectingDispatcher, tracker: Tracker, reason: HandoffReason, faq_tried: list[dict[str, Any]]
 ) -> list[EventType]:

@@ -117,6 +117,24 @@ def test_the_same_delivery_replayed_three_times_gives_one_reply(stack: StackConf
     assert actions == ["mark_seen", "typing_on"]
 
 
+def test_a_greeting_uses_the_customers_first_name_and_works_without_it(
+    stack: StackConfig, fake_graph: RunningFake
+) -> None:
+    named = new_customer()
+    assert (
+        post(stack.bot_url, "messenger", sim.delivery("page", P, [sim.text(named, P, "halo kak")])).status_code == 200
+    )
+    (greeting,) = wait_sends(fake_graph, named, 1)
+    assert text_of(greeting).startswith(f"Halo, Cust{named[-4:]}!")
+    fake_graph.graph.reset(FakeConfig(profile_forbidden=True))  # the page lacks the profile permission
+    anonymous = new_customer()
+    assert (
+        post(stack.bot_url, "messenger", sim.delivery("page", P, [sim.text(anonymous, P, "hello")])).status_code == 200
+    )
+    (greeting,) = wait_sends(fake_graph, anonymous, 1)
+    assert text_of(greeting).startswith("Hi! 👋")
+
+
 SEQUENCE = ["hi", "How can I track my order?", "thanks", "am i talking to a bot?", "bye"]
 
 
@@ -124,6 +142,7 @@ def test_a_batch_of_50_events_over_10_conversations_is_answered_completely_in_or
     stack: StackConfig, api: httpx.Client, fake_graph: RunningFake
 ) -> None:
     # the same conversation through the dev endpoint gives the expected replies, in order
+    fake_graph.graph.reset(FakeConfig(profile_forbidden=True))  # no first name: the dev endpoint has none either
     dev = new_sender()
     expected: list[str] = []
     for text in SEQUENCE:

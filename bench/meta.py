@@ -15,9 +15,10 @@ Rasa 3.6's own REST channel on, and a fake Graph API in its own process.
 3. The same messages and concurrency through Rasa's REST channel
    (``POST /webhooks/rest/webhook``, replies in the response).
 
-1 and 2 run twice: with the consumers inside the bot service (the default),
-then with the bot service only answering webhooks (DMDESK_CONSUMERS=0) and
-the same 4 consumers in one ``dmdesk consume`` replica.
+1 and 2 run twice: with the consumers inside the bot service
+(DMDESK_CONSUMER_PROCESS=false), then with the bot service only answering
+webhooks (DMDESK_CONSUMERS=0) and the same 4 consumers in one ``dmdesk
+consume`` process at the NLU's lower priority: the layout ``make run`` uses.
 
 Queries are the dev and test sets' texts, each the first message of a new conversation.
 """
@@ -179,10 +180,13 @@ def main() -> None:
     }
     result: dict[str, object] = {}
     try:
-        # 1. consumers inside the bot service (the default); 2. the bot service only answers webhooks
+        # 1. consumers inside the bot service; 2. (make run's layout) the bot service only answers webhooks
         #    (DMDESK_CONSUMERS=0) and one `dmdesk consume` replica runs the same 4 consumers.
         for topology in ("in_process_consumers", "consumer_replica"):
-            topo_env = {**env, "DMDESK_CONSUMERS": "0"} if topology == "consumer_replica" else env
+            # the benchmark places the consumers itself: not the stack's own consumer process
+            topo_env = {**env, "DMDESK_CONSUMER_PROCESS": "false"}
+            if topology == "consumer_replica":
+                topo_env["DMDESK_CONSUMERS"] = "0"
             with private_stack("bench", redis_url(), topo_env, credentials=str(credentials)) as stack:
                 replica = None
                 if topology == "consumer_replica":

@@ -93,7 +93,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         bot_port=int(os.environ.get("DMDESK_PORT", "8000")),
     )
     started = time.monotonic()
-    print("starting Rasa server, action server and bot service…", flush=True)
+    print("starting Rasa server, action server, webhook consumers and bot service…", flush=True)
     with Stack(config) as stack:
         stack.start()
         print(f"\ndmdesk is up in {time.monotonic() - started:.1f}s", flush=True)

@@ -122,13 +122,13 @@ class Stack:
         self.config = config
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
 
-    def _spawn(self, name: str, argv: list[str], nice: int = 0) -> None:
+    def _spawn(self, name: str, argv: list[str], nice: int = 0, env: dict[str, str] | None = None) -> None:
         self.config.log_dir.mkdir(parents=True, exist_ok=True)
         log = open(self.config.log_dir / f"{name}.log", "ab")  # noqa: SIM115 (closed with the process)
         self.procs[name] = subprocess.Popen(
             argv,
             cwd=ROOT,
-            env=self.config.env(),
+            env={**self.config.env(), **(env or {})},
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
@@ -183,6 +183,15 @@ class Stack:
             ],
             nice=c.nlu_nice,
         )
+        # Webhook consumers run in a process of their own (`dmdesk consume`, at the NLU's lower
+        # priority), so that the bot service's event loop only acknowledges webhooks and serves
+        # the APIs: under saturation this keeps the acknowledgement p99 low (README, "Performance").
+        # DMDESK_CONSUMER_PROCESS=false keeps them inside the bot service; DMDESK_CONSUMERS=0
+        # runs none here (replicas elsewhere).
+        env = c.env()
+        separate = env.get("DMDESK_CONSUMER_PROCESS", "true").lower() in ("1", "true", "yes")
+        if separate and env.get("DMDESK_CONSUMERS", "") != "0":
+            self._spawn("consumers", [sys.executable, "-m", "bot.cli", "consume"], nice=c.nlu_nice)
         self._spawn(
             "bot",
             [
@@ -197,11 +206,15 @@ class Stack:
                 str(c.bot_port),
                 "--no-access-log",
             ],
+            env={"DMDESK_CONSUMERS": "0"} if "consumers" in self.procs else None,
         )
         try:
             self._wait("actions", f"http://127.0.0.1:{c.action_port}/health", timeout_s)
             self._wait("rasa", f"http://127.0.0.1:{c.rasa_port}/webhooks/dmdesk/", timeout_s)
             self._wait("bot", f"{c.bot_url}/healthz", timeout_s)
+            consumers = self.procs.get("consumers")
+            if consumers is not None and consumers.poll() is not None:
+                raise StackError(f"consumers exited with {consumers.returncode}; see {c.log_dir / 'consumers.log'}")
         except BaseException:
             self.stop()
             raise

@@ -31,6 +31,25 @@ MAX_TEXT = 10_000
 TOKEN_HEADER = "X-Dmdesk-Token"
 
 
+def channel_token() -> bytes:
+    """The shared secret the bot service sends (empty: unauthenticated, logged by the caller)."""
+    return os.environ.get("DMDESK_CHANNEL_TOKEN", "").encode()
+
+
+def checked_body(request: Request, expected: bytes) -> dict[str, Any] | HTTPResponse:
+    """The request's JSON object, or the 4xx answer: token checked in constant time, then JSON."""
+    given = (request.headers.get(TOKEN_HEADER) or "").encode()
+    if expected and not hmac.compare_digest(given, expected):
+        return response.json({"detail": "missing or invalid channel token"}, status=401)
+    try:
+        body = request.json
+    except Exception:  # sanic raises its own InvalidUsage on bad JSON
+        return response.json({"detail": "malformed JSON"}, status=400)
+    if not isinstance(body, dict):
+        return response.json({"detail": "expected a JSON object"}, status=400)
+    return body
+
+
 class DmdeskInput(InputChannel):
     """Channel ``dmdesk``: one customer message in, the bot's replies out."""
 
@@ -53,21 +72,15 @@ class DmdeskInput(InputChannel):
         async def health(request: Request) -> HTTPResponse:
             return response.json({"status": "ok"})
 
-        expected = os.environ.get("DMDESK_CHANNEL_TOKEN", "").encode()
+        expected = channel_token()
         if not expected:
             log.warning("DMDESK_CHANNEL_TOKEN is not set: the dmdesk channel accepts unauthenticated calls")
 
         @hook.route("/webhook", methods=["POST"])
         async def receive(request: Request) -> HTTPResponse:
-            given = (request.headers.get(TOKEN_HEADER) or "").encode()
-            if expected and not hmac.compare_digest(given, expected):
-                return response.json({"detail": "missing or invalid channel token"}, status=401)
-            try:
-                body = request.json
-            except Exception:  # sanic raises its own InvalidUsage on bad JSON
-                return response.json({"detail": "malformed JSON"}, status=400)
-            if not isinstance(body, dict):
-                return response.json({"detail": "expected a JSON object"}, status=400)
+            body = checked_body(request, expected)
+            if isinstance(body, HTTPResponse):
+                return body
             sender, text = body.get("sender"), body.get("message")
             if not isinstance(sender, str) or not sender or not isinstance(text, str) or len(text) > MAX_TEXT:
                 return response.json({"detail": "sender and message (string) required"}, status=400)

@@ -12,9 +12,7 @@ Rasa's whole HTTP API.
 
 from __future__ import annotations
 
-import hmac
 import logging
-import os
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -25,10 +23,9 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-log = logging.getLogger(__name__)
+from connectors.rasa_channel import MAX_TEXT, channel_token, checked_body
 
-TOKEN_HEADER = "X-Dmdesk-Token"
-MAX_TEXT = 10_000
+log = logging.getLogger(__name__)
 
 
 class DmdeskControlInput(InputChannel):
@@ -42,7 +39,7 @@ class DmdeskControlInput(InputChannel):
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         """Routes of the channel."""
         hook = Blueprint("dmdesk_control", __name__)
-        expected = os.environ.get("DMDESK_CHANNEL_TOKEN", "").encode()
+        expected = channel_token()
         if not expected:
             log.warning("DMDESK_CHANNEL_TOKEN is not set: the dmdesk_control channel accepts unauthenticated calls")
 
@@ -52,15 +49,9 @@ class DmdeskControlInput(InputChannel):
 
         @hook.route("/control", methods=["POST"])
         async def control(request: Request) -> HTTPResponse:
-            given = (request.headers.get(TOKEN_HEADER) or "").encode()
-            if expected and not hmac.compare_digest(given, expected):
-                return response.json({"detail": "missing or invalid channel token"}, status=401)
-            try:
-                body = request.json
-            except Exception:  # sanic raises its own InvalidUsage on bad JSON
-                return response.json({"detail": "malformed JSON"}, status=400)
-            if not isinstance(body, dict):
-                return response.json({"detail": "expected a JSON object"}, status=400)
+            body = checked_body(request, expected)
+            if isinstance(body, HTTPResponse):
+                return body
             sender, op, text = body.get("sender"), body.get("op"), body.get("text")
             if not isinstance(sender, str) or not sender or op not in ("pause", "resume"):
                 return response.json({"detail": "sender (string) and op (pause|resume) required"}, status=400)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
+from typing import TypeVar
 
 from redis import Redis
 from redis.client import Pipeline
@@ -49,6 +50,9 @@ def _text(value: object) -> str:
 def queue_score(priority: int, created_at: float) -> int:
     """Sorted-set score: priority first, then creation time."""
     return priority * _PRIORITY_SCALE + int(created_at * 1000)
+
+
+T = TypeVar("T")
 
 
 class HandoffStore:
@@ -178,10 +182,13 @@ class HandoffStore:
         """
         self._update(ticket_id, lambda ticket: ticket.transcript.extend(lines), lines)
 
-    def _update(
-        self, ticket_id: str, change: Callable[[Ticket], None], new_lines: Sequence[TranscriptLine] = ()
-    ) -> None:
-        """Change a ticket's JSON optimistically; customer lines in ``new_lines`` are announced to agents."""
+    def _with_ticket(self, ticket_id: str, write: Callable[[Pipeline, Ticket], T]) -> T:
+        """Optimistic transaction on one ticket: WATCH its JSON, load it, let ``write`` queue the
+        commands (after ``pipe.multi()``), execute; retried from the start when the ticket changed.
+
+        Raises:
+            NotFoundError: No such ticket.
+        """
         key = self._keys.ticket(ticket_id)
         with self._redis.pipeline() as pipe:
             while True:
@@ -190,25 +197,34 @@ class HandoffStore:
                     raw = pipe.get(key)
                     if raw is None:
                         raise NotFoundError("ticket not found", ticket_id=ticket_id)
-                    ticket = Ticket.model_validate_json(raw)
-                    change(ticket)
-                    pipe.multi()
-                    pipe.set(key, ticket.model_dump_json())
-                    pipe.publish(self._keys.handoff_channel, f"message:{ticket_id}")
-                    for line in new_lines:
-                        if line.sender == "customer":
-                            event = TicketEvent(
-                                type=EventType.CUSTOMER_MESSAGE,
-                                ticket_id=ticket_id,
-                                brand=self.brand_of(ticket),
-                                conversation_id=ticket.conversation_id,
-                                data={"text": line.text, "status": ticket.status.value, "assignee": ticket.assignee},
-                            )
-                            pipe.publish(self._keys.agent_events(event.brand), event.model_dump_json())
+                    result = write(pipe, Ticket.model_validate_json(raw))
                     pipe.execute()
-                    return
+                    return result
                 except WatchError:
                     continue
+
+    def _update(
+        self, ticket_id: str, change: Callable[[Ticket], None], new_lines: Sequence[TranscriptLine] = ()
+    ) -> None:
+        """Change a ticket's JSON optimistically; customer lines in ``new_lines`` are announced to agents."""
+
+        def write(pipe: Pipeline, ticket: Ticket) -> None:
+            change(ticket)
+            pipe.multi()
+            pipe.set(self._keys.ticket(ticket_id), ticket.model_dump_json())
+            pipe.publish(self._keys.handoff_channel, f"message:{ticket_id}")
+            for line in new_lines:
+                if line.sender == "customer":
+                    event = TicketEvent(
+                        type=EventType.CUSTOMER_MESSAGE,
+                        ticket_id=ticket_id,
+                        brand=self.brand_of(ticket),
+                        conversation_id=ticket.conversation_id,
+                        data={"text": line.text, "status": ticket.status.value, "assignee": ticket.assignee},
+                    )
+                    pipe.publish(self._keys.agent_events(event.brand), event.model_dump_json())
+
+        self._with_ticket(ticket_id, write)
 
     # ------------------------------------------------------- agent workspace
     def transact(
@@ -232,48 +248,40 @@ class HandoffStore:
             NotFoundError: No such ticket.
         """
         k = self._keys
-        key = k.ticket(ticket_id)
-        with self._redis.pipeline() as pipe:
-            while True:
-                try:
-                    pipe.watch(key)
-                    raw = pipe.get(key)
-                    if raw is None:
-                        raise NotFoundError("ticket not found", ticket_id=ticket_id)
-                    ticket = Ticket.model_validate_json(raw)
-                    events = change(ticket)
-                    ticket.brand = self.brand_of(ticket)
-                    owner_key = k.conversation_owner(ticket.conversation_id)
-                    pipe.watch(owner_key)
-                    current_owner = pipe.get(owner_key)
-                    owns = current_owner is not None and _text(current_owner) == ticket.id
-                    pipe.multi()
-                    pipe.set(key, ticket.model_dump_json())
-                    if ticket.status is TicketStatus.WAITING:
-                        pipe.zadd(k.ticket_queue, {ticket.id: queue_score(ticket.priority, ticket.created_at)})
-                    else:
-                        pipe.zrem(k.ticket_queue, ticket.id)
-                    if ticket.status is TicketStatus.CLAIMED:
-                        pipe.sadd(k.tickets_claimed, ticket.id)
-                    else:
-                        pipe.srem(k.tickets_claimed, ticket.id)
-                    if ticket.status is TicketStatus.RESOLVED:
-                        if owns:  # never another (newer) ticket's ownership
-                            pipe.delete(owner_key)
-                        if resolved_ttl_s > 0:
-                            pipe.set(k.recently_resolved(ticket.conversation_id), ticket.id, ex=resolved_ttl_s)
-                    else:
-                        pipe.set(owner_key, ticket.id)
-                    if extra is not None:
-                        extra(pipe, ticket)
-                    for event in events:
-                        pipe.publish(k.agent_events(ticket.brand), event.model_dump_json())
-                    if events:
-                        pipe.publish(k.handoff_channel, f"changed:{ticket.id}")
-                    pipe.execute()
-                    return ticket
-                except WatchError:
-                    continue
+
+        def write(pipe: Pipeline, ticket: Ticket) -> Ticket:
+            events = change(ticket)
+            ticket.brand = self.brand_of(ticket)
+            owner_key = k.conversation_owner(ticket.conversation_id)
+            pipe.watch(owner_key)
+            current_owner = pipe.get(owner_key)
+            owns = current_owner is not None and _text(current_owner) == ticket.id
+            pipe.multi()
+            pipe.set(k.ticket(ticket_id), ticket.model_dump_json())
+            if ticket.status is TicketStatus.WAITING:
+                pipe.zadd(k.ticket_queue, {ticket.id: queue_score(ticket.priority, ticket.created_at)})
+            else:
+                pipe.zrem(k.ticket_queue, ticket.id)
+            if ticket.status is TicketStatus.CLAIMED:
+                pipe.sadd(k.tickets_claimed, ticket.id)
+            else:
+                pipe.srem(k.tickets_claimed, ticket.id)
+            if ticket.status is TicketStatus.RESOLVED:
+                if owns:  # never another (newer) ticket's ownership
+                    pipe.delete(owner_key)
+                if resolved_ttl_s > 0:
+                    pipe.set(k.recently_resolved(ticket.conversation_id), ticket.id, ex=resolved_ttl_s)
+            else:
+                pipe.set(owner_key, ticket.id)
+            if extra is not None:
+                extra(pipe, ticket)
+            for event in events:
+                pipe.publish(k.agent_events(ticket.brand), event.model_dump_json())
+            if events:
+                pipe.publish(k.handoff_channel, f"changed:{ticket.id}")
+            return ticket
+
+        return self._with_ticket(ticket_id, write)
 
     def reopen_recent(self, conversation_id: str, now: float | None = None) -> Ticket | None:
         """Reopen the conversation's ticket if it was resolved moments ago.

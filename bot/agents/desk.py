@@ -68,26 +68,15 @@ class AgentDesk:
         """A queue row for ``ticket`` with its first-response state."""
         moment = now if now is not None else time.time()
         due = ticket.created_at + self.target_s
-        last = next((line.text for line in reversed(ticket.transcript) if line.sender == "customer"), None)
         answered = ticket.first_response_at
         breached = (answered is None and moment > due) or (answered is not None and answered > due)
         return QueueItem(
-            id=ticket.id,
-            conversation_id=ticket.conversation_id,
-            channel=ticket.channel,
-            customer_name=ticket.customer.name,
-            language=ticket.language,
-            reason=ticket.reason,
-            priority=ticket.priority,
-            status=ticket.status,
+            **QueueItem.fields_of(ticket, moment),
             team=ticket.team,
             assignee=ticket.assignee,
-            created_at=ticket.created_at,
             waiting_since=ticket.waiting_since or ticket.created_at,
-            waiting_s=round(moment - ticket.created_at, 3),
             first_response_due_at=due,
             first_response_breached=breached,
-            last_message=last,
         )
 
     def queue(

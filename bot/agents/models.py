@@ -8,7 +8,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, Field, StringConstraints, field_validator
 
-from bot.handoff.models import HandoffReason, Ticket, TicketStatus
+from bot.handoff.models import Ticket, TicketSummary
 
 BRAND_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,39}$"
 USERNAME_PATTERN = r"^[a-z0-9][a-z0-9_.-]{1,39}$"
@@ -206,25 +206,15 @@ class CannedReplyUpdate(BaseModel):
     tags: list[Tag] | None = Field(default=None, max_length=20)
 
 
-class QueueItem(BaseModel):
+class QueueItem(TicketSummary):
     """A queue row with its service-level state."""
 
-    id: str
-    conversation_id: str
-    channel: str
-    customer_name: str | None
-    language: str
-    reason: HandoffReason
-    priority: int
-    status: TicketStatus
     team: str | None
     assignee: str | None
-    created_at: float
     waiting_since: float = Field(description="created, or back in the queue at (release, transfer, reopen)")
     waiting_s: float = Field(description="seconds since created (first response not given yet)")
     first_response_due_at: float
     first_response_breached: bool = Field(description="no agent reply and the target is past")
-    last_message: str | None
 
 
 class TicketView(BaseModel):

@@ -140,3 +140,21 @@ class TicketSummary(BaseModel):
     created_at: float
     waiting_s: float
     last_message: str | None
+
+    @classmethod
+    def fields_of(cls, ticket: Ticket, now: float) -> dict[str, Any]:
+        """The summary's fields for ``ticket`` at time ``now`` (subclasses add their own)."""
+        last = next((line.text for line in reversed(ticket.transcript) if line.sender == "customer"), None)
+        return {
+            "id": ticket.id,
+            "conversation_id": ticket.conversation_id,
+            "channel": ticket.channel,
+            "customer_name": ticket.customer.name,
+            "language": ticket.language,
+            "reason": ticket.reason,
+            "priority": ticket.priority,
+            "status": ticket.status,
+            "created_at": ticket.created_at,
+            "waiting_s": round(now - ticket.created_at, 3),
+            "last_message": last,
+        }

@@ -138,23 +138,7 @@ class HandoffStore:
         for raw in raws:
             if raw is None:
                 continue
-            t = Ticket.model_validate_json(raw)
-            last = next((line.text for line in reversed(t.transcript) if line.sender == "customer"), None)
-            out.append(
-                TicketSummary(
-                    id=t.id,
-                    conversation_id=t.conversation_id,
-                    channel=t.channel,
-                    customer_name=t.customer.name,
-                    language=t.language,
-                    reason=t.reason,
-                    priority=t.priority,
-                    status=t.status,
-                    created_at=t.created_at,
-                    waiting_s=round(now - t.created_at, 3),
-                    last_message=last,
-                )
-            )
+            out.append(TicketSummary(**TicketSummary.fields_of(Ticket.model_validate_json(raw), now)))
         return out
 
     def queue_length(self) -> int:

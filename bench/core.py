@@ -10,7 +10,6 @@ message of a new conversation, through the dev endpoint.
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import time
 from pathlib import Path
@@ -18,6 +17,7 @@ from pathlib import Path
 import httpx
 from redis import Redis
 
+from bench import write_result
 from bot.cli import ensure_redis, redis_url
 from bot.evaluation import load_queries, percentile
 from bot.stack import ROOT, private_stack
@@ -76,10 +76,7 @@ def main() -> None:
         "rss_mib_total_after_load": round(sum(loaded.values()), 1),
         "redis_used_memory_rss_mib": round(redis_rss, 1),
     }
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2))
-    print(json.dumps(result, indent=2))
+    write_result(result, args.out)
 
 
 if __name__ == "__main__":

@@ -27,16 +27,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import subprocess
 import sys
 import time
 import uuid
-from pathlib import Path
 
 import httpx
 
+from bench import write_result
 from bot import simulate as sim
 from bot.cli import ensure_redis, redis_url
 from bot.evaluation import load_queries, percentile
@@ -210,10 +209,7 @@ def main() -> None:
         fake.terminate()
         fake.wait(timeout=10)
     result["machine"] = {"cpus": os.cpu_count(), "consumers": 4, "concurrency": args.concurrency}
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2))
-    print(json.dumps(result, indent=2))
+    write_result(result, args.out)
 
 
 if __name__ == "__main__":

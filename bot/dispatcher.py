@@ -19,6 +19,7 @@ from redis.asyncio import Redis
 
 from bot.handoff.models import TranscriptLine
 from bot.handoff.queue import HandoffStore
+from bot.handoff.rules import Escalator
 from bot.keys import Keys
 from bot.messages import DispatchResult, InboundMessage, OutboundMessage
 from bot.rasa_client import RasaClient
@@ -28,16 +29,36 @@ log = logging.getLogger(__name__)
 DEDUPE_TTL_S = 7 * 24 * 3600
 LOCK_TIMEOUT_S = 60
 PROCESSING, DONE = "processing", "done"
+#: what Rasa gets for a message that triggers a keyword rule (Rasa parses it as the intent)
+HANDOFF_PAYLOAD = "/request_human"
 
 
 class Dispatcher:
     """Routes inbound messages to the bot or to the human who owns the chat."""
 
-    def __init__(self, redis: Redis, keys: Keys, rasa: RasaClient, handoffs: HandoffStore) -> None:
+    def __init__(
+        self, redis: Redis, keys: Keys, rasa: RasaClient, handoffs: HandoffStore, escalator: Escalator | None = None
+    ) -> None:
         self._redis = redis
         self._keys = keys
         self._rasa = rasa
         self._handoffs = handoffs
+        self._escalator = escalator
+
+    def _to_bot(self, message: InboundMessage) -> tuple[str, dict[str, Any]]:
+        """The text and metadata Rasa gets. A message with a keyword of the escalation rules
+        (allergy, chargeback, ...) is a request for a person, handled in this turn whatever the
+        NLU would make of it; the customer's words stay the ticket's text (``display_text``)."""
+        metadata = self._metadata(message)
+        shown = str(metadata.get("display_text") or message.text)
+        if self._escalator is None or message.text.startswith("/"):
+            return message.text, metadata
+        match = self._escalator.keyword_match(shown)
+        if match is None:
+            return message.text, metadata
+        log.info("escalation keyword", extra={"conversation": message.conversation_id, "rule": match.rule.id})
+        metadata.update(display_text=shown, escalation={"rule": match.rule.id, "term": match.term})
+        return HANDOFF_PAYLOAD, metadata
 
     async def seen_before(self, message: InboundMessage, takeover: bool = False) -> bool:
         """Mark the message id as being processed; True if it was seen before.
@@ -90,7 +111,8 @@ class Dispatcher:
                     owner = await self._reopen_recent(conversation)
                 if owner is not None:
                     return await self._to_human(message, owner)
-                replies = await self._rasa.send(conversation, message.text, self._metadata(message))
+                text, metadata = self._to_bot(message)
+                replies = await self._rasa.send(conversation, text, metadata)
                 ticket = next((r.meta.get("ticket_id") for r in replies if r.meta.get("kind") == "handoff"), None)
                 if ticket is not None:
                     # The ticket was written inside the action; the rendered reply exists only now.

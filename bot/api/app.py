@@ -31,6 +31,7 @@ from bot.api.routers import (
 from bot.dispatcher import Dispatcher
 from bot.errors import DmdeskError, InvalidInputError, NotFoundError, UpstreamError
 from bot.handoff.queue import HandoffStore
+from bot.handoff.rules import load_escalator, rule_summary
 from bot.ingest import Consumer, Ingest, run_consumers
 from bot.keys import Keys
 from bot.messages import Channel
@@ -59,7 +60,13 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         sredis = Redis.from_url(cfg.redis_url)
         rasa = RasaClient(cfg.rasa_url, cfg.rasa_timeout_s, cfg.channel_token.get_secret_value())
         store = HandoffStore(sredis, keys, cfg.brand)
-        dispatcher = Dispatcher(aredis, keys, rasa, store)
+        escalator = load_escalator(cfg.escalation_file)  # a bad rules file stops the service here, with the reason
+        for line in rule_summary(escalator.rules):
+            log.info("escalation rule %s", line)
+        moved = await asyncio.to_thread(store.migrate_legacy_queue)
+        if moved:
+            log.info("moved %d waiting tickets into their brand's queue", moved)
+        dispatcher = Dispatcher(aredis, keys, rasa, store, escalator)
         ingest = Ingest(aredis, keys, cfg.ingest_shards)
         send = build_send_client(cfg, aredis, keys)
         agents = build_agent_services(cfg, sredis, aredis, keys, store, rasa, runtime.knowledge_base)

@@ -15,10 +15,12 @@ from redis.asyncio import Redis as AsyncRedis
 import bot
 from bot import runtime
 from bot.agents.errors import AuthenticationError, ConflictError, PermissionDeniedError, TooManyAttemptsError
+from bot.agents.idle import IdleCloser
 from bot.agents.service import build_agent_services
 from bot.api.deps import Services
 from bot.api.routers import (
     agent_auth,
+    agent_availability,
     agent_canned,
     agent_dev,
     agent_events,
@@ -26,6 +28,7 @@ from bot.api.routers import (
     dev,
     handoffs,
     health,
+    metrics,
     webhooks,
 )
 from bot.dispatcher import Dispatcher
@@ -38,6 +41,7 @@ from bot.messages import Channel
 from bot.meta.agent_sender import MetaAgentSender
 from bot.meta.handler import MetaHandler
 from bot.meta.send import build_send_client
+from bot.metrics import WorkspaceCollector
 from bot.rasa_client import RasaClient
 from bot.settings import ServiceSettings
 
@@ -72,7 +76,10 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         agents = build_agent_services(cfg, sredis, aredis, keys, store, rasa, runtime.knowledge_base)
         for channel in (Channel.MESSENGER, Channel.INSTAGRAM):
             agents.outbound.register(channel.value, MetaAgentSender(send, channel))
-        app.state.services = Services(cfg, dispatcher, store, rasa, agents=agents, ingest=ingest, send=send)
+        collector = WorkspaceCollector(sredis, keys, store, agents.presence)
+        app.state.services = Services(
+            cfg, dispatcher, store, rasa, agents=agents, ingest=ingest, send=send, metrics=collector
+        )
         stop = asyncio.Event()
         handler = MetaHandler(aredis, keys, dispatcher, send, store, cfg.meta_app_id)
         consumers = [
@@ -87,6 +94,11 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
             for _ in range(cfg.consumers)
         ]
         running = asyncio.create_task(run_consumers(consumers, stop))
+        if cfg.idle_close_s > 0:
+            closer = IdleCloser(agents.workflow, aredis, keys, cfg.idle_close_s, cfg.idle_scan_s)
+            idle_task: asyncio.Task[None] | None = asyncio.create_task(closer.run(stop))
+        else:
+            idle_task = None
         try:
             yield
         finally:
@@ -95,6 +107,11 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
                 await asyncio.wait_for(running, timeout=10)
             except asyncio.TimeoutError:
                 running.cancel()
+            if idle_task is not None:
+                try:
+                    await asyncio.wait_for(idle_task, timeout=10)
+                except asyncio.TimeoutError:
+                    idle_task.cancel()
             await send.close()
             await rasa.close()
             await aredis.aclose()
@@ -119,6 +136,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     app.include_router(dev.router)
     app.include_router(handoffs.router)
     app.include_router(webhooks.router)
-    for router in (agent_auth, agent_tickets, agent_canned, agent_events, agent_dev):
+    app.include_router(metrics.router)
+    for router in (agent_auth, agent_tickets, agent_availability, agent_canned, agent_events, agent_dev):
         app.include_router(router.router)
     return app

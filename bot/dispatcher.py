@@ -29,8 +29,6 @@ log = logging.getLogger(__name__)
 DEDUPE_TTL_S = 7 * 24 * 3600
 LOCK_TIMEOUT_S = 60
 PROCESSING, DONE = "processing", "done"
-#: what Rasa gets for a message that triggers a keyword rule (Rasa parses it as the intent)
-HANDOFF_PAYLOAD = "/request_human"
 
 
 class Dispatcher:
@@ -47,8 +45,9 @@ class Dispatcher:
 
     def _to_bot(self, message: InboundMessage) -> tuple[str, dict[str, Any]]:
         """The text and metadata Rasa gets. A message with a keyword of the escalation rules
-        (allergy, chargeback, ...) is a request for a person, handled in this turn whatever the
-        NLU would make of it; the customer's words stay the ticket's text (``display_text``)."""
+        (allergy, chargeback, ...) is marked (``metadata.escalation``): Rasa's NLU makes it a
+        request for a person (``bot.nlu.components.EscalationOverride``), handed off in this turn
+        whatever the classifier said, its language and entities still read from the words."""
         metadata = self._metadata(message)
         shown = str(metadata.get("display_text") or message.text)
         if self._escalator is None or message.text.startswith("/"):
@@ -57,8 +56,8 @@ class Dispatcher:
         if match is None:
             return message.text, metadata
         log.info("escalation keyword", extra={"conversation": message.conversation_id, "rule": match.rule.id})
-        metadata.update(display_text=shown, escalation={"rule": match.rule.id, "term": match.term})
-        return HANDOFF_PAYLOAD, metadata
+        metadata["escalation"] = {"rule": match.rule.id, "term": match.term}
+        return message.text, metadata
 
     async def seen_before(self, message: InboundMessage, takeover: bool = False) -> bool:
         """Mark the message id as being processed; True if it was seen before.

@@ -7,16 +7,25 @@ keep a brand without accounts (presence does not count then: ``auto``).
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 
 import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from redis import Redis
+from redis.asyncio import Redis as AsyncRedis
 
 from bot.agents.accounts import AccountStore
+from bot.agents.desk import AgentDesk
+from bot.agents.idle import IdleCloser
 from bot.agents.models import AccountCreate, Role
+from bot.agents.outbound import DevOutbox, OutboundRouter
+from bot.agents.texts import IDLE_CLOSED
+from bot.agents.workflow import AgentWorkflow
+from bot.handoff.queue import HandoffStore
 from bot.keys import Keys
+from bot.rasa_client import RasaClient
 from bot.stack import StackConfig
 from tests.e2e.helpers import kinds, new_sender, say
 from tests.e2e.test_conversations import response_text
@@ -122,3 +131,37 @@ def test_metrics_count_handoffs_and_the_queue(stack: StackConfig, api: httpx.Cli
     waits = {s.name: s.value for s in families["dmdesk_queue_wait_seconds"].samples if s.labels.get("le") == "+Inf"}
     assert waits["dmdesk_queue_wait_seconds_bucket"] >= 1
     assert "dmdesk_first_response_seconds" in families and "dmdesk_agents_online" in families
+
+
+async def test_an_idle_ticket_is_closed_once_with_a_message_and_the_bot_answers_again(
+    stack: StackConfig, api: httpx.Client, agent: httpx.Client
+) -> None:
+    sender = new_sender()
+    ticket_id = say(api, sender, "I want to talk to a human")["ticket_id"]
+    assert agent.post(f"/api/agent/tickets/{ticket_id}/claim").status_code == 200
+    assert agent.post(f"/api/agent/tickets/{ticket_id}/replies", json={"text": "Anything else?"}).status_code == 201
+    # Two replicas' closers, built as the bot service builds them, on the stack's Redis and Rasa
+    sredis, aredis = Redis.from_url(stack.redis_url), AsyncRedis.from_url(stack.redis_url)
+    keys = Keys(stack.redis_prefix)
+    store = HandoffStore(sredis, keys, "kopiku")
+    desk = AgentDesk(store, sredis, keys, AccountStore(sredis, keys), 300)
+    rasa = RasaClient(f"http://127.0.0.1:{stack.rasa_port}", 30, stack.channel_token)
+    workflow = AgentWorkflow(desk, OutboundRouter({"dev": DevOutbox(aredis, keys)}), rasa, aredis, keys, 0)
+    closers = [IdleCloser(workflow, aredis, keys, idle_s=0.5, scan_s=30) for _ in range(2)]
+    try:
+        assert await closers[0].close(ticket_id) is False  # the agent just wrote: not idle yet
+        await aredis.delete(keys.idle_close_claim(ticket_id))
+        await asyncio.sleep(0.7)
+        results = await asyncio.gather(*(c.close(ticket_id) for c in closers))
+        assert sorted(results) == [False, True]  # closed exactly once
+    finally:
+        await rasa.close()
+        await aredis.aclose()
+        sredis.close()
+    ticket = api.get(f"/api/handoffs/{ticket_id}").json()
+    assert ticket["status"] == "resolved" and ticket["transcript"][-1]["text"] == IDLE_CLOSED["en"]
+    assert ticket["transcript"][-1]["delivery"]["status"] == "sent"
+    outbox = api.get(f"/api/dev/conversations/dev:{sender}/messages").json()
+    assert [m["text"] for m in outbox] == ["Anything else?", IDLE_CLOSED["en"]]
+    again = say(api, sender, "How can I track my order?")
+    assert kinds(again) == ["faq"]

@@ -79,9 +79,11 @@ class IdleCloser:
             log.warning("idle ticket not closed: Rasa did not answer", extra={"ticket": ticket_id, "error": str(exc)})
             await self._redis.delete(claim)
             return False
-        if done is not None:
-            log.info("idle ticket closed", extra={"ticket": ticket_id})
-        return done is not None
+        if done is None:
+            await self._redis.delete(claim)  # not idle after all: a later pass may close it
+            return False
+        log.info("idle ticket closed", extra={"ticket": ticket_id})
+        return True
 
     async def run(self, stop: asyncio.Event) -> None:
         """Scan every ``scan_s`` seconds until ``stop`` is set."""

@@ -27,61 +27,13 @@ from redis.exceptions import WatchError
 from bot.errors import NotFoundError
 from bot.handoff.events import EventType, TicketEvent
 from bot.handoff.models import Ticket, TicketStatus, TicketSummary, TranscriptLine
+from bot.handoff.scripts import CREATE, FILTER
 from bot.keys import Keys
 
 #: ``change(ticket)`` mutates the ticket (or raises) and returns the events to publish
 Change = Callable[[Ticket], Sequence[TicketEvent]]
 
 _PRIORITY_SCALE = 10**13
-
-# KEYS: owner, ticket, brand queue, all, conversation tickets, queue attrs, brands, handoff counts
-# ARGV: ticket id, ticket json, queue score, created ms, channel, brand channel, brand event json,
-#       queue attrs json, brand, handoff counts field, '1' to queue it (a waiting ticket)
-_CREATE = """
-local existing = redis.call('GET', KEYS[1])
-if existing then return {0, existing} end
-redis.call('SET', KEYS[1], ARGV[1])
-redis.call('SET', KEYS[2], ARGV[2])
-if ARGV[11] == '1' then
-  redis.call('ZADD', KEYS[3], ARGV[3], ARGV[1])
-  redis.call('HSET', KEYS[6], ARGV[1], ARGV[8])
-end
-redis.call('ZADD', KEYS[4], ARGV[4], ARGV[1])
-redis.call('ZADD', KEYS[5], ARGV[4], ARGV[1])
-redis.call('SADD', KEYS[7], ARGV[9])
-redis.call('HINCRBY', KEYS[8], ARGV[10], 1)
-redis.call('PUBLISH', ARGV[5], 'created:' .. ARGV[1])
-redis.call('PUBLISH', ARGV[6], ARGV[7])
-return {1, ARGV[1]}
-"""
-
-# KEYS: brand queue, queue attrs
-# ARGV: min score, max score, channel, language, team, offset, limit
-# Returns {number of matching tickets, ids of the requested page}.
-_FILTER = """
-local ids = redis.call('ZRANGEBYSCORE', KEYS[1], ARGV[1], ARGV[2])
-local filtered = ARGV[3] ~= '' or ARGV[4] ~= '' or ARGV[5] ~= ''
-local offset, limit = tonumber(ARGV[6]), tonumber(ARGV[7])
-local total, page = 0, {}
-for _, id in ipairs(ids) do
-  local match = true
-  if filtered then
-    local raw = redis.call('HGET', KEYS[2], id)
-    if not raw then
-      match = false
-    else
-      local a = cjson.decode(raw)
-      match = (ARGV[3] == '' or a.channel == ARGV[3]) and (ARGV[4] == '' or a.language == ARGV[4])
-        and (ARGV[5] == '' or a.team == ARGV[5])
-    end
-  end
-  if match then
-    total = total + 1
-    if total > offset and #page < limit then page[#page + 1] = id end
-  end
-end
-return {total, page}
-"""
 
 
 def _text(value: object) -> str:
@@ -129,8 +81,8 @@ class HandoffStore:
     def __init__(self, redis: Redis, keys: Keys, brand: str = "") -> None:
         self._redis = redis
         self._keys = keys
-        self._create = redis.register_script(_CREATE)
-        self._filter = redis.register_script(_FILTER)
+        self._create = redis.register_script(CREATE)
+        self._filter = redis.register_script(FILTER)
         #: brand of tickets opened here, and of older tickets that carry none
         self.brand = brand
 

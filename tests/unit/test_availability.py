@@ -17,8 +17,9 @@ from bot.agents.models import AccountCreate
 from bot.agents.outbound import DevOutbox, OutboundRouter
 from bot.agents.workflow import AgentWorkflow
 from bot.handoff.context import wait_message_vars
+from bot.handoff.events import TicketEvent
 from bot.handoff.hours import SupportHours
-from bot.handoff.models import HandoffReason, TicketStatus, TranscriptLine
+from bot.handoff.models import HandoffReason, Ticket, TicketStatus, TranscriptLine
 from bot.handoff.presence import Presence
 from bot.handoff.queue import HandoffStore
 from bot.keys import Keys
@@ -97,9 +98,19 @@ async def test_a_ticket_that_is_not_idle_or_claimed_by_another_replica_is_left_a
     workflow = AgentWorkflow(desk, OutboundRouter({"dev": DevOutbox(aredis, keys)}), rasa, aredis, keys, 0)
     fresh, _ = store.open(ticket("messenger:fresh", HandoffReason.REQUESTED, time.time()))
     closers = [IdleCloser(workflow, aredis, keys, idle_s=600, scan_s=30) for _ in range(2)]
-    assert await closers[0].close(fresh.id) is False  # waiting, not idle
-    assert await closers[1].close(fresh.id) is False  # another replica holds the claim now
-    assert store.get(fresh.id).status is TicketStatus.WAITING
+    assert await closers[0].close(fresh.id) is False  # waiting, not idle: Rasa is never called
+    assert store.get(fresh.id).status is TicketStatus.WAITING and redis.get(keys.idle_close_claim(fresh.id)) is None
+
+    def make_idle(t: Ticket) -> list[TicketEvent]:
+        t.status, t.assignee = TicketStatus.CLAIMED, "sari"
+        t.transcript.append(TranscriptLine(sender="agent", text="more?", timestamp=time.time() - 3600))
+        return []
+
+    store.transact(fresh.id, make_idle)
+    assert [t.id for t in closers[0].idle_tickets()] == [fresh.id]
+    redis.set(keys.idle_close_claim(fresh.id), "other-replica", ex=60)
+    assert await closers[1].close(fresh.id) is False  # another replica is closing it
+    assert redis.get(keys.idle_close_claim(fresh.id)) == b"other-replica"  # untouched: Rasa was not called
     assert await closers[0].scan_once() == [] and await closers[1].scan_once() == []  # one scans per period
     assert redis.get(keys.idle_scan_lock) is not None
     await rasa.close()

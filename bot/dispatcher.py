@@ -164,6 +164,12 @@ class Dispatcher:
             message_id=message.message_id,
         )
         await asyncio.to_thread(self._handoffs.append_lines, ticket_id, [line])
+        match = self._escalator.keyword_match(line.text or "") if self._escalator is not None else None
+        if match is not None:  # e.g. "it's for my son, he has a nut allergy" while waiting
+            rule = match.rule
+            await asyncio.to_thread(
+                self._handoffs.raise_priority, ticket_id, rule.priority, rule.id, match.term, rule.team
+            )
         # Recorded in Rasa's tracker too (paused: Rasa runs NLU, predicts nothing).
         dropped: list[OutboundMessage] = await self._rasa.send(
             message.conversation_id, message.text, self._metadata(message)

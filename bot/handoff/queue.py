@@ -344,6 +344,36 @@ class HandoffStore:
 
         return self._with_ticket(ticket_id, write)
 
+    def raise_priority(self, ticket_id: str, priority: int, rule: str, matched: str, team: str | None) -> bool:
+        """Make a waiting ticket more urgent (a keyword rule matched a later customer message).
+
+        Only a waiting ticket whose priority is lower (a larger number) changes: it takes the
+        rule's priority and id, and the rule's team unless it has one. True if it changed.
+        """
+        raised = False
+
+        def change(ticket: Ticket) -> Sequence[TicketEvent]:
+            nonlocal raised
+            raised = ticket.status is TicketStatus.WAITING and priority < ticket.priority
+            if not raised:
+                return []
+            ticket.priority, ticket.rule, ticket.matched = priority, rule, matched
+            ticket.team = ticket.team or team
+            data = {"priority": priority, "rule": rule, "team": ticket.team}
+            brand = self.brand_of(ticket)
+            return [
+                TicketEvent(
+                    type=EventType.ESCALATED,
+                    ticket_id=ticket.id,
+                    brand=brand,
+                    conversation_id=ticket.conversation_id,
+                    data=data,
+                )
+            ]
+
+        self.transact(ticket_id, change)
+        return raised
+
     def reopen_recent(self, conversation_id: str, now: float | None = None) -> Ticket | None:
         """Reopen the conversation's ticket if it was resolved moments ago.
 

@@ -90,6 +90,17 @@ def test_a_keyword_message_is_handed_off_in_that_turn_with_the_rules_priority_an
     assert agent.post(f"/api/agent/tickets/{result['ticket_id']}/claim").status_code == 200  # a team member may
 
 
+def test_a_keyword_in_a_later_message_makes_the_waiting_ticket_more_urgent(api: httpx.Client) -> None:
+    sender = new_sender()
+    first = say(api, sender, "I want to talk to a human")
+    assert api.get(f"/api/handoffs/{first['ticket_id']}").json()["priority"] == 2
+    later = say(api, sender, "please hurry, my daughter just had an allergic reaction")
+    assert later["status"] == "human" and later["replies"] == []  # the bot stays silent
+    ticket = api.get(f"/api/handoffs/{first['ticket_id']}").json()
+    assert (ticket["priority"], ticket["rule"], ticket["team"]) == (1, "allergy", "product-safety")
+    assert api.get("/api/handoffs").json()[0]["priority"] == 1
+
+
 def test_a_vip_gets_the_vip_priority(api: httpx.Client) -> None:
     plain = say(api, new_sender(), "I want to talk to a human")
     by_profile = say(api, new_sender(), "I want to talk to a human", profile={"name": "Dewi", "tier": "Gold"})

@@ -80,6 +80,17 @@ def test_the_index_follows_claims_transfers_and_releases(redis: Redis, keys: Key
     assert [r.id for r in rows] == [t.id] and total == 1
 
 
+def test_a_keyword_later_raises_a_waiting_tickets_priority_only(redis: Redis, keys: Keys) -> None:
+    store = HandoffStore(redis, keys, "kopiku")
+    t, _ = store.open(ticket("messenger:later", HandoffReason.OFFER_ACCEPTED, time.time()))
+    assert t.priority == 3
+    assert store.raise_priority(t.id, 1, "allergy", "allergy", "product-safety") is True
+    assert store.waiting_page("kopiku", team="product-safety", priority=1).ids == [t.id]
+    assert store.raise_priority(t.id, 2, "chargeback", "chargeback", "billing") is False  # not more urgent
+    raised = store.get(t.id)
+    assert (raised.priority, raised.rule, raised.team) == (1, "allergy", "product-safety")
+
+
 def test_tickets_of_the_old_single_queue_move_into_their_brands_queue(redis: Redis, keys: Keys) -> None:
     store = HandoffStore(redis, keys, "kopiku")
     t, _ = store.open(ticket("messenger:legacy", HandoffReason.REQUESTED, time.time()))

@@ -46,7 +46,7 @@ from bot.agents.accounts import AccountStore
 from bot.agents.models import AccountCreate, Role
 from bot.cli import ensure_redis, redis_url
 from bot.handoff.models import CustomerProfile, HandoffReason, Ticket, TranscriptLine
-from bot.handoff.queue import HandoffStore
+from bot.handoff.queue import HandoffStore, QueueQuery
 from bot.keys import Keys
 from bot.stack import ROOT, StackConfig, free_port, private_stack
 
@@ -208,7 +208,7 @@ async def queue_latency(config: StackConfig, store: HandoffStore, n: int) -> dic
     scans = []
     for _ in range(20):
         t0 = time.perf_counter()
-        tickets = store.get_many(store.waiting_page("kopiku", limit=100_000).ids)
+        tickets = store.get_many(store.waiting_page("kopiku", QueueQuery(limit=100_000)).ids)
         _ = [t for t in tickets if t.team == "billing"][:100]
         scans.append((time.perf_counter() - t0) * 1000)
     result["reference_full_scan_in_process"] = _stats(scans)

@@ -21,7 +21,7 @@ from bot.agents.models import Account, Note, QueueItem, Role, TicketView, Transf
 from bot.errors import InvalidInputError, NotFoundError
 from bot.handoff.events import EventType, TicketEvent
 from bot.handoff.models import Ticket, TicketStatus
-from bot.handoff.queue import HandoffStore
+from bot.handoff.queue import HandoffStore, QueueQuery
 from bot.keys import Keys
 
 MAX_NOTES = 500
@@ -79,20 +79,11 @@ class AgentDesk:
             first_response_breached=breached,
         )
 
-    def queue_page(
-        self,
-        brand: str,
-        channel: str | None = None,
-        language: str | None = None,
-        priority: int | None = None,
-        team: str | None = None,
-        limit: int = 100,
-        offset: int = 0,
-    ) -> tuple[list[QueueItem], int]:
+    def queue_page(self, brand: str, query: QueueQuery | None = None) -> tuple[list[QueueItem], int]:
         """Waiting tickets of a brand, most urgent first, then longest waiting; filtered and paged
         in Redis (the brand's queue index). Returns the page and how many tickets match in all."""
         now = time.time()
-        page = self.store.waiting_page(brand, channel, language, priority, team, limit, offset)
+        page = self.store.waiting_page(brand, query)
         rows = [
             self.item(t, now)
             for t in self.store.get_many(page.ids)
@@ -111,7 +102,7 @@ class AgentDesk:
         offset: int = 0,
     ) -> list[QueueItem]:
         """The rows of ``queue_page``."""
-        return self.queue_page(brand, channel, language, priority, team, limit, offset)[0]
+        return self.queue_page(brand, QueueQuery(channel, language, priority, team, limit, offset))[0]
 
     def claimed_by(self, actor: Account, username: str | None) -> list[QueueItem]:
         """Tickets claimed in the actor's brand (by ``username`` if given), oldest first."""

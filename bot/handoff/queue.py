@@ -65,6 +65,18 @@ def handoff_labels(ticket: Ticket) -> str:
 
 
 @dataclass(frozen=True)
+class QueueQuery:
+    """Filters and page of a queue request (None: any)."""
+
+    channel: str | None = None
+    language: str | None = None
+    priority: int | None = None
+    team: str | None = None
+    limit: int = 100
+    offset: int = 0
+
+
+@dataclass(frozen=True)
 class QueuePage:
     """One page of a filtered queue: ticket ids, most urgent first, and how many match in all."""
 
@@ -158,31 +170,22 @@ class HandoffStore:
     def waiting(self, limit: int = 100, offset: int = 0) -> list[TicketSummary]:
         """The deployment brand's queue, most urgent first."""
         now = time.time()
-        page = self.waiting_page(self.brand, limit=limit, offset=offset)
+        page = self.waiting_page(self.brand, QueueQuery(limit=limit, offset=offset))
         return [TicketSummary(**TicketSummary.fields_of(t, now)) for t in self.get_many(page.ids)]
 
     def queue_length(self, brand: str | None = None) -> int:
         """Number of waiting tickets of ``brand`` (default: the deployment's)."""
         return int(self._redis.zcard(self._keys.brand_queue(brand or self.brand)))
 
-    def waiting_page(
-        self,
-        brand: str,
-        channel: str | None = None,
-        language: str | None = None,
-        priority: int | None = None,
-        team: str | None = None,
-        limit: int = 100,
-        offset: int = 0,
-    ) -> QueuePage:
+    def waiting_page(self, brand: str, query: QueueQuery | None = None) -> QueuePage:
         """Ids of a brand's waiting tickets, filtered and paged inside Redis, most urgent first."""
-        low, high = (
-            ("-inf", "+inf") if priority is None else (priority * _PRIORITY_SCALE, (priority + 1) * _PRIORITY_SCALE - 1)
-        )
+        q = query or QueueQuery()
+        scale = _PRIORITY_SCALE
+        low, high = ("-inf", "+inf") if q.priority is None else (q.priority * scale, (q.priority + 1) * scale - 1)
         k = self._keys
         total, ids = self._filter(
             keys=[k.brand_queue(brand), k.queue_attrs(brand)],
-            args=[low, high, channel or "", language or "", team or "", offset, limit],
+            args=[low, high, q.channel or "", q.language or "", q.team or "", q.offset, q.limit],
         )
         return QueuePage(ids=[_text(i) for i in ids], total=int(total))
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
 from datetime import datetime, timezone
 
 import pytest
@@ -67,13 +66,6 @@ def test_the_customer_is_told_when_to_expect_a_person() -> None:
     for online in (True, False, None):  # outside hours: the next opening, whoever is online
         closed = wait_message_vars(HOURS, 10, MONDAY_20_WIB, agents_online=online)
         assert closed == ("utter_handoff_closed", {"next_open": "2026-12-01 09:00 WIB"})
-
-
-@pytest.fixture()
-async def aredis(redis_url: str) -> AsyncIterator[AsyncRedis]:
-    client = AsyncRedis.from_url(redis_url)
-    yield client
-    await client.aclose()
 
 
 def test_a_ticket_is_idle_only_when_claimed_and_the_agent_spoke_last_long_ago() -> None:

@@ -13,7 +13,7 @@ from bot.agents.desk import AgentDesk
 from bot.agents.models import Account, AccountCreate, Role, TransferRequest
 from bot.handoff.models import HandoffReason, Ticket
 from bot.handoff.presence import Presence
-from bot.handoff.queue import HandoffStore
+from bot.handoff.queue import HandoffStore, QueueQuery
 from bot.keys import Keys
 from bot.metrics import FIRST_RESPONSE_BUCKETS, WorkspaceCollector, bucket_of, record_first_response, render
 from tests.unit.test_handoff import ticket
@@ -44,16 +44,16 @@ def test_the_queue_is_filtered_and_paged_in_redis_like_a_full_scan(redis: Redis,
     store = HandoffStore(redis, keys, "kopiku")
     tickets = fill(store, 300, time.time())
     HandoffStore(redis, keys, "otherbrand").open(ticket("messenger:other", HandoffReason.ANGRY, time.time()))
-    assert store.waiting_page("kopiku", limit=500).ids == expected(tickets)
+    assert store.waiting_page("kopiku", QueueQuery(limit=500)).ids == expected(tickets)
     for want in [
         {"channel": "instagram"},
         {"language": "ru", "team": "billing"},
         {"priority": 1, "channel": "dev", "language": "fr"},
         {"team": "legal", "priority": 3},
     ]:
-        page = store.waiting_page("kopiku", limit=500, **want)  # type: ignore[arg-type]
+        page = store.waiting_page("kopiku", QueueQuery(limit=500, **want))  # type: ignore[arg-type]
         assert page.ids == expected(tickets, **want) and page.total == len(page.ids) > 0, want
-    paged = store.waiting_page("kopiku", language="id", limit=10, offset=20)
+    paged = store.waiting_page("kopiku", QueueQuery(language="id", limit=10, offset=20))
     assert paged.ids == expected(tickets, language="id")[20:30] and paged.total == 75
     assert store.queue_length() == 300 and store.queue_length("otherbrand") == 1
     assert len(store.waiting_page("otherbrand").ids) == 1
@@ -72,11 +72,11 @@ def test_the_index_follows_claims_transfers_and_releases(redis: Redis, keys: Key
     desk.claim(agents["sari"], t.id)
     assert store.waiting_page("kopiku").total == 0 and store.waiting_attrs("kopiku") == []
     desk.transfer(agents["sari"], t.id, TransferRequest(to_team="billing"))
-    assert store.waiting_page("kopiku", team="billing").ids == [t.id]
-    assert store.waiting_page("kopiku", team="legal").ids == []
+    assert store.waiting_page("kopiku", QueueQuery(team="billing")).ids == [t.id]
+    assert store.waiting_page("kopiku", QueueQuery(team="legal")).ids == []
     desk.claim(agents["budi"], t.id)
     desk.release(agents["budi"], t.id)
-    rows, total = desk.queue_page("kopiku", team="billing")
+    rows, total = desk.queue_page("kopiku", QueueQuery(team="billing"))
     assert [r.id for r in rows] == [t.id] and total == 1
 
 
@@ -85,7 +85,7 @@ def test_a_keyword_later_raises_a_waiting_tickets_priority_only(redis: Redis, ke
     t, _ = store.open(ticket("messenger:later", HandoffReason.OFFER_ACCEPTED, time.time()))
     assert t.priority == 3
     assert store.raise_priority(t.id, 1, "allergy", "allergy", "product-safety") is True
-    assert store.waiting_page("kopiku", team="product-safety", priority=1).ids == [t.id]
+    assert store.waiting_page("kopiku", QueueQuery(team="product-safety", priority=1)).ids == [t.id]
     assert store.raise_priority(t.id, 2, "chargeback", "chargeback", "billing") is False  # not more urgent
     raised = store.get(t.id)
     assert (raised.priority, raised.rule, raised.team) == (1, "allergy", "product-safety")
@@ -99,7 +99,7 @@ def test_tickets_of_the_old_single_queue_move_into_their_brands_queue(redis: Red
     pipe.zadd(f"{keys.prefix}:queue", {t.id: 2})
     pipe.execute()
     assert store.migrate_legacy_queue() == 1 and store.migrate_legacy_queue() == 0
-    assert store.waiting_page("kopiku", channel="messenger").ids == [t.id]
+    assert store.waiting_page("kopiku", QueueQuery(channel="messenger")).ids == [t.id]
 
 
 def test_metrics_come_from_redis_in_prometheus_text_format(redis: Redis, keys: Keys) -> None:

@@ -23,6 +23,7 @@ from bot.agents.models import (
 from bot.agents.suggest import suggest
 from bot.api.agent_deps import AgentAccount, AgentsDep, errors
 from bot.handoff.models import TranscriptLine
+from bot.handoff.queue import QueueQuery
 from bot.messages import Channel
 
 router = APIRouter(prefix="/api/agent", tags=["agent: tickets"])
@@ -55,16 +56,8 @@ async def queue(
     (``DMDESK_FIRST_RESPONSE_TARGET_S``) is breached. ``team`` is the team the escalation rules (or a
     transfer) routed the ticket to. Filtering and paging happen in Redis on the brand's queue index;
     the ``X-Total-Count`` header says how many tickets match in all."""
-    rows, total = await asyncio.to_thread(
-        agents.desk.queue_page,
-        account.brand,
-        channel.value if channel else None,
-        language,
-        priority,
-        team,
-        limit,
-        offset,
-    )
+    query = QueueQuery(channel.value if channel else None, language, priority, team, limit, offset)
+    rows, total = await asyncio.to_thread(agents.desk.queue_page, account.brand, query)
     response.headers["X-Total-Count"] = str(total)
     return rows
 

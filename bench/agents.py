@@ -34,6 +34,7 @@ import sys
 import time
 import uuid
 from collections import Counter
+from collections.abc import Sequence
 from typing import Any
 
 import httpx
@@ -141,13 +142,11 @@ async def handoff_latency(config: StackConfig, n: int) -> dict[str, object]:
     return result
 
 
-def seed_queue(store: HandoffStore, count: int) -> list[str]:
+def seed_queue(store: HandoffStore, count: int, teams: Sequence[str | None] = (None, "billing", "orders")) -> list[str]:
     """``count`` waiting tickets with 12-line transcripts, mixed filters, waiting up to an hour."""
     ids = []
     now = time.time()
-    combos = itertools.cycle(
-        itertools.product(["messenger", "instagram", "dev"], ["en", "id", "fr", "ru"], [None, "billing", "orders"])
-    )
+    combos = itertools.cycle(itertools.product(["messenger", "instagram", "dev"], ["en", "id", "fr", "ru"], teams))
     for i in range(count):
         channel, language, team = next(combos)
         created = now - 3600 + i * 3600 / count
@@ -299,7 +298,7 @@ def main() -> None:
             store = HandoffStore(redis, keys, "kopiku")
             seed_queue(store, max(0, args.queue - store.queue_length()))
             result["queue_api_ms"] = asyncio.run(queue_latency(config, store, args.queue_requests))
-            race_ids = seed_queue(store, args.tickets)
+            race_ids = seed_queue(store, args.tickets, teams=[None])  # any agent may claim them
             race = asyncio.run(claim_race(config, race_ids, args.agents))
             assigned = {t.id: t.assignee for t in store.get_many(race_ids)}
             race["assignee_matches_winner"] = all(assigned[t] == w for t, w in race.pop("winners").items())

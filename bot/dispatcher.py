@@ -43,21 +43,19 @@ class Dispatcher:
         self._handoffs = handoffs
         self._escalator = escalator
 
-    def _to_bot(self, message: InboundMessage) -> tuple[str, dict[str, Any]]:
-        """The text and metadata Rasa gets. A message with a keyword of the escalation rules
-        (allergy, chargeback, ...) is marked (``metadata.escalation``): Rasa's NLU makes it a
-        request for a person (``bot.nlu.components.EscalationOverride``), handed off in this turn
-        whatever the classifier said, its language and entities still read from the words."""
+    def _bot_metadata(self, message: InboundMessage) -> dict[str, Any]:
+        """The metadata Rasa gets. A message with a keyword of the escalation rules (allergy,
+        chargeback, ...) is marked (``escalation``): Rasa's NLU makes it a request for a person
+        (``bot.nlu.components.EscalationOverride``), handed off in this turn whatever the
+        classifier said, its language and entities still read from the words."""
         metadata = self._metadata(message)
-        shown = str(metadata.get("display_text") or message.text)
         if self._escalator is None or message.text.startswith("/"):
-            return message.text, metadata
-        match = self._escalator.keyword_match(shown)
-        if match is None:
-            return message.text, metadata
-        log.info("escalation keyword", extra={"conversation": message.conversation_id, "rule": match.rule.id})
-        metadata["escalation"] = {"rule": match.rule.id, "term": match.term}
-        return message.text, metadata
+            return metadata
+        match = self._escalator.keyword_match(str(metadata.get("display_text") or message.text))
+        if match is not None:
+            log.info("escalation keyword", extra={"conversation": message.conversation_id, "rule": match.rule.id})
+            metadata["escalation"] = {"rule": match.rule.id, "term": match.term}
+        return metadata
 
     async def seen_before(self, message: InboundMessage, takeover: bool = False) -> bool:
         """Mark the message id as being processed; True if it was seen before.
@@ -110,8 +108,7 @@ class Dispatcher:
                     owner = await self._reopen_recent(conversation)
                 if owner is not None:
                     return await self._to_human(message, owner)
-                text, metadata = self._to_bot(message)
-                replies = await self._rasa.send(conversation, text, metadata)
+                replies = await self._rasa.send(conversation, message.text, self._bot_metadata(message))
                 ticket = next((r.meta.get("ticket_id") for r in replies if r.meta.get("kind") == "handoff"), None)
                 if ticket is not None:
                     # The ticket was written inside the action; the rendered reply exists only now.

@@ -21,7 +21,7 @@ class AvailabilityUpdate(BaseModel):
     available: bool = Field(description="false: away (never counted online); true: available and seen now")
 
 
-class Availability(BaseModel):
+class AvailabilityPublic(BaseModel):
     """The caller's availability and the brand's."""
 
     username: str
@@ -34,12 +34,12 @@ class Availability(BaseModel):
     next_open: datetime | None = Field(description="next opening of support hours when closed")
 
 
-def _availability(agents: AgentServices, account: Account) -> Availability:
+def _availability(agents: AgentServices, account: Account) -> AvailabilityPublic:
     presence, brand = agents.presence, account.brand
     online = presence.online(brand)
     now = datetime.now(timezone.utc)
     is_open = agents.hours.is_open(now)
-    return Availability(
+    return AvailabilityPublic(
         username=account.username,
         available=not presence.is_away(brand, account.username),
         online=account.username in online,
@@ -51,8 +51,8 @@ def _availability(agents: AgentServices, account: Account) -> Availability:
     )
 
 
-@router.get("/availability", response_model=Availability, summary="Your availability and who is online")
-async def get_availability(account: AgentAccount, agents: AgentsDep) -> Availability:
+@router.get("/availability", response_model=AvailabilityPublic, summary="Your availability and who is online")
+async def get_availability(account: AgentAccount, agents: AgentsDep) -> AvailabilityPublic:
     """An agent is online when available and seen within ``DMDESK_PRESENCE_TTL_S`` seconds: an open
     ``GET /api/agent/events`` stream refreshes that every 15 s. When support hours are open but no
     agent is online, customers who are handed off are told a longer wait (``DMDESK_AWAY_WAIT_MINUTES``)."""
@@ -61,11 +61,11 @@ async def get_availability(account: AgentAccount, agents: AgentsDep) -> Availabi
 
 @router.put(
     "/availability",
-    response_model=Availability,
+    response_model=AvailabilityPublic,
     summary="Mark yourself available or away",
     responses=errors(422),
 )
-async def put_availability(body: AvailabilityUpdate, account: AgentAccount, agents: AgentsDep) -> Availability:
+async def put_availability(body: AvailabilityUpdate, account: AgentAccount, agents: AgentsDep) -> AvailabilityPublic:
     """``available: false`` takes you offline at once, even with a console open. ``available: true``
     counts you online for ``DMDESK_PRESENCE_TTL_S`` seconds, and for as long as your event stream
     stays open (API clients without one can repeat this call as a heartbeat)."""

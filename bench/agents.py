@@ -195,7 +195,8 @@ async def queue_latency(config: StackConfig, store: HandoffStore, n: int) -> dic
             for i in range(n + 5):
                 t0 = time.perf_counter()
                 response = await http.get("/api/agent/queue", params=params)
-                response.raise_for_status()
+                if response.status_code != 200:
+                    raise RuntimeError(f"queue: {response.status_code} {response.text} after {i} requests of {name}")
                 if i >= 5:
                     latencies.append((time.perf_counter() - t0) * 1000)
             result[name] = {

@@ -131,6 +131,7 @@ class HandoffStore:
                 k.queue_attrs(ticket.brand),
                 k.brands,
                 k.handoff_counts(ticket.brand),
+                k.tickets_claimed,
             ],
             args=[
                 ticket.id,

@@ -1,8 +1,9 @@
 """Lua scripts of the ticket store (``bot/handoff/queue.py``), each one atomic in Redis."""
 
-# KEYS: owner, ticket, brand queue, all, conversation tickets, queue attrs, brands, handoff counts
+# KEYS: owner, ticket, brand queue, all, conversation tickets, queue attrs, brands, handoff counts, claimed
 # ARGV: ticket id, ticket json, queue score, created ms, channel, brand channel, brand event json,
-#       queue attrs json, brand, handoff counts field, '1' to queue it (a waiting ticket)
+#       queue attrs json, brand, handoff counts field, '1' to queue it (a waiting ticket; else it is claimed:
+#       a person answered in Meta's inbox)
 CREATE = """
 local existing = redis.call('GET', KEYS[1])
 if existing then return {0, existing} end
@@ -11,6 +12,8 @@ redis.call('SET', KEYS[2], ARGV[2])
 if ARGV[11] == '1' then
   redis.call('ZADD', KEYS[3], ARGV[3], ARGV[1])
   redis.call('HSET', KEYS[6], ARGV[1], ARGV[8])
+else
+  redis.call('SADD', KEYS[9], ARGV[1])
 end
 redis.call('ZADD', KEYS[4], ARGV[4], ARGV[1])
 redis.call('ZADD', KEYS[5], ARGV[4], ARGV[1])

@@ -13,7 +13,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from bot import runtime
 from bot.faq.turn import Outcome, answer_entry, fallback_handoff_intent, faq_turn, keep_attempts
-from bot.handoff.context import build_ticket, wait_message_vars
+from bot.handoff.context import apply_escalation, build_ticket, wait_message_vars
 from bot.handoff.models import HandoffReason
 from bot.settings import core_settings
 
@@ -57,22 +57,37 @@ async def hand_off(
     settings = core_settings()
     language = await _language(tracker)
     ticket = build_ticket(tracker.current_state(), reason, language, faq_tried)
-    ticket, created = await asyncio.to_thread(runtime.handoff_store().open, ticket)
-    response, variables = wait_message_vars(runtime.support_hours(), settings.expected_wait_minutes)
+    kb = await asyncio.to_thread(runtime.knowledge_base)
+    apply_escalation(ticket, runtime.escalator(), kb.topic_of)
+    store = runtime.handoff_store()
+    ticket, created = await asyncio.to_thread(store.open, ticket)
+    online = await asyncio.to_thread(runtime.presence().anyone_online, store.brand_of(ticket))
+    response, variables = wait_message_vars(
+        runtime.support_hours(),
+        settings.expected_wait_minutes,
+        agents_online=online,
+        away_wait_minutes=settings.away_wait_minutes,
+    )
     dispatcher.utter_message(
         response=response,
         json_message={
             "dmdesk": {
                 "kind": Outcome.ESCALATE.value,
                 "ticket_id": ticket.id,
-                "reason": reason.value,
+                "reason": ticket.reason.value,
                 "priority": ticket.priority,
+                "team": ticket.team,
+                "rule": ticket.rule,
                 "new_ticket": created,
+                "agents_online": online,
             }
         },
         **variables,
     )
-    log.info("handoff", extra={"ticket": ticket.id, "reason": reason.value, "created": created})
+    log.info(
+        "handoff",
+        extra={"ticket": ticket.id, "reason": ticket.reason.value, "rule": ticket.rule, "created": created},
+    )
     return [SlotSet("pending_offer", None), SlotSet("failed_answers", 0), ConversationPaused()]
 
 

@@ -12,6 +12,7 @@ from redis.asyncio import Redis as AsyncRedis
 
 from bot.dispatcher import Dispatcher
 from bot.handoff.queue import HandoffStore
+from bot.handoff.rules import load_escalator
 from bot.ingest import Consumer, run_consumers
 from bot.keys import Keys
 from bot.meta.handler import MetaHandler
@@ -32,7 +33,14 @@ async def consume(count: int | None = None) -> None:
     rasa = RasaClient(cfg.rasa_url, cfg.rasa_timeout_s, cfg.channel_token.get_secret_value())
     store = HandoffStore(sredis, keys, cfg.brand)
     send = build_send_client(cfg, aredis, keys)
-    handler = MetaHandler(aredis, keys, Dispatcher(aredis, keys, rasa, store), send, store, cfg.meta_app_id)
+    handler = MetaHandler(
+        aredis,
+        keys,
+        Dispatcher(aredis, keys, rasa, store, load_escalator(cfg.escalation_file)),
+        send,
+        store,
+        cfg.meta_app_id,
+    )
     n = count if count is not None else max(1, cfg.consumers)
     consumers = [
         Consumer(

@@ -19,6 +19,7 @@ from redis.asyncio import Redis
 
 from bot.handoff.models import TranscriptLine
 from bot.handoff.queue import HandoffStore
+from bot.handoff.rules import Escalator
 from bot.keys import Keys
 from bot.messages import DispatchResult, InboundMessage, OutboundMessage
 from bot.rasa_client import RasaClient
@@ -33,11 +34,28 @@ PROCESSING, DONE = "processing", "done"
 class Dispatcher:
     """Routes inbound messages to the bot or to the human who owns the chat."""
 
-    def __init__(self, redis: Redis, keys: Keys, rasa: RasaClient, handoffs: HandoffStore) -> None:
+    def __init__(
+        self, redis: Redis, keys: Keys, rasa: RasaClient, handoffs: HandoffStore, escalator: Escalator | None = None
+    ) -> None:
         self._redis = redis
         self._keys = keys
         self._rasa = rasa
         self._handoffs = handoffs
+        self._escalator = escalator
+
+    def _bot_metadata(self, message: InboundMessage) -> dict[str, Any]:
+        """The metadata Rasa gets. A message with a keyword of the escalation rules (allergy,
+        chargeback, ...) is marked (``escalation``): Rasa's NLU makes it a request for a person
+        (``bot.nlu.components.EscalationOverride``), handed off in this turn whatever the
+        classifier said, its language and entities still read from the words."""
+        metadata = self._metadata(message)
+        if self._escalator is None or message.text.startswith("/"):
+            return metadata
+        match = self._escalator.keyword_match(str(metadata.get("display_text") or message.text))
+        if match is not None:
+            log.info("escalation keyword", extra={"conversation": message.conversation_id, "rule": match.rule.id})
+            metadata["escalation"] = {"rule": match.rule.id, "term": match.term}
+        return metadata
 
     async def seen_before(self, message: InboundMessage, takeover: bool = False) -> bool:
         """Mark the message id as being processed; True if it was seen before.
@@ -90,7 +108,7 @@ class Dispatcher:
                     owner = await self._reopen_recent(conversation)
                 if owner is not None:
                     return await self._to_human(message, owner)
-                replies = await self._rasa.send(conversation, message.text, self._metadata(message))
+                replies = await self._rasa.send(conversation, message.text, self._bot_metadata(message))
                 ticket = next((r.meta.get("ticket_id") for r in replies if r.meta.get("kind") == "handoff"), None)
                 if ticket is not None:
                     # The ticket was written inside the action; the rendered reply exists only now.
@@ -143,6 +161,12 @@ class Dispatcher:
             message_id=message.message_id,
         )
         await asyncio.to_thread(self._handoffs.append_lines, ticket_id, [line])
+        match = self._escalator.keyword_match(line.text or "") if self._escalator is not None else None
+        if match is not None:  # e.g. "it's for my son, he has a nut allergy" while waiting
+            rule = match.rule
+            await asyncio.to_thread(
+                self._handoffs.raise_priority, ticket_id, rule.priority, rule.id, match.term, rule.team
+            )
         # Recorded in Rasa's tracker too (paused: Rasa runs NLU, predicts nothing).
         dropped: list[OutboundMessage] = await self._rasa.send(
             message.conversation_id, message.text, self._metadata(message)

@@ -65,10 +65,19 @@ class Keys:
         """String: handoff ticket JSON."""
         return f"{self.prefix}:ticket:{ticket_id}"
 
+    def brand_queue(self, brand: str) -> str:
+        """Sorted set of a brand's waiting ticket ids, ordered by priority then wait."""
+        return f"{self.prefix}:queue:{brand}"
+
+    def queue_attrs(self, brand: str) -> str:
+        """Hash: waiting ticket id -> JSON of its filter fields (channel, language, team, priority),
+        so that the queue is filtered inside Redis (bot/handoff/queue.py)."""
+        return f"{self.prefix}:queueattrs:{brand}"
+
     @property
-    def ticket_queue(self) -> str:
-        """Sorted set of waiting ticket ids, ordered by priority then wait."""
-        return f"{self.prefix}:queue"
+    def brands(self) -> str:
+        """Set of the brands that have had tickets (metrics)."""
+        return f"{self.prefix}:brands"
 
     @property
     def tickets_all(self) -> str:
@@ -129,6 +138,32 @@ class Keys:
     def tickets_claimed(self) -> str:
         """Set of ids of tickets an agent owns now."""
         return f"{self.prefix}:claimed"
+
+    # --- availability, idle auto-close, metrics (bot/handoff/presence.py, bot/agents/idle.py, bot/metrics.py)
+    def agent_presence(self, brand: str) -> str:
+        """Sorted set: username -> last time (ms) the agent was seen online (open event stream)."""
+        return f"{self.prefix}:presence:{brand}"
+
+    def agent_away(self, brand: str) -> str:
+        """Set of usernames who marked themselves unavailable."""
+        return f"{self.prefix}:away:{brand}"
+
+    @property
+    def idle_scan_lock(self) -> str:
+        """Lock (with TTL) of the replica scanning for idle tickets."""
+        return f"{self.prefix}:idlescan"
+
+    def idle_close_claim(self, ticket_id: str) -> str:
+        """Marker (with TTL): a replica is closing this idle ticket."""
+        return f"{self.prefix}:idleclose:{ticket_id}"
+
+    def handoff_counts(self, brand: str) -> str:
+        """Hash: JSON label set -> number of tickets created (handoffs by reason)."""
+        return f"{self.prefix}:metrics:handoffs:{brand}"
+
+    def first_response_histogram(self, brand: str) -> str:
+        """Hash: bucket upper bound (or "inf", "sum", "count") -> first-response times."""
+        return f"{self.prefix}:metrics:firstresponse:{brand}"
 
     # --- Meta ingest (bot/ingest.py) and outbound (bot/meta/)
     # Never ``{prefix}:lock:``: Rasa's lock store uses it.

@@ -14,7 +14,9 @@ from bot.faq.index import IndexWeights
 from bot.faq.kb import KnowledgeBase, Thresholds
 from bot.faq.verifier import Verifier
 from bot.handoff.hours import SupportHours
+from bot.handoff.presence import Presence
 from bot.handoff.queue import HandoffStore
+from bot.handoff.rules import Escalator, load_escalator
 from bot.keys import Keys
 from bot.settings import CoreSettings, core_settings
 
@@ -73,3 +75,20 @@ def support_hours() -> SupportHours:
     """Support hours from settings."""
     s = core_settings()
     return SupportHours.parse(s.support_hours, s.support_timezone)
+
+
+@lru_cache(maxsize=1)
+def escalator() -> Escalator:
+    """The escalation rules of ``DMDESK_ESCALATION_FILE``, compiled.
+
+    Raises:
+        EscalationConfigError: The file is missing or not valid.
+    """
+    return load_escalator(core_settings().escalation_file)
+
+
+@lru_cache(maxsize=1)
+def presence() -> Presence:
+    """Who of the brand's agents is online."""
+    s = core_settings()
+    return Presence(redis_client(), Keys(s.redis_prefix), s.presence_ttl_s, s.agent_presence)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -48,6 +49,13 @@ class CoreSettings(BaseSettings):
     support_timezone: str = "Asia/Jakarta"
     support_hours: str = "mon-fri 09:00-18:00; sat 09:00-14:00"
     expected_wait_minutes: int = 10
+    escalation_file: Path = Field(
+        default=ROOT / "config" / "escalation.yml", description="Escalation rules (priorities, teams, keywords, VIPs)."
+    )
+    # Availability (bot/handoff/presence.py): "auto" counts online agents when the brand has accounts
+    agent_presence: Literal["auto", "on", "off"] = "auto"
+    presence_ttl_s: int = Field(default=45, ge=5, description="An agent is online this long after last seen.")
+    away_wait_minutes: int = Field(default=60, ge=1, description="Told to customers when no agent is online.")
     # Agent workspace: the brand this deployment's tickets belong to
     brand: str = Field(default="kopiku", pattern=r"^[a-z0-9][a-z0-9_-]{0,39}$", description="Brand slug of tickets.")
 
@@ -66,6 +74,13 @@ class ServiceSettings(CoreSettings):
     session_ttl_s: int = Field(default=12 * 3600, ge=60, description="Agent session lifetime.")
     reopen_window_s: int = Field(default=600, ge=0, description="A customer writing within this after resolve reopens.")
     max_login_failures: int = Field(default=10, ge=1, description="Failed logins per account per 15 min.")
+    idle_close_s: int = Field(
+        default=0, ge=0, description="Close tickets idle this long after an agent's reply (0: never)."
+    )
+    idle_scan_s: float = Field(default=30.0, gt=0, description="How often the bot service looks for idle tickets.")
+    metrics_token: SecretStr | None = Field(
+        default=None, description="Bearer token of GET /metrics (default: api_token)."
+    )
     # Meta webhooks (connectors/meta, bot/ingest.py) and the Send API (bot/meta/send.py)
     meta_app_secret: SecretStr | None = Field(
         default=None,

@@ -21,7 +21,7 @@ from bot.agents.models import Account, Note, QueueItem, Role, TicketView, Transf
 from bot.errors import InvalidInputError, NotFoundError
 from bot.handoff.events import EventType, TicketEvent
 from bot.handoff.models import Ticket, TicketStatus
-from bot.handoff.queue import HandoffStore
+from bot.handoff.queue import HandoffStore, QueueQuery
 from bot.keys import Keys
 
 MAX_NOTES = 500
@@ -79,6 +79,18 @@ class AgentDesk:
             first_response_breached=breached,
         )
 
+    def queue_page(self, brand: str, query: QueueQuery | None = None) -> tuple[list[QueueItem], int]:
+        """Waiting tickets of a brand, most urgent first, then longest waiting; filtered and paged
+        in Redis (the brand's queue index). Returns the page and how many tickets match in all."""
+        now = time.time()
+        page = self.store.waiting_page(brand, query)
+        rows = [
+            self.item(t, now)
+            for t in self.store.get_many(page.ids)
+            if t.status is TicketStatus.WAITING and self.store.brand_of(t) == brand
+        ]
+        return rows, page.total
+
     def queue(
         self,
         brand: str,
@@ -89,18 +101,8 @@ class AgentDesk:
         limit: int = 100,
         offset: int = 0,
     ) -> list[QueueItem]:
-        """Waiting tickets of a brand, most urgent first, then longest waiting; filtered."""
-        now = time.time()
-        rows = []
-        for ticket in self.store.get_many(self.store.waiting_ids()):
-            if ticket.status is not TicketStatus.WAITING or self.store.brand_of(ticket) != brand:
-                continue
-            if (channel and ticket.channel != channel) or (language and ticket.language != language):
-                continue
-            if (priority is not None and ticket.priority != priority) or (team and ticket.team != team):
-                continue
-            rows.append(self.item(ticket, now))
-        return rows[offset : offset + limit]
+        """The rows of ``queue_page``."""
+        return self.queue_page(brand, QueueQuery(channel, language, priority, team, limit, offset))[0]
 
     def claimed_by(self, actor: Account, username: str | None) -> list[QueueItem]:
         """Tickets claimed in the actor's brand (by ``username`` if given), oldest first."""

@@ -23,17 +23,21 @@ async def stream_events(
     still_valid: Callable[[], Awaitable[bool]],
     heartbeat_s: float = 15.0,
     poll_s: float = 0.5,
+    on_beat: Callable[[], Awaitable[None]] | None = None,
 ) -> AsyncIterator[str]:
     """SSE frames of the events published on ``channel``.
 
     The first frame (``event: ready``) is sent once the subscription is
     active, so a client knows it will miss nothing from then on. A comment
     line keeps idle connections open; the session is checked at each one and
-    the stream ends when it was revoked or expired.
+    the stream ends when it was revoked or expired. ``on_beat`` runs once
+    subscribed and at every keep-alive of a valid session (agent presence).
     """
     pubsub = redis.pubsub()
     await pubsub.subscribe(channel)
     try:
+        if on_beat is not None:
+            await on_beat()
         yield sse("ready", json.dumps({"at": time.time()}))
         last_beat = time.monotonic()
         seq = 0
@@ -53,6 +57,8 @@ async def stream_events(
                     yield sse("session_ended", json.dumps({"reason": "session expired or revoked"}))
                     return
                 last_beat = time.monotonic()
+                if on_beat is not None:
+                    await on_beat()
                 yield ": keep-alive\n\n"
     finally:
         await pubsub.unsubscribe(channel)

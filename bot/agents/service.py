@@ -15,6 +15,8 @@ from bot.agents.outbound import DevOutbox, OutboundRouter
 from bot.agents.sessions import SessionStore
 from bot.agents.workflow import AgentWorkflow
 from bot.faq.kb import KnowledgeBase
+from bot.handoff.hours import SupportHours
+from bot.handoff.presence import Presence
 from bot.handoff.queue import HandoffStore
 from bot.keys import Keys
 from bot.messages import Channel
@@ -37,6 +39,8 @@ class AgentServices:
     outbox: DevOutbox
     outbound: OutboundRouter
     knowledge_base: Callable[[], KnowledgeBase]
+    presence: Presence
+    hours: SupportHours
 
 
 def build_agent_services(
@@ -65,4 +69,6 @@ def build_agent_services(
         outbox=outbox,
         outbound=outbound,
         knowledge_base=knowledge_base,
+        presence=Presence(redis, keys, settings.presence_ttl_s, settings.agent_presence),
+        hours=SupportHours.parse(settings.support_hours, settings.support_timezone),
     )

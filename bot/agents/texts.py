@@ -14,6 +14,28 @@ RESOLVED: dict[str, str] = {
 }
 
 
+#: sent when a ticket is closed automatically after an agent's reply went unanswered (bot/agents/idle.py)
+IDLE_CLOSED: dict[str, str] = {
+    "en": "We haven't heard back from you for a while, so we've closed this conversation. If you still need "
+    "help, just write here: our assistant will help you, and a person is a message away.",
+    "id": "Karena sudah beberapa waktu belum ada balasan, percakapan ini kami tutup ya. Kalau masih butuh bantuan, "
+    "tulis saja di sini: asisten kami siap membantu, dan tim kami juga bisa dihubungi lagi.",
+    "fr": "Sans nouvelles de votre part depuis un moment, nous avons clôturé cette conversation. Si vous avez "
+    "encore besoin d'aide, écrivez-nous ici : notre assistant vous aidera, et une personne reste joignable.",
+    "ru": "Мы давно не получали от вас ответа, поэтому закрыли этот разговор. Если помощь ещё нужна, просто "
+    "напишите сюда — наш ассистент поможет, а при необходимости подключится сотрудник.",
+}
+
+
+def _in(texts: dict[str, str], language: str | None, default_language: str) -> str:
+    return texts.get(language or "", texts.get(default_language, texts["en"]))
+
+
 def resolved_message(language: str | None, default_language: str = "en") -> str:
     """The "conversation closed, the bot is back" message in ``language`` (or the default)."""
-    return RESOLVED.get(language or "", RESOLVED.get(default_language, RESOLVED["en"]))
+    return _in(RESOLVED, language, default_language)
+
+
+def idle_closed_message(language: str | None, default_language: str = "en") -> str:
+    """The "closed for lack of an answer" message in ``language`` (or the default)."""
+    return _in(IDLE_CLOSED, language, default_language)

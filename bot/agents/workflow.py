@@ -13,19 +13,21 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from redis.asyncio import Redis as AsyncRedis
+from redis.client import Pipeline
 
 from bot.agents.desk import AgentDesk, event, require_owner
 from bot.agents.errors import ConflictError
 from bot.agents.models import Account, Role
 from bot.agents.outbound import DeliveryResult, OutboundRouter
-from bot.agents.texts import resolved_message
+from bot.agents.texts import idle_closed_message, resolved_message
 from bot.errors import NotFoundError
 from bot.handoff.events import EventType, TicketEvent
 from bot.handoff.models import Delivery, DeliveryStatus, Ticket, TicketStatus, TranscriptLine
 from bot.keys import Keys
+from bot.metrics import record_first_response
 from bot.rasa_client import RasaClient
 
 LOCK_TIMEOUT_S = 60
@@ -100,15 +102,22 @@ class AgentWorkflow:
             delivery=Delivery(status=DeliveryStatus.PENDING, updated_at=now),
         )
 
+        first: list[bool] = []
+
         def change(ticket: Ticket) -> Sequence[TicketEvent]:
             self.desk._check_brand(ticket, actor)
             require_owner(ticket, actor, admin_may=False)
             ticket.transcript.append(line)
+            first[:] = [ticket.first_response_at is None]
             if ticket.first_response_at is None:
                 ticket.first_response_at = now
             return [event(EventType.REPLIED, ticket, actor.username, line_id=line.id, text=text)]
 
-        ticket = await asyncio.to_thread(self.desk.store.transact, ticket_id, change)
+        def count_first_response(pipe: Pipeline, ticket: Ticket) -> None:
+            if first == [True]:
+                record_first_response(pipe, self._keys, ticket.brand, now - ticket.created_at)
+
+        ticket = await asyncio.to_thread(self.desk.store.transact, ticket_id, change, count_first_response)
         return await self._deliver(ticket, line, actor.username)
 
     async def retry(self, actor: Account, ticket_id: str, line_id: str) -> TranscriptLine:
@@ -140,17 +149,57 @@ class AgentWorkflow:
             ConflictError: The ticket is not claimed by the actor (admins may resolve any claimed one).
             UpstreamError: Rasa did not take the chat back (nothing changed then).
         """
+
+        def check(ticket: Ticket) -> None:
+            self.desk._check_brand(ticket, actor)
+            require_owner(ticket, actor)
+
         ticket = await asyncio.to_thread(self.desk.ticket_for, actor, ticket_id)
-        require_owner(ticket, actor)
+        check(ticket)
         text = resolved_message(ticket.language, default_language)
+        return await self._close(ticket_id, check, text, actor.username, "resolved")
+
+    async def close_idle(
+        self, ticket_id: str, still_idle: Callable[[Ticket], bool], default_language: str = "en"
+    ) -> tuple[Ticket, TranscriptLine] | None:
+        """Close a ticket nobody wrote on for a while (``bot/agents/idle.py``), telling the customer.
+
+        ``still_idle`` is checked again under the conversation's lock and in the closing
+        transaction: a customer message that arrives meanwhile keeps the ticket open. Returns None
+        when the ticket was not closed.
+
+        Raises:
+            UpstreamError: Rasa did not take the chat back (nothing changed then).
+        """
+
+        def check(ticket: Ticket) -> None:
+            if not still_idle(ticket):
+                raise ConflictError("ticket is no longer idle", ticket_id=ticket.id)
+
+        ticket = await asyncio.to_thread(self.desk.store.get, ticket_id)
+        text = idle_closed_message(ticket.language, default_language)
+        try:
+            return await self._close(ticket_id, check, text, None, "idle_closed")
+        except (ConflictError, NotFoundError):
+            return None
+
+    async def _close(
+        self, ticket_id: str, check: Callable[[Ticket], None], text: str, actor: str | None, kind: str
+    ) -> tuple[Ticket, TranscriptLine]:
+        """Resolve under the conversation's lock: Rasa resumes, the ticket closes, the customer is told.
+
+        ``check`` raises when the ticket may not be closed; it runs under the lock and again in the
+        closing transaction.
+        """
+        ticket = await asyncio.to_thread(self.desk.store.get, ticket_id)
         lock = self._redis.lock(
             self._keys.conversation_lock(ticket.conversation_id),
             timeout=LOCK_TIMEOUT_S,
             blocking_timeout=LOCK_TIMEOUT_S,
         )
         async with lock:
-            ticket = await asyncio.to_thread(self.desk.ticket_for, actor, ticket_id)
-            require_owner(ticket, actor)
+            ticket = await asyncio.to_thread(self.desk.store.get, ticket_id)
+            check(ticket)
             await self._rasa.control(ticket.conversation_id, "resume", text)
             now = time.time()
             line = TranscriptLine(
@@ -158,17 +207,20 @@ class AgentWorkflow:
                 text=text,
                 timestamp=now,
                 id=uuid.uuid4().hex[:12],
-                author=actor.username,
-                payload={"meta": {"kind": "resolved"}},
+                author=actor,
+                payload={"meta": {"kind": kind}},
                 delivery=Delivery(status=DeliveryStatus.PENDING, updated_at=now),
             )
 
             def change(t: Ticket) -> Sequence[TicketEvent]:
-                self.desk._check_brand(t, actor)
-                require_owner(t, actor)
-                t.status, t.resolved_at, t.resolved_by = TicketStatus.RESOLVED, now, actor.username
+                check(t)
+                previous = t.assignee
+                t.status, t.resolved_at, t.resolved_by = TicketStatus.RESOLVED, now, actor
                 t.transcript.append(line)
-                return [event(EventType.RESOLVED, t, actor.username, previous_assignee=t.assignee)]
+                data: dict[str, object] = {"previous_assignee": previous}
+                if actor is None:
+                    data["auto"] = kind
+                return [event(EventType.RESOLVED, t, actor, **data)]
 
             try:
                 ticket = await asyncio.to_thread(
@@ -177,5 +229,5 @@ class AgentWorkflow:
             except BaseException:
                 await self._rasa.control(ticket.conversation_id, "pause")
                 raise
-        delivered = await self._deliver(ticket, line, actor.username)
+        delivered = await self._deliver(ticket, line, actor or "system")
         return ticket, delivered

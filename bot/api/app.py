@@ -15,10 +15,12 @@ from redis.asyncio import Redis as AsyncRedis
 import bot
 from bot import runtime
 from bot.agents.errors import AuthenticationError, ConflictError, PermissionDeniedError, TooManyAttemptsError
+from bot.agents.idle import IdleCloser
 from bot.agents.service import build_agent_services
 from bot.api.deps import Services
 from bot.api.routers import (
     agent_auth,
+    agent_availability,
     agent_canned,
     agent_dev,
     agent_events,
@@ -26,17 +28,20 @@ from bot.api.routers import (
     dev,
     handoffs,
     health,
+    metrics,
     webhooks,
 )
 from bot.dispatcher import Dispatcher
 from bot.errors import DmdeskError, InvalidInputError, NotFoundError, UpstreamError
 from bot.handoff.queue import HandoffStore
+from bot.handoff.rules import load_escalator, rule_summary
 from bot.ingest import Consumer, Ingest, run_consumers
 from bot.keys import Keys
 from bot.messages import Channel
 from bot.meta.agent_sender import MetaAgentSender
 from bot.meta.handler import MetaHandler
 from bot.meta.send import build_send_client
+from bot.metrics import WorkspaceCollector
 from bot.rasa_client import RasaClient
 from bot.settings import ServiceSettings
 
@@ -59,13 +64,22 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         sredis = Redis.from_url(cfg.redis_url)
         rasa = RasaClient(cfg.rasa_url, cfg.rasa_timeout_s, cfg.channel_token.get_secret_value())
         store = HandoffStore(sredis, keys, cfg.brand)
-        dispatcher = Dispatcher(aredis, keys, rasa, store)
+        escalator = load_escalator(cfg.escalation_file)  # a bad rules file stops the service here, with the reason
+        for line in rule_summary(escalator.rules):
+            log.info("escalation rule %s", line)
+        moved = await asyncio.to_thread(store.migrate_legacy_queue)
+        if moved:
+            log.info("moved %d waiting tickets into their brand's queue", moved)
+        dispatcher = Dispatcher(aredis, keys, rasa, store, escalator)
         ingest = Ingest(aredis, keys, cfg.ingest_shards)
         send = build_send_client(cfg, aredis, keys)
         agents = build_agent_services(cfg, sredis, aredis, keys, store, rasa, runtime.knowledge_base)
         for channel in (Channel.MESSENGER, Channel.INSTAGRAM):
             agents.outbound.register(channel.value, MetaAgentSender(send, channel))
-        app.state.services = Services(cfg, dispatcher, store, rasa, agents=agents, ingest=ingest, send=send)
+        collector = WorkspaceCollector(sredis, keys, store, agents.presence)
+        app.state.services = Services(
+            cfg, dispatcher, store, rasa, agents=agents, ingest=ingest, send=send, metrics=collector
+        )
         stop = asyncio.Event()
         handler = MetaHandler(aredis, keys, dispatcher, send, store, cfg.meta_app_id)
         consumers = [
@@ -80,6 +94,11 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
             for _ in range(cfg.consumers)
         ]
         running = asyncio.create_task(run_consumers(consumers, stop))
+        if cfg.idle_close_s > 0:
+            closer = IdleCloser(agents.workflow, aredis, keys, cfg.idle_close_s, cfg.idle_scan_s)
+            idle_task: asyncio.Task[None] | None = asyncio.create_task(closer.run(stop))
+        else:
+            idle_task = None
         try:
             yield
         finally:
@@ -88,6 +107,11 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
                 await asyncio.wait_for(running, timeout=10)
             except asyncio.TimeoutError:
                 running.cancel()
+            if idle_task is not None:
+                try:
+                    await asyncio.wait_for(idle_task, timeout=10)
+                except asyncio.TimeoutError:
+                    idle_task.cancel()
             await send.close()
             await rasa.close()
             await aredis.aclose()
@@ -112,6 +136,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     app.include_router(dev.router)
     app.include_router(handoffs.router)
     app.include_router(webhooks.router)
-    for router in (agent_auth, agent_tickets, agent_canned, agent_events, agent_dev):
+    app.include_router(metrics.router)
+    for router in (agent_auth, agent_tickets, agent_availability, agent_canned, agent_events, agent_dev):
         app.include_router(router.router)
     return app

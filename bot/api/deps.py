@@ -14,6 +14,7 @@ from bot.dispatcher import Dispatcher
 from bot.handoff.queue import HandoffStore
 from bot.ingest import Ingest
 from bot.meta.send import SendClient
+from bot.metrics import WorkspaceCollector
 from bot.rasa_client import RasaClient
 from bot.settings import ServiceSettings
 
@@ -29,6 +30,7 @@ class Services:
     agents: AgentServices | None = None
     ingest: Ingest | None = None
     send: SendClient | None = None
+    metrics: WorkspaceCollector | None = None
 
 
 def get_services(request: Request) -> Services:

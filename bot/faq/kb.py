@@ -216,6 +216,11 @@ class KnowledgeBase:
         assert self._book is not None
         return self._book
 
+    def topic_of(self, entry_id: str) -> str | None:
+        """The topic of an FAQ entry (None if there is no such entry)."""
+        entry = self.book.get(entry_id)
+        return entry.topic if entry is not None else None
+
     # ------------------------------------------------------------------ search
     def search(self, text: str, k: int = 5) -> list[Candidate]:
         """Ranked candidates for a customer message (refreshes the index if stale)."""

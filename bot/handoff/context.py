@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
 from typing import Any
 
@@ -20,6 +20,7 @@ from bot.handoff.models import (
     Ticket,
     TranscriptLine,
 )
+from bot.handoff.rules import Escalation, Escalator, Situation
 
 CONTEXT_SLOTS = ("order_number", "email", "phone")
 
@@ -133,12 +134,60 @@ def build_ticket(
     )
 
 
+#: FAQ attempt outcomes that say what the customer asked about (``bot.faq.kb.DecisionKind``)
+_TOPICAL = ("answer", "clarify")
+
+
+def last_faq_entry(ticket: Ticket) -> str | None:
+    """The top entry of the customer's last FAQ search that found something (answered or offered)."""
+    for attempt in reversed(ticket.faq_attempts):
+        if attempt.outcome in _TOPICAL and attempt.candidates:
+            return str(attempt.candidates[0].get("entry_id") or "") or None
+    return None
+
+
+def apply_escalation(ticket: Ticket, escalator: Escalator, topic_of: Callable[[str], str | None]) -> Escalation:
+    """Set the ticket's reason, priority, team, rule and VIP flag from the escalation rules.
+
+    Args:
+        ticket: A new ticket (``build_ticket``).
+        escalator: The compiled rules.
+        topic_of: FAQ entry id -> its topic (None if unknown).
+    """
+    last_text = next((line.text for line in reversed(ticket.transcript) if line.sender == "customer"), None)
+    entry = last_faq_entry(ticket)
+    decided = escalator.decide(
+        Situation(
+            reason=ticket.reason,
+            text=last_text or "",
+            language=ticket.language,
+            channel=ticket.channel,
+            customer_id=ticket.customer.id,
+            profile=ticket.customer.extra,
+            topic=topic_of(entry) if entry else None,
+        )
+    )
+    ticket.reason, ticket.priority, ticket.team = decided.reason, decided.priority, decided.team
+    ticket.rule, ticket.matched, ticket.vip = decided.rule, decided.matched, decided.vip
+    return decided
+
+
 def wait_message_vars(
-    hours: SupportHours, expected_wait_minutes: int, now: datetime | None = None
+    hours: SupportHours,
+    expected_wait_minutes: int,
+    now: datetime | None = None,
+    agents_online: bool | None = None,
+    away_wait_minutes: int = 60,
 ) -> tuple[str, dict[str, str]]:
-    """Which handoff response to use and its template variables."""
+    """Which handoff response to use and its template variables.
+
+    Outside support hours: when the next opening is. In hours with nobody online
+    (``agents_online`` False; None when presence does not count): a longer wait.
+    """
     moment = now or datetime.now(timezone.utc)
     if hours.is_open(moment):
+        if agents_online is False:
+            return "utter_handoff_away", {"wait": str(away_wait_minutes)}
         return "utter_handoff_open", {"wait": str(expected_wait_minutes)}
     nxt = hours.next_open(moment)
     label = nxt.strftime("%Y-%m-%d %H:%M %Z") if nxt else "?"

@@ -25,6 +25,7 @@ class EventType(str, Enum):
     NOTE = "ticket.note"
     RESOLVED = "ticket.resolved"
     REOPENED = "ticket.reopened"
+    ESCALATED = "ticket.escalated"
 
 
 class TicketEvent(BaseModel):

@@ -24,6 +24,7 @@ class HandoffReason(str, Enum):
     REPEATED_FAILURE = "repeated_failure"
     OFFER_ACCEPTED = "accepted_offer"
     AGENT_INBOX = "agent_answered_in_inbox"
+    KEYWORD = "keyword"
 
 
 #: 1 is most urgent
@@ -33,6 +34,7 @@ PRIORITY_BY_REASON: dict[HandoffReason, int] = {
     HandoffReason.REQUESTED: 2,
     HandoffReason.OFFER_ACCEPTED: 3,
     HandoffReason.AGENT_INBOX: 3,
+    HandoffReason.KEYWORD: 1,
 }
 
 
@@ -111,6 +113,10 @@ class Ticket(BaseModel):
     entities: list[dict[str, Any]] = Field(default_factory=list)
     faq_attempts: list[FaqAttempt] = Field(default_factory=list)
     slots: dict[str, Any] = Field(default_factory=dict)
+    # Escalation rules (bot/handoff/rules.py)
+    rule: str | None = Field(default=None, description="id of the escalation rule that set priority and team")
+    matched: str | None = Field(default=None, description="the keyword (as written in the rules) that matched")
+    vip: bool = Field(default=False, description="the customer is a VIP (escalation rules' vip section)")
     # Agent workspace (bot/agents)
     brand: str = Field(default="", description="brand slug; empty on tickets from before brands (= the default)")
     team: str | None = Field(default=None, description="team the ticket is routed to, if any")
@@ -140,6 +146,8 @@ class TicketSummary(BaseModel):
     created_at: float
     waiting_s: float
     last_message: str | None
+    rule: str | None = None
+    vip: bool = False
 
     @classmethod
     def fields_of(cls, ticket: Ticket, now: float) -> dict[str, Any]:
@@ -157,4 +165,6 @@ class TicketSummary(BaseModel):
             "created_at": ticket.created_at,
             "waiting_s": round(now - ticket.created_at, 3),
             "last_message": last,
+            "rule": ticket.rule,
+            "vip": ticket.vip,
         }

@@ -5,12 +5,19 @@ ZRANGE returns the most urgent ticket first and, within a priority, the one
 waiting longest. Creating a ticket, queueing it and marking the conversation
 as owned by a human happen in one Lua script: a conversation never gets two
 open tickets, even when two replicas escalate it at once.
+
+Each brand has its own queue, and a hash of the filter fields (channel,
+language, team, priority) of its waiting tickets: the agents' queue is
+filtered and paged inside Redis (one Lua call), so only the rows of the
+requested page are loaded and parsed, however long the queue is.
 """
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import TypeVar
 
 from redis import Redis
@@ -20,27 +27,13 @@ from redis.exceptions import WatchError
 from bot.errors import NotFoundError
 from bot.handoff.events import EventType, TicketEvent
 from bot.handoff.models import Ticket, TicketStatus, TicketSummary, TranscriptLine
+from bot.handoff.scripts import CREATE, FILTER
 from bot.keys import Keys
 
 #: ``change(ticket)`` mutates the ticket (or raises) and returns the events to publish
 Change = Callable[[Ticket], Sequence[TicketEvent]]
 
 _PRIORITY_SCALE = 10**13
-
-# KEYS: owner, ticket, queue, all, conversation tickets
-# ARGV: ticket id, ticket json, queue score, created ms, channel, brand channel, brand event json
-_CREATE = """
-local existing = redis.call('GET', KEYS[1])
-if existing then return {0, existing} end
-redis.call('SET', KEYS[1], ARGV[1])
-redis.call('SET', KEYS[2], ARGV[2])
-redis.call('ZADD', KEYS[3], ARGV[3], ARGV[1])
-redis.call('ZADD', KEYS[4], ARGV[4], ARGV[1])
-redis.call('ZADD', KEYS[5], ARGV[4], ARGV[1])
-redis.call('PUBLISH', ARGV[5], 'created:' .. ARGV[1])
-redis.call('PUBLISH', ARGV[6], ARGV[7])
-return {1, ARGV[1]}
-"""
 
 
 def _text(value: object) -> str:
@@ -52,6 +45,45 @@ def queue_score(priority: int, created_at: float) -> int:
     return priority * _PRIORITY_SCALE + int(created_at * 1000)
 
 
+def created_ms_of(score: float) -> int:
+    """The creation time (ms) encoded in a queue score."""
+    return int(score) % _PRIORITY_SCALE
+
+
+def queue_attrs(ticket: Ticket) -> str:
+    """The filter fields of a waiting ticket, as stored in ``Keys.queue_attrs``."""
+    return json.dumps(
+        {"channel": ticket.channel, "language": ticket.language, "team": ticket.team or "", "priority": ticket.priority}
+    )
+
+
+def handoff_labels(ticket: Ticket) -> str:
+    """The label set a new ticket is counted under in ``Keys.handoff_counts`` (JSON)."""
+    return json.dumps(
+        {"reason": ticket.reason.value, "rule": ticket.rule or "", "priority": str(ticket.priority)}, sort_keys=True
+    )
+
+
+@dataclass(frozen=True)
+class QueueQuery:
+    """Filters and page of a queue request (None: any)."""
+
+    channel: str | None = None
+    language: str | None = None
+    priority: int | None = None
+    team: str | None = None
+    limit: int = 100
+    offset: int = 0
+
+
+@dataclass(frozen=True)
+class QueuePage:
+    """One page of a filtered queue: ticket ids, most urgent first, and how many match in all."""
+
+    ids: list[str]
+    total: int
+
+
 T = TypeVar("T")
 
 
@@ -61,7 +93,8 @@ class HandoffStore:
     def __init__(self, redis: Redis, keys: Keys, brand: str = "") -> None:
         self._redis = redis
         self._keys = keys
-        self._create = redis.register_script(_CREATE)
+        self._create = redis.register_script(CREATE)
+        self._filter = redis.register_script(FILTER)
         #: brand of tickets opened here, and of older tickets that carry none
         self.brand = brand
 
@@ -92,9 +125,13 @@ class HandoffStore:
             keys=[
                 k.conversation_owner(ticket.conversation_id),
                 k.ticket(ticket.id),
-                k.ticket_queue,
+                k.brand_queue(ticket.brand),
                 k.tickets_all,
                 k.conversation_tickets(ticket.conversation_id),
+                k.queue_attrs(ticket.brand),
+                k.brands,
+                k.handoff_counts(ticket.brand),
+                k.tickets_claimed,
             ],
             args=[
                 ticket.id,
@@ -104,6 +141,10 @@ class HandoffStore:
                 k.handoff_channel,
                 k.agent_events(ticket.brand),
                 event.model_dump_json(),
+                queue_attrs(ticket),
+                ticket.brand,
+                handoff_labels(ticket),
+                "1" if ticket.status is TicketStatus.WAITING else "0",
             ],
         )
         if int(created):
@@ -128,22 +169,65 @@ class HandoffStore:
         return None if raw is None else _text(raw)
 
     def waiting(self, limit: int = 100, offset: int = 0) -> list[TicketSummary]:
-        """The queue, most urgent first."""
-        ids = self._redis.zrange(self._keys.ticket_queue, offset, offset + limit - 1)
-        if not ids:
-            return []
-        raws = self._redis.mget([self._keys.ticket(_text(i)) for i in ids])  # type: ignore[union-attr]
+        """The deployment brand's queue, most urgent first."""
         now = time.time()
-        out = []
-        for raw in raws:
-            if raw is None:
-                continue
-            out.append(TicketSummary(**TicketSummary.fields_of(Ticket.model_validate_json(raw), now)))
-        return out
+        page = self.waiting_page(self.brand, QueueQuery(limit=limit, offset=offset))
+        return [TicketSummary(**TicketSummary.fields_of(t, now)) for t in self.get_many(page.ids)]
 
-    def queue_length(self) -> int:
-        """Number of waiting tickets."""
-        return int(self._redis.zcard(self._keys.ticket_queue))
+    def queue_length(self, brand: str | None = None) -> int:
+        """Number of waiting tickets of ``brand`` (default: the deployment's)."""
+        return int(self._redis.zcard(self._keys.brand_queue(brand or self.brand)))
+
+    def waiting_page(self, brand: str, query: QueueQuery | None = None) -> QueuePage:
+        """Ids of a brand's waiting tickets, filtered and paged inside Redis, most urgent first."""
+        q = query or QueueQuery()
+        scale = _PRIORITY_SCALE
+        low, high = ("-inf", "+inf") if q.priority is None else (q.priority * scale, (q.priority + 1) * scale - 1)
+        k = self._keys
+        total, ids = self._filter(
+            keys=[k.brand_queue(brand), k.queue_attrs(brand)],
+            args=[low, high, q.channel or "", q.language or "", q.team or "", q.offset, q.limit],
+        )
+        return QueuePage(ids=[_text(i) for i in ids], total=int(total))
+
+    def waiting_scores(self, brand: str) -> list[tuple[str, float]]:
+        """Every waiting ticket id of a brand with its queue score (metrics)."""
+        rows: list[tuple[bytes, float]] = self._redis.zrange(  # type: ignore[assignment]
+            self._keys.brand_queue(brand), 0, -1, withscores=True
+        )
+        return [(_text(i), float(s)) for i, s in rows]
+
+    def waiting_attrs(self, brand: str) -> list[dict[str, object]]:
+        """The filter fields of every waiting ticket of a brand (metrics)."""
+        raws = self._redis.hvals(self._keys.queue_attrs(brand))
+        return [json.loads(r) for r in raws]  # type: ignore[union-attr]
+
+    def _queue(self, pipe: Pipeline, ticket: Ticket) -> None:
+        """Queue a waiting ticket (with its filter fields), or take any other out of the queue."""
+        k = self._keys
+        if ticket.status is TicketStatus.WAITING:
+            pipe.zadd(k.brand_queue(ticket.brand), {ticket.id: queue_score(ticket.priority, ticket.created_at)})
+            pipe.hset(k.queue_attrs(ticket.brand), ticket.id, queue_attrs(ticket))
+        else:
+            pipe.zrem(k.brand_queue(ticket.brand), ticket.id)
+            pipe.hdel(k.queue_attrs(ticket.brand), ticket.id)
+
+    def migrate_legacy_queue(self) -> int:
+        """Move tickets of the single queue of earlier versions (``<prefix>:queue``) into their
+        brands' queues; returns how many were moved. Safe to run on every start."""
+        legacy = f"{self._keys.prefix}:queue"
+        if self._redis.type(legacy) not in (b"zset", "zset"):
+            return 0
+        moved = 0
+        for ticket in self.get_many([_text(i) for i in self._redis.zrange(legacy, 0, -1)]):  # type: ignore[union-attr]
+            ticket.brand = self.brand_of(ticket)
+            pipe = self._redis.pipeline(transaction=True)
+            self._queue(pipe, ticket)
+            pipe.zrem(legacy, ticket.id)
+            pipe.execute()
+            moved += 1
+        self._redis.delete(legacy)
+        return moved
 
     def remove_message(self, ticket_id: str, message_id: str) -> bool:
         """Remove a message the customer unsent from the ticket's transcript; True if it was there."""
@@ -242,10 +326,7 @@ class HandoffStore:
             owns = current_owner is not None and _text(current_owner) == ticket.id
             pipe.multi()
             pipe.set(k.ticket(ticket_id), ticket.model_dump_json())
-            if ticket.status is TicketStatus.WAITING:
-                pipe.zadd(k.ticket_queue, {ticket.id: queue_score(ticket.priority, ticket.created_at)})
-            else:
-                pipe.zrem(k.ticket_queue, ticket.id)
+            self._queue(pipe, ticket)
             if ticket.status is TicketStatus.CLAIMED:
                 pipe.sadd(k.tickets_claimed, ticket.id)
             else:
@@ -266,6 +347,36 @@ class HandoffStore:
             return ticket
 
         return self._with_ticket(ticket_id, write)
+
+    def raise_priority(self, ticket_id: str, priority: int, rule: str, matched: str, team: str | None) -> bool:
+        """Make a waiting ticket more urgent (a keyword rule matched a later customer message).
+
+        Only a waiting ticket whose priority is lower (a larger number) changes: it takes the
+        rule's priority and id, and the rule's team unless it has one. True if it changed.
+        """
+        raised = False
+
+        def change(ticket: Ticket) -> Sequence[TicketEvent]:
+            nonlocal raised
+            raised = ticket.status is TicketStatus.WAITING and priority < ticket.priority
+            if not raised:
+                return []
+            ticket.priority, ticket.rule, ticket.matched = priority, rule, matched
+            ticket.team = ticket.team or team
+            data = {"priority": priority, "rule": rule, "team": ticket.team}
+            brand = self.brand_of(ticket)
+            return [
+                TicketEvent(
+                    type=EventType.ESCALATED,
+                    ticket_id=ticket.id,
+                    brand=brand,
+                    conversation_id=ticket.conversation_id,
+                    data=data,
+                )
+            ]
+
+        self.transact(ticket_id, change)
+        return raised
 
     def reopen_recent(self, conversation_id: str, now: float | None = None) -> Ticket | None:
         """Reopen the conversation's ticket if it was resolved moments ago.
@@ -308,7 +419,7 @@ class HandoffStore:
                     )
                     pipe.multi()
                     pipe.set(k.ticket(tid), ticket.model_dump_json())
-                    pipe.zadd(k.ticket_queue, {tid: queue_score(ticket.priority, ticket.created_at)})
+                    self._queue(pipe, ticket)
                     pipe.set(owner, tid)
                     pipe.delete(marker)
                     pipe.publish(k.agent_events(ticket.brand), event.model_dump_json())
@@ -333,7 +444,3 @@ class HandoffStore:
     def claimed_ids(self) -> list[str]:
         """Ids of tickets an agent owns now."""
         return sorted(_text(i) for i in self._redis.smembers(self._keys.tickets_claimed))  # type: ignore[union-attr]
-
-    def waiting_ids(self, limit: int = 1000) -> list[str]:
-        """Ids of waiting tickets, most urgent first."""
-        return [_text(i) for i in self._redis.zrange(self._keys.ticket_queue, 0, limit - 1)]  # type: ignore[union-attr]

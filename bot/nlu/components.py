@@ -4,6 +4,10 @@
   embedding (the same encoder the FAQ uses) as dense sentence features.
 * :class:`LanguageDetector` adds a ``language`` entity when a message's
   language is clear, which fills the ``language`` slot.
+* :class:`EscalationOverride` makes a message the dispatcher found an
+  escalation keyword in (``metadata.escalation``, ``bot/handoff/rules.py``) a
+  request for a person, whatever the classifier said: it is handed off in that
+  turn, with its language and entities still taken from the words.
 """
 
 from __future__ import annotations
@@ -26,6 +30,9 @@ from rasa.shared.nlu.constants import (
     ENTITY_ATTRIBUTE_TYPE,
     ENTITY_ATTRIBUTE_VALUE,
     FEATURE_TYPE_SENTENCE,
+    INTENT,
+    INTENT_NAME_KEY,
+    PREDICTED_CONFIDENCE_KEY,
     TEXT,
 )
 from rasa.shared.nlu.training_data.features import Features
@@ -146,4 +153,42 @@ class LanguageDetector(GraphComponent, EntityExtractorMixin):
             if entity is not None:
                 found = self.add_extractor_name([entity])
                 message.set(ENTITIES, message.get(ENTITIES, []) + found, add_to_output=True)
+        return messages
+
+
+@DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=False)
+class EscalationOverride(GraphComponent):
+    """Sets the intent to ``request_human`` when the message's metadata carries ``escalation``.
+
+    The dispatcher (bot service) matches the brand's escalation keywords and marks the message;
+    this component runs after the classifiers (last in the pipeline), so the classifier's ranking
+    stays in the parse data for the agent to see.
+    """
+
+    def __init__(self, config: dict[str, Any]) -> None:
+        self._config = config
+
+    @staticmethod
+    def get_default_config() -> dict[str, Any]:
+        """Default config: the intent that hands off, the metadata key that asks for it."""
+        return {"intent": "request_human", "metadata_key": "escalation"}
+
+    @classmethod
+    def create(
+        cls,
+        config: dict[str, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> EscalationOverride:
+        """Creates the component (see parent class for full docstring)."""
+        return cls(config)
+
+    def process(self, messages: list[Message]) -> list[Message]:
+        """Overrides the intent of marked messages."""
+        for message in messages:
+            metadata = message.get("metadata") or {}
+            if isinstance(metadata, dict) and metadata.get(self._config["metadata_key"]):
+                intent = {INTENT_NAME_KEY: self._config["intent"], PREDICTED_CONFIDENCE_KEY: 1.0}
+                message.set(INTENT, intent, add_to_output=True)
         return messages

@@ -293,7 +293,9 @@ def test_an_agent_reply_reaches_messenger_with_the_human_agent_rules(ws: StackCo
     keys = Keys(ws.redis_prefix)
     try:
         conversation = f"messenger:{customer_id}"
-        ticket_id = next(t.id for t in HandoffStore(redis, keys).waiting() if t.conversation_id == conversation)
+        ticket_id = next(
+            t.id for t in HandoffStore(redis, keys, "kopiku").waiting() if t.conversation_id == conversation
+        )
         with session(ws, "sari") as sari:
             assert sari.post(f"/api/agent/tickets/{ticket_id}/claim").status_code == 200
             sent = sari.post(

@@ -170,7 +170,7 @@ def test_a_resolved_ticket_reopens_only_within_the_window(desk: AgentDesk, redis
     assert desk.store.owner("messenger:reopen") is None
     reopened = desk.store.reopen_recent("messenger:reopen")
     assert reopened is not None and reopened.id == t.id and reopened.status is TicketStatus.WAITING
-    assert desk.store.owner("messenger:reopen") == t.id and desk.store.waiting_ids() == [t.id]
+    assert desk.store.owner("messenger:reopen") == t.id and desk.store.waiting_page("kopiku").ids == [t.id]
     assert desk.store.reopen_recent("messenger:reopen") is None  # already open
     desk.claim(sari, t.id)
     desk.store.transact(t.id, resolve, resolved_ttl_s=1)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator
 
 import pytest
 from redis.asyncio import Redis as AsyncRedis
@@ -17,13 +16,6 @@ from bot.handoff.events import EventType, TicketEvent
 from bot.handoff.models import DeliveryStatus, HandoffReason, Ticket
 from bot.keys import Keys
 from tests.unit.test_handoff import ticket
-
-
-@pytest.fixture()
-async def aredis(redis_url: str) -> AsyncIterator[AsyncRedis]:
-    client = AsyncRedis.from_url(redis_url)
-    yield client
-    await client.aclose()
 
 
 def dev_ticket() -> Ticket:

@@ -56,8 +56,9 @@ async def login(body: LoginRequest, agents: AgentsDep, response: Response) -> Se
     responses=errors(),
 )
 async def logout(actor: ActorDep, agents: AgentsDep) -> Response:
-    """Revokes the session."""
+    """Revokes the session; the agent no longer counts as online."""
     await asyncio.to_thread(agents.sessions.revoke, actor.token)
+    await asyncio.to_thread(agents.presence.gone, actor.account.brand, actor.account.username)
     response = Response(status_code=status.HTTP_204_NO_CONTENT)
     response.delete_cookie(SESSION_COOKIE, path="/api/agent")
     return response

@@ -31,7 +31,9 @@ router = APIRouter(prefix="/api/agent", tags=["agent: events"])
 async def events(actor: ActorDep, account: AgentAccount, agents: AgentsDep) -> StreamingResponse:
     """New escalations, customer messages on human-owned tickets, claims, transfers, releases,
     replies (and their delivery), notes, resolves and reopens of the caller's brand. Session
-    authenticated: Bearer header, or the ``dmdesk_session`` cookie for a browser EventSource."""
+    authenticated: Bearer header, or the ``dmdesk_session`` cookie for a browser EventSource.
+    While the stream is open the agent counts as online (``/api/agent/availability``), unless they
+    marked themselves away."""
 
     async def still_valid() -> bool:
         try:
@@ -40,8 +42,11 @@ async def events(actor: ActorDep, account: AgentAccount, agents: AgentsDep) -> S
             return False
         return True
 
+    async def seen() -> None:
+        await asyncio.to_thread(agents.presence.seen, account.brand, account.username)
+
     return StreamingResponse(
-        stream_events(agents.redis, agents.keys.agent_events(account.brand), still_valid),
+        stream_events(agents.redis, agents.keys.agent_events(account.brand), still_valid, on_beat=seen),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )

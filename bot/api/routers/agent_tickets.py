@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, status
+from fastapi import APIRouter, Path, Query, Response, status
 from pydantic import BaseModel
 
 from bot.agents.models import (
@@ -23,6 +23,7 @@ from bot.agents.models import (
 from bot.agents.suggest import suggest
 from bot.api.agent_deps import AgentAccount, AgentsDep, errors
 from bot.handoff.models import TranscriptLine
+from bot.handoff.queue import QueueQuery
 from bot.messages import Channel
 
 router = APIRouter(prefix="/api/agent", tags=["agent: tickets"])
@@ -40,6 +41,7 @@ class ResolveResult(BaseModel):
 
 @router.get("/queue", response_model=list[QueueItem], summary="Waiting tickets of the brand", responses=errors(422))
 async def queue(
+    response: Response,
     account: AgentAccount,
     agents: AgentsDep,
     channel: Channel | None = None,
@@ -47,13 +49,17 @@ async def queue(
     priority: Annotated[int | None, Query(ge=1, le=5)] = None,
     team: Annotated[str | None, Query(pattern=TEAM_PATTERN)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=100_000)] = 0,
 ) -> list[QueueItem]:
-    """Most urgent first (priority 1 = angry), then longest waiting; with waiting time and whether
-    the first-response target (``DMDESK_FIRST_RESPONSE_TARGET_S``) is breached."""
-    return await asyncio.to_thread(
-        agents.desk.queue, account.brand, channel.value if channel else None, language, priority, team, limit, offset
-    )
+    """Most urgent first (priority 1 = angry, allergy, chargeback, legal; VIPs one step higher), then
+    longest waiting; with waiting time and whether the first-response target
+    (``DMDESK_FIRST_RESPONSE_TARGET_S``) is breached. ``team`` is the team the escalation rules (or a
+    transfer) routed the ticket to. Filtering and paging happen in Redis on the brand's queue index;
+    the ``X-Total-Count`` header says how many tickets match in all."""
+    query = QueueQuery(channel.value if channel else None, language, priority, team, limit, offset)
+    rows, total = await asyncio.to_thread(agents.desk.queue_page, account.brand, query)
+    response.headers["X-Total-Count"] = str(total)
+    return rows
 
 
 @router.get("/tickets/claimed", response_model=list[QueueItem], summary="Tickets agents own now", responses=errors(422))

@@ -51,7 +51,7 @@ class Dispatcher:
         metadata = self._metadata(message)
         if self._escalator is None or message.text.startswith("/"):
             return metadata
-        match = self._escalator.keyword_match(str(metadata.get("display_text") or message.text))
+        match = self._escalator.keyword_match(str(metadata.get("display_text") or message.text), handoff_only=True)
         if match is not None:
             log.info("escalation keyword", extra={"conversation": message.conversation_id, "rule": match.rule.id})
             metadata["escalation"] = {"rule": match.rule.id, "term": match.term}

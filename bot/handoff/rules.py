@@ -6,7 +6,10 @@ rules") lists rules, each triggered by a handoff reason the bot decided
 keywords in the customer's message, with a priority and a team; a ``vip``
 section raises the priority of VIP customers. Keyword rules escalate by
 themselves: the dispatcher checks every message the bot is about to handle
-(``keyword_match``) and hands it off in that turn.
+(``keyword_match``) and hands it off in that turn; a keyword rule with
+``handoff: false`` only sets priority and team when a handoff happens anyway
+(a question about allergens is answered from the FAQ; a request for a person
+that mentions an allergy goes to the product-safety team first).
 
 Plain logic, no Rasa import; validated with pydantic when a process starts.
 """
@@ -65,6 +68,13 @@ class Rule(_Strict):
     priority: int = Field(ge=1, le=5, description="1 is most urgent")
     team: TeamName | None = Field(default=None, description="a fixed team")
     route: list[Route] = Field(default_factory=list, description="else the first of these that gives a team")
+    handoff: bool = Field(
+        default=True,
+        description=(
+            "keyword rules: hand off in the same turn (true), or only set priority and team when the "
+            "conversation is handed off for another reason or a ticket is already waiting (false)"
+        ),
+    )
 
     @model_validator(mode="after")
     def _check(self) -> Rule:
@@ -72,6 +82,8 @@ class Rule(_Strict):
             raise ValueError("give exactly one trigger: reason or keywords")
         if self.reason is HandoffReason.KEYWORD:
             raise ValueError("'keyword' is the reason of keyword rules; use keywords:")
+        if not self.handoff and self.keywords is None:
+            raise ValueError("handoff: false applies to keyword rules only")
         if self.team is not None and self.route:
             raise ValueError("give team or route, not both")
         for lang, terms in (self.keywords or {}).items():
@@ -195,11 +207,18 @@ class Escalator:
         self._default_priority = dict(default_priority)
         self._terms = [(rule, rule.terms()) for rule in rules.rules if rule.keywords]
 
-    def keyword_match(self, text: str) -> KeywordMatch | None:
-        """The most urgent keyword rule whose term occurs in ``text`` (file order breaks ties)."""
+    def keyword_match(self, text: str, handoff_only: bool = False) -> KeywordMatch | None:
+        """The most urgent keyword rule whose term occurs in ``text`` (file order breaks ties).
+
+        Args:
+            text: The customer's message.
+            handoff_only: Only rules that hand off in the same turn (``handoff: true``).
+        """
         found = words(text)
         matches: list[KeywordMatch] = []
         for rule, terms in self._terms:
+            if handoff_only and not rule.handoff:
+                continue
             term = next((t for t in terms if t.find(found)), None)
             if term is not None:
                 matches.append(KeywordMatch(rule, term.text))

@@ -62,10 +62,10 @@ def agent(stack: StackConfig) -> Iterator[httpx.Client]:
 @pytest.mark.parametrize(
     ("text", "lang"),
     [
-        ("my son has a nut allergy, is the chocolate in the gift box safe for him?", "en"),
-        ("halo kak, anak sy alergi kacang, gift box yg ada cokelatnya aman ga?", "id"),
-        ("Bonjour, ma fille est allergique aux noix, le coffret est-il sans risque ?", "fr"),
-        ("у сына аллергия на орехи, подарочный набор безопасен?", "ru"),
+        ("my son had an allergic reaction after the chocolate in your gift box", "en"),
+        ("halo kak, anak sy kena alergi abis makan cokelat dr gift box kalian", "id"),
+        ("Bonjour, ma fille a fait une réaction allergique au coffret, elle est aux urgences", "fr"),
+        ("у сына аллергическая реакция на ваш подарочный набор, вызвали скорую", "ru"),
     ],
 )
 def test_a_keyword_message_is_handed_off_in_that_turn_with_the_rules_priority_and_team(
@@ -76,7 +76,7 @@ def test_a_keyword_message_is_handed_off_in_that_turn_with_the_rules_priority_an
     ticket = api.get(f"/api/handoffs/{result['ticket_id']}").json()
     assert (ticket["reason"], ticket["rule"], ticket["priority"], ticket["team"]) == (
         "keyword",
-        "allergy",
+        "allergic_reaction",
         1,
         "product-safety",
     )
@@ -97,8 +97,23 @@ def test_a_keyword_in_a_later_message_makes_the_waiting_ticket_more_urgent(api: 
     later = say(api, sender, "please hurry, my daughter just had an allergic reaction")
     assert later["status"] == "human" and later["replies"] == []  # the bot stays silent
     ticket = api.get(f"/api/handoffs/{first['ticket_id']}").json()
-    assert (ticket["priority"], ticket["rule"], ticket["team"]) == (1, "allergy", "product-safety")
+    assert (ticket["priority"], ticket["rule"], ticket["team"]) == (1, "allergic_reaction", "product-safety")
     assert api.get("/api/handoffs").json()[0]["priority"] == 1
+
+
+def test_a_question_about_allergens_is_answered_and_a_handoff_mentioning_one_goes_to_product_safety(
+    api: httpx.Client,
+) -> None:
+    answered = say(api, new_sender(), "my son has a nut allergy, are there nuts in your drip bags?")
+    assert kinds(answered) != ["handoff"], answered  # the FAQ answers (coffee_allergens), no forced handoff
+    asked = say(api, new_sender(), "I want to talk to a human about my daughter's allergy")
+    ticket = api.get(f"/api/handoffs/{asked['ticket_id']}").json()
+    assert (ticket["reason"], ticket["rule"], ticket["priority"], ticket["team"]) == (
+        "keyword",
+        "allergy",
+        1,
+        "product-safety",
+    )
 
 
 def test_a_vip_gets_the_vip_priority(api: httpx.Client) -> None:

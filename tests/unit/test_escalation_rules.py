@@ -30,16 +30,14 @@ def write(tmp_path: Path, text: str) -> Path:
 @pytest.mark.parametrize(
     ("text", "rule"),
     [
-        ("my son has a nut allergy", "allergy"),
-        ("ALLERGIES to peanuts", "allergy"),
-        ("he is allergic to soy", "allergy"),
-        ("anak sy alergi kacang", "allergy"),
-        ("alerginya kambuh kak", "allergy"),
-        ("ma fille est allergique aux noix", "allergy"),
-        ("une Allergie grave", "allergy"),
-        ("у сына аллергия на орехи", "allergy"),
-        ("у него была аллергическая реакция", "allergy"),
-        ("из-за аллергии", "allergy"),
+        ("my son had an allergic reaction", "allergic_reaction"),
+        ("ANAPHYLACTIC shock after your cake", "allergic_reaction"),
+        ("anak sy kena alergi abis minum kopinya", "allergic_reaction"),
+        ("alerginya kambuh kak", "allergic_reaction"),
+        ("ma fille a fait une réaction allergique", "allergic_reaction"),
+        ("elle est aux urgences", "allergic_reaction"),
+        ("у него была аллергическая реакция", "allergic_reaction"),
+        ("вызвали скорую", "allergic_reaction"),
         ("I'll file a chargeback", "chargeback"),
         ("Charge-back incoming", "chargeback"),
         ("sy mau lapor ke bank", "chargeback"),
@@ -78,6 +76,39 @@ def test_keywords_match_in_every_language_whatever_the_case_accents_and_endings(
 )
 def test_words_that_only_look_alike_do_not_match(demo: Escalator, text: str) -> None:
     assert demo.keyword_match(text) is None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "my son has a nut allergy, is the gift box safe?",
+        "ALLERGIES to peanuts",
+        "he is allergic to soy",
+        "anak sy alergi kacang",
+        "ma fille est allergique aux noix",
+        "une Allergie grave",
+        "у сына аллергия на орехи",
+        "из-за аллергии",
+    ],
+)
+def test_a_question_mentioning_an_allergy_is_left_to_the_faq_but_routes_a_handoff(demo: Escalator, text: str) -> None:
+    assert demo.keyword_match(text, handoff_only=True) is None  # answered from the FAQ (coffee_allergens)
+    match = demo.keyword_match(text)
+    assert match is not None and match.rule.id == "allergy" and not match.rule.handoff
+    asked = demo.decide(Situation(reason=HandoffReason.REQUESTED, text=text))
+    assert (asked.reason, asked.priority, asked.team, asked.rule) == (
+        HandoffReason.KEYWORD,
+        1,
+        "product-safety",
+        "allergy",
+    )
+
+
+def test_handoff_false_needs_keywords(tmp_path: Path) -> None:
+    with pytest.raises(EscalationConfigError):
+        load_escalator(
+            write(tmp_path, "version: 1\nrules:\n- {id: a, reason: requested_human, priority: 2, handoff: false}\n")
+        )
 
 
 def test_folding_and_terms() -> None:

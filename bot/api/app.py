@@ -26,10 +26,13 @@ from bot.api.routers import (
     dev,
     handoffs,
     health,
+    staff_faq_entries,
+    staff_faq_tools,
     webhooks,
 )
 from bot.dispatcher import Dispatcher
-from bot.errors import DmdeskError, InvalidInputError, NotFoundError, UpstreamError
+from bot.errors import DmdeskError, FaqConflictError, InvalidInputError, NotFoundError, UpstreamError
+from bot.faq.editor import FaqEditor
 from bot.handoff.queue import HandoffStore
 from bot.ingest import Consumer, Ingest, run_consumers
 from bot.keys import Keys
@@ -42,7 +45,12 @@ from bot.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
 
-_STATUS: dict[type[DmdeskError], int] = {NotFoundError: 404, InvalidInputError: 422, UpstreamError: 502}
+_STATUS: dict[type[DmdeskError], int] = {
+    NotFoundError: 404,
+    InvalidInputError: 422,
+    UpstreamError: 502,
+    FaqConflictError: 409,
+}
 _STATUS.update(  # agent workspace
     {AuthenticationError: 401, PermissionDeniedError: 403, ConflictError: 409, TooManyAttemptsError: 429}
 )
@@ -65,7 +73,8 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         agents = build_agent_services(cfg, sredis, aredis, keys, store, rasa, runtime.knowledge_base)
         for channel in (Channel.MESSENGER, Channel.INSTAGRAM):
             agents.outbound.register(channel.value, MetaAgentSender(send, channel))
-        app.state.services = Services(cfg, dispatcher, store, rasa, agents=agents, ingest=ingest, send=send)
+        faq = FaqEditor(sredis, keys, cfg.brand, runtime.knowledge_base, cfg.faq_near_duplicate)
+        app.state.services = Services(cfg, dispatcher, store, rasa, agents=agents, ingest=ingest, send=send, faq=faq)
         stop = asyncio.Event()
         handler = MetaHandler(aredis, keys, dispatcher, send, store, cfg.meta_app_id)
         consumers = [
@@ -106,12 +115,20 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     async def _dmdesk_error(request: Request, exc: DmdeskError) -> JSONResponse:
         code = next((c for t, c in _STATUS.items() if isinstance(exc, t)), 500)
         log.warning("request failed", extra={"path": request.url.path, "error": str(exc), "status": code})
-        return JSONResponse(status_code=code, content={"detail": str(exc)})
+        return JSONResponse(status_code=code, content={"detail": str(exc), **exc.response_fields()})
 
     app.include_router(health.router)
     app.include_router(dev.router)
     app.include_router(handoffs.router)
     app.include_router(webhooks.router)
-    for router in (agent_auth, agent_tickets, agent_canned, agent_events, agent_dev):
+    for router in (
+        agent_auth,
+        agent_tickets,
+        agent_canned,
+        agent_events,
+        agent_dev,
+        staff_faq_entries,
+        staff_faq_tools,
+    ):
         app.include_router(router.router)
     return app

@@ -82,7 +82,12 @@ class FaqEditor:
         self.near_duplicate = near_duplicate
 
     # ------------------------------------------------------------------ reading
-    def _scope(self, brand: str) -> None:
+    def scope(self, brand: str) -> None:
+        """Check that ``brand`` is this deployment's.
+
+        Raises:
+            NotFoundError: Another brand (its FAQ is not here).
+        """
         if brand != self.brand:
             raise NotFoundError("no FAQ for this brand", brand=brand)
 
@@ -96,7 +101,7 @@ class FaqEditor:
 
     def book(self, brand: str) -> FaqBook:
         """The whole FAQ as stored now (Redis, not a process's index), in file order."""
-        self._scope(brand)
+        self.scope(brand)
         meta = self.meta()
         raw = self._redis.hgetall(self._keys.faq_entries)
         entries = {_text(k): FaqEntry.model_validate_json(v) for k, v in raw.items()}  # type: ignore[union-attr]
@@ -136,7 +141,7 @@ class FaqEditor:
         Raises:
             NotFoundError: No such entry (or another brand).
         """
-        self._scope(brand)
+        self.scope(brand)
         pipe = self._redis.pipeline(transaction=True)
         pipe.hget(self._keys.faq_entries, entry_id)
         pipe.hget(self._keys.faq_entry_versions, entry_id)
@@ -203,7 +208,7 @@ class FaqEditor:
         Raises:
             NotFoundError: The entry never existed.
         """
-        self._scope(brand)
+        self.scope(brand)
         raw = self._redis.lrange(self._keys.faq_history(entry_id), 0, -1)
         records = [HistoryRecord.model_validate_json(r) for r in raw]  # type: ignore[union-attr]
         if not records and not self._redis.hexists(self._keys.faq_entries, entry_id):
@@ -255,7 +260,7 @@ class FaqEditor:
         mutate: Mutation,
         must_exist: bool = True,
     ) -> tuple[FaqEntry | None, int, list[Check]]:
-        self._scope(brand)
+        self.scope(brand)
         k = self._keys
         checked: dict[str, tuple[FaqEntry, list[Check]]] = {}
         for _ in range(MAX_RETRIES):
@@ -462,7 +467,7 @@ class FaqEditor:
             dry_run: Report what would change; write nothing.
             meta: New brand, default_language, languages and version (a whole FAQ file), else kept.
         """
-        self._scope(brand)
+        self.scope(brand)
         k = self._keys
         incoming = {e.id: e for e in entries}
         for _ in range(MAX_RETRIES):

@@ -30,6 +30,7 @@ from bot.api.routers import (
     staff_faq_entries,
     staff_faq_tools,
     web_auth,
+    web_faq,
     webhooks,
 )
 from bot.api.web_deps import LoginRequired, PageForbidden
@@ -144,6 +145,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         staff_faq_entries,
         staff_faq_tools,
         web_auth,  # pages (bot/web): one line per page router
+        web_faq,
     ):
         app.include_router(router.router)
     return app

@@ -92,8 +92,11 @@ class FaqEditor:
             raise NotFoundError("no FAQ for this brand", brand=brand)
 
     def meta(self) -> dict[str, Any]:
-        """The FAQ meta (brand, default_language, languages, version, order)."""
+        """The FAQ meta (brand, default_language, languages, version, order); imports the FAQ file if Redis has none."""
         raw = self._redis.get(self._keys.faq_meta)
+        if raw is None:
+            self._kb()  # a deployment's first knowledge base imports the FAQ file
+            raw = self._redis.get(self._keys.faq_meta)
         if raw is None:
             raise NotFoundError("the FAQ is empty: nothing was imported yet")
         meta: dict[str, Any] = json.loads(raw)  # type: ignore[arg-type]
@@ -261,6 +264,7 @@ class FaqEditor:
         must_exist: bool = True,
     ) -> tuple[FaqEntry | None, int, list[Check]]:
         self.scope(brand)
+        self.meta()
         k = self._keys
         checked: dict[str, tuple[FaqEntry, list[Check]]] = {}
         for _ in range(MAX_RETRIES):
@@ -468,6 +472,7 @@ class FaqEditor:
             meta: New brand, default_language, languages and version (a whole FAQ file), else kept.
         """
         self.scope(brand)
+        self.meta()
         k = self._keys
         incoming = {e.id: e for e in entries}
         for _ in range(MAX_RETRIES):

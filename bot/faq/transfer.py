@@ -116,7 +116,10 @@ def duplicate_errors(entries: Iterable[tuple[int, FaqEntry]], text_column: str =
 
 
 def parse_csv(text: str) -> tuple[list[tuple[int, FaqEntry]], list[RowError]]:
-    """``(row, entry)`` of a CSV export (module docstring) and every problem found, by row and column."""
+    """``(row, entry)`` of the valid rows of a CSV (module docstring) and every problem of the others.
+
+    Duplicate phrasings are not looked for here (:func:`duplicate_errors`).
+    """
     rows = list(csv.reader(io.StringIO(text.removeprefix("\ufeff"))))
     if not rows:
         return [], [RowError(row=1, column=None, message="empty file: expected a header row")]
@@ -170,8 +173,7 @@ def parse_csv(text: str) -> tuple[list[tuple[int, FaqEntry]], list[RowError]]:
             continue
         ids[entry.id] = number
         entries.append((number, entry))
-    errors += duplicate_errors(entries)
-    return entries, sorted(errors, key=lambda e: e.row)
+    return entries, errors
 
 
 def parse_yaml(text: str) -> tuple[FaqBook | None, list[RowError]]:
@@ -231,10 +233,9 @@ def import_faq(
     else:
         rows, errors = parse_csv(content)
         entries = [e for _, e in rows]
-        if not errors and not delete_missing:
-            incoming = {e.id for e in entries}
-            kept = [(0, e) for e in current.entries if e.id not in incoming]
-            errors = [x for x in duplicate_errors(kept + rows) if x.row]
+        incoming = {e.id for e in entries}
+        kept = [] if delete_missing else [(0, e) for e in current.entries if e.id not in incoming]
+        errors = sorted(errors + [x for x in duplicate_errors(kept + rows) if x.row], key=lambda e: e.row)
     if errors:
         report = ImportReport(applied=False, errors=errors, created=[], updated=[], deleted=[], unchanged=0)
         raise FaqImportError(f"{len(errors)} error(s); nothing was applied", report)

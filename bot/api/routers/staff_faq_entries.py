@@ -16,7 +16,6 @@ from pydantic import BaseModel, Field
 
 from bot.api.agent_deps import EditorAccount, errors
 from bot.api.faq_deps import CHECK_FAILED, CONFLICT, FaqEditorDep
-from bot.faq.editor import entry_from
 from bot.faq.editor_models import (
     Check,
     EntryCreate,
@@ -28,6 +27,7 @@ from bot.faq.editor_models import (
     SaveResult,
 )
 from bot.faq.models import ID_PATTERN, LANG_PATTERN
+from bot.faq.records import entry_from
 
 router = APIRouter(prefix="/api/staff/faq", tags=["staff: FAQ entries"])
 

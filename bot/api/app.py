@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from urllib.parse import urlencode
@@ -12,6 +13,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from redis import Redis
 from redis.asyncio import Redis as AsyncRedis
+from redis.exceptions import RedisError
 
 import bot
 from bot import runtime
@@ -61,6 +63,14 @@ _STATUS.update(  # agent workspace
 )
 
 
+def _warm_knowledge_base() -> None:
+    """Build this process's knowledge base at start, so its FAQ listener runs from then on (and Try it is fast)."""
+    try:
+        runtime.knowledge_base()
+    except (OSError, DmdeskError, RedisError) as exc:  # the first request that needs it raises again
+        log.warning("faq knowledge base not built at start", extra={"error": str(exc)})
+
+
 def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     """Build the app; connections are opened in the lifespan, not at import."""
 
@@ -79,6 +89,8 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         for channel in (Channel.MESSENGER, Channel.INSTAGRAM):
             agents.outbound.register(channel.value, MetaAgentSender(send, channel))
         faq = FaqEditor(sredis, keys, cfg.brand, runtime.knowledge_base, cfg.faq_near_duplicate)
+        if settings is None:  # the service proper (its knowledge base follows the environment's settings)
+            threading.Thread(target=_warm_knowledge_base, name="faq-warmup", daemon=True).start()
         app.state.services = Services(cfg, dispatcher, store, rasa, agents=agents, ingest=ingest, send=send, faq=faq)
         stop = asyncio.Event()
         handler = MetaHandler(aredis, keys, dispatcher, send, store, cfg.meta_app_id)

@@ -188,7 +188,8 @@ class FaqIndex:
             buffer = self._buffers[encoder.name]
             buffer[targets] = buffer[movers]
             if buffer.shape[0] < m + len(new_texts):
-                grown = np.empty((max(m + len(new_texts), int(buffer.shape[0] * 1.25) + 64), encoder.dim), np.float32)
+                needed = m + len(new_texts)  # room to grow by an eighth before the next copy
+                grown = np.empty((max(needed + needed // 8 + 64, int(buffer.shape[0] * 1.25)), encoder.dim), np.float32)
                 grown[:m] = buffer[:m]
                 buffer = self._buffers[encoder.name] = grown
             buffer[m : m + len(new_texts)] = fresh

@@ -68,7 +68,7 @@ class ServiceSettings(CoreSettings):
     max_login_failures: int = Field(default=10, ge=1, description="Failed logins per account per 15 min.")
     # FAQ editor (bot/faq/editor.py, bot/faq/checks.py)
     faq_near_duplicate: float = Field(
-        default=0.93,
+        default=0.95,
         gt=0,
         le=1,
         description="Cosine from which two phrasings of different entries are near duplicates.",

@@ -112,6 +112,8 @@ class FaqEditor(FaqRecords):
                         if key not in checked:
                             checked[key] = self._checked(brand, after)
                         after, warnings = checked[key]
+                    if after is not None and after == before:
+                        return after, version, warnings  # nothing changed: no new version
                     self._write(pipe, actor, entry_id, before, after, version + 1, action, rollback_of)
                     return after, version + 1, warnings
                 except WatchError:

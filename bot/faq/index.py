@@ -149,7 +149,7 @@ class FaqIndex:
         if not entry.enabled or entry.id not in position:
             return False
         rows = np.flatnonzero(self._owner == position[entry.id])
-        return [self._texts[r] for r in rows] == list(dict.fromkeys(entry.texts()))
+        return sorted(self._texts[r] for r in rows) == sorted(dict.fromkeys(entry.texts()))  # rows may be reordered
 
     def _move_rows(
         self, moved: Sequence[FaqEntry], removed: set[str], latest: dict[str, FaqEntry], position: dict[str, int]

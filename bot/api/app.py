@@ -28,6 +28,7 @@ from bot.api.routers import (
     handoffs,
     health,
     web_auth,
+    web_console,
     webhooks,
 )
 from bot.api.web_deps import LoginRequired, PageForbidden
@@ -133,6 +134,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         agent_events,
         agent_dev,
         web_auth,  # pages (bot/web): one line per page router
+        web_console,
     ):
         app.include_router(router.router)
     return app

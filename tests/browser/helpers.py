@@ -8,6 +8,7 @@ from typing import Any, TypeVar
 from urllib.parse import quote, urlparse
 
 from redis import Redis
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support.ui import WebDriverWait
@@ -41,8 +42,12 @@ def make_account(
 
 
 def wait_for(driver: WebDriver, condition: Callable[[WebDriver], T], timeout: float = 10.0) -> T:
-    """Poll ``condition(driver)`` every 50 ms until it returns something truthy; returns that."""
-    return WebDriverWait(driver, timeout, poll_frequency=0.05).until(condition)
+    """Poll ``condition(driver)`` every 50 ms until it returns something truthy; returns that.
+
+    Elements that went stale meanwhile (the page re-rendered them) count as "not yet".
+    """
+    wait = WebDriverWait(driver, timeout, poll_frequency=0.05, ignored_exceptions=[StaleElementReferenceException])
+    return wait.until(condition)
 
 
 def login(

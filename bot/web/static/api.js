@@ -6,6 +6,7 @@
  *   whose .status and .detail come from the response's {"detail": ...}.
  * dmdesk.esc(text): HTML-escaped text. Prefer element.textContent or dmdesk.el().
  * dmdesk.el(tag, attrs, ...children): an element; strings become text nodes (never HTML).
+ * dmdesk.fill(node, ...children): replace node's children the same way (null/false skipped, arrays flattened).
  */
 (function () {
   "use strict";
@@ -109,6 +110,12 @@
     else node.appendChild(child instanceof Node ? child : document.createTextNode(String(child)));
   }
 
+  function fill(node) {
+    node.replaceChildren();
+    for (let i = 1; i < arguments.length; i++) append(node, arguments[i]);
+    return node;
+  }
+
   /** A short message at the bottom of the page ("error" kind stays longer). */
   function toast(message, kind) {
     const box = document.getElementById("toasts");
@@ -141,5 +148,5 @@
     });
   });
 
-  window.dmdesk = { api: api, esc: esc, el: el, toast: toast, setToken: setToken, logout: logout, TOKEN_KEY: TOKEN_KEY };
+  window.dmdesk = { api: api, esc: esc, el: el, fill: fill, toast: toast, setToken: setToken, logout: logout, TOKEN_KEY: TOKEN_KEY };
 })();

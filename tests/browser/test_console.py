@@ -391,3 +391,23 @@ def test_another_brands_agent_never_sees_the_ticket(
     wait_for(driver, lambda d: "not found" in d.find_element(By.ID, "toasts").text)
     assert driver.find_element(By.ID, "ticket").get_attribute("hidden") is not None
     assert row(driver, f"dev:{sender}") is None
+
+
+def test_after_a_lost_connection_the_console_reads_again_what_it_missed(
+    browser: BrowserFactory, stack: StackConfig, accounts: dict[str, str], customer: httpx.Client
+) -> None:
+    sari = open_console(browser, stack, accounts, "sari")
+    network = {"latency": 0, "downloadThroughput": -1, "uploadThroughput": -1}
+    sari.execute_cdp_cmd("Network.enable", {})
+    sari.execute_cdp_cmd("Network.emulateNetworkConditions", {**network, "offline": True})
+    sari.find_element(By.ID, "live").click()  # reconnect now: the stream drops and cannot come back offline
+    wait_for(sari, lambda d: d.find_element(By.ID, "live").get_attribute("data-state") != "live", timeout=10)
+    # an escalation while the console is offline: its event is never delivered (pub/sub has no replay)
+    sender = new_sender()
+    assert kinds(say(customer, sender, "I want to talk to a human")) == ["handoff"]
+    time.sleep(1)
+    assert row(sari, f"dev:{sender}") is None
+    sari.execute_cdp_cmd("Network.emulateNetworkConditions", {**network, "offline": False})
+    wait_for(sari, lambda d: d.find_element(By.ID, "live").get_attribute("data-state") == "live", timeout=40)
+    wait_for(sari, lambda d: row(d, f"dev:{sender}"), timeout=5)
+    assert not_reloaded(sari)

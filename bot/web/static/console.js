@@ -15,11 +15,11 @@
   const QUEUE_GAP_MS = 250; // at most 4 queue reloads a second, however many events arrive
   const EVENT_TYPES = [
     "ticket.created", "ticket.customer_message", "ticket.claimed", "ticket.transferred", "ticket.released",
-    "ticket.replied", "ticket.delivery", "ticket.note", "ticket.resolved", "ticket.reopened",
+    "ticket.replied", "ticket.delivery", "ticket.note", "ticket.resolved", "ticket.reopened", "ticket.escalated",
   ];
   const QUEUE_EVENTS = new Set([
     "ticket.created", "ticket.customer_message", "ticket.claimed", "ticket.transferred", "ticket.released",
-    "ticket.resolved", "ticket.reopened",
+    "ticket.resolved", "ticket.reopened", "ticket.escalated",
   ]);
   const REASONS = {
     requested_human: "asked for a person",
@@ -27,6 +27,7 @@
     repeated_failure: "bot failed twice",
     accepted_offer: "accepted the offer of a person",
     agent_answered_in_inbox: "answered in Meta's inbox",
+    keyword: "keyword",
   };
   const CHANNELS = { dev: "Dev", messenger: "Messenger", instagram: "Instagram" };
 
@@ -197,12 +198,15 @@
   // read on every refresh, for the tab counts; everyone's claimed tickets only while that tab is open.
   const refreshQueue = coalesced(async function () {
     const cap = state.tab === "waiting" ? state.limit : PAGE;
-    const requests = [api("GET", queuePath("waiting", cap + 1)), api("GET", queuePath("mine"))];
+    const requests = [dmdesk.request("GET", queuePath("waiting", cap + 1)), api("GET", queuePath("mine"))];
     if (state.tab === "claimed") requests.push(api("GET", queuePath("claimed")));
     const results = await Promise.all(requests);
-    const waiting = results[0];
+    const waiting = results[0].data;
     const mine = results[1];
-    state.counts = { waiting: Math.min(waiting.length, cap), waitingMore: waiting.length > cap, mine: mine.length };
+    const total = Number(results[0].headers.get("X-Total-Count")); // exact, when the server counts
+    state.counts = total
+      ? { waiting: total, waitingMore: false, mine: mine.length }
+      : { waiting: Math.min(waiting.length, cap), waitingMore: waiting.length > cap, mine: mine.length };
     state.rows = state.tab === "waiting" ? waiting.slice(0, cap) : state.tab === "mine" ? mine : results[2];
     state.hasMore = state.tab === "waiting" && waiting.length > cap;
     const sample = waiting[0] || mine[0];
@@ -252,6 +256,7 @@
       el("div", { class: "qline" },
         priorityBadge(row.priority),
         el("span", { class: "qname" }, customerLabel(row.customer_name, row.conversation_id)),
+        row.vip ? el("span", { class: "badge vip", title: "VIP customer" }, "VIP") : null,
         flags,
         el("span", { class: "wait", dataset: { since: String(row.created_at) }, title: "waiting since " + fullTime(row.created_at) })),
       el("div", { class: "qline small" },
@@ -616,7 +621,9 @@
         ["language", t.language],
       ].concat(profile))),
       section("Escalation", facts([
-        ["reason", reasonLabel(t.reason)],
+        ["reason", reasonLabel(t.reason) + (t.matched ? ": " + t.matched : "")],
+        ["rule", t.rule],
+        ["VIP", t.vip ? "yes" : null],
         ["priority", "P" + t.priority],
         ["opened", fullTime(t.created_at)],
         ["first reply due", fullTime(view.first_response_due_at) + (view.first_response_breached ? " (overdue)" : "")],
@@ -752,7 +759,9 @@
   let source = null;
   let backoff = 1000;
 
+  let retryTimer = null;
   function connect() {
+    clearTimeout(retryTimer);
     if (source) source.close();
     setLive("connecting", state.everReady ? "reconnecting…" : "connecting…");
     source = new EventSource("/api/agent/events");
@@ -786,7 +795,7 @@
       }
       setLive("down", "offline: retrying…");
       source.close();
-      setTimeout(async function () {
+      retryTimer = setTimeout(async function () {
         await api("GET", "/api/agent/me").catch(function () {}); // a 401 goes to the login page
         backoff = Math.min(backoff * 2, 30000);
         connect();
@@ -813,6 +822,7 @@
     state.limit += PAGE;
     refreshQueue();
   });
+  $("live").addEventListener("click", connect);
   $("btn-claim").addEventListener("click", onClaim);
   $("btn-release").addEventListener("click", onRelease);
   $("btn-resolve").addEventListener("click", onResolve);

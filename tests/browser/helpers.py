@@ -65,7 +65,13 @@ def login(
     fill(driver, "#password", password)
     driver.find_element(By.ID, "login-submit").click()
     wanted = urlparse(next_path).path
-    wait_for(driver, lambda d: urlparse(d.current_url).path == wanted and d.execute_script("return !!window.dmdesk"))
+    wait_for(
+        driver,
+        lambda d: (
+            urlparse(d.current_url).path == wanted
+            and d.execute_script("return !!window.dmdesk && !!sessionStorage.getItem('dmdesk-token')")
+        ),
+    )
 
 
 def fill(driver: WebDriver, css: str, text: str) -> None:

@@ -25,6 +25,8 @@ from bot import simulate as sim
 from bot.agents.texts import RESOLVED
 from bot.fakegraph import RunningFake
 from bot.faq import store as faq_store
+from bot.handoff.models import CustomerProfile, HandoffReason, Ticket, TranscriptLine
+from bot.handoff.queue import HandoffStore
 from bot.keys import Keys
 from bot.stack import ROOT, StackConfig
 from tests.browser.conftest import BrowserFactory
@@ -411,3 +413,63 @@ def test_after_a_lost_connection_the_console_reads_again_what_it_missed(
     wait_for(sari, lambda d: d.find_element(By.ID, "live").get_attribute("data-state") == "live", timeout=40)
     wait_for(sari, lambda d: row(d, f"dev:{sender}"), timeout=5)
     assert not_reloaded(sari)
+
+
+def queued_ticket(brand_store: HandoffStore, n: int, priority: int, now: float) -> str:
+    """Put a ticket straight in a brand's queue (as an escalation would); returns its conversation id."""
+    conversation = f"instagram:page{n}{uuid.uuid4().hex[:6]}"
+    brand_store.open(
+        Ticket(
+            id=uuid.uuid4().hex[:12],
+            conversation_id=conversation,
+            channel="instagram",
+            customer=CustomerProfile(id=conversation.split(":")[1], channel="instagram", name=f"Customer {n}"),
+            language="fr",
+            reason=HandoffReason.OFFER_ACCEPTED,
+            priority=priority,
+            created_at=now - 1000 + n,
+            transcript=[TranscriptLine(sender="customer", text=f"question {n}", timestamp=now - 1000 + n)],
+        )
+    )
+    return conversation
+
+
+def test_a_long_queue_is_paged_and_stays_live(browser: BrowserFactory, stack: StackConfig) -> None:
+    brand = f"pages{uuid.uuid4().hex[:6]}"
+    password = make_account(stack, brand, "pager", "agent")
+    redis = Redis.from_url(stack.redis_url)
+    try:
+        brand_store = HandoffStore(redis, Keys(stack.redis_prefix), brand)
+        now = time.time()
+        # priority 5: behind every other test's tickets in the shared queue
+        conversations = [queued_ticket(brand_store, n, 5, now) for n in range(120)]
+        driver = browser()
+        login(driver, stack.bot_url, brand, "pager", password)
+        wait_for(driver, lambda d: d.find_element(By.ID, "live").get_attribute("data-state") == "live")
+        driver.execute_script("window.__sameDocument = true")
+        wait_for(driver, lambda d: d.find_element(By.ID, "page-label").text.startswith("1–50"))
+        shown = driver.execute_script(
+            "return Array.from(document.querySelectorAll('#queue .qrow'), r => r.dataset.conversation)"
+        )
+        assert shown == conversations[:50]  # longest waiting first
+        driver.find_element(By.ID, "page-next").click()
+        wait_for(driver, lambda d: d.find_element(By.ID, "page-label").text.startswith("51–100"))
+        driver.find_element(By.ID, "page-next").click()
+        wait_for(driver, lambda d: d.find_element(By.ID, "page-label").text.startswith("101–120"))
+        assert not driver.find_element(By.ID, "page-next").is_enabled()
+        driver.find_element(By.ID, "page-prev").click()
+        driver.find_element(By.ID, "page-prev").click()
+        wait_for(driver, lambda d: d.find_element(By.ID, "page-label").text.startswith("1–50"))
+        # an urgent escalation lands on top of the first page, live
+        urgent = queued_ticket(brand_store, 999, 1, now)
+        wait_for(
+            driver,
+            lambda d: (
+                (first := d.find_elements(By.CSS_SELECTOR, "#queue .qrow"))
+                and first[0].get_attribute("data-conversation") == urgent
+            ),
+            timeout=5,
+        )
+        assert not_reloaded(driver)
+    finally:
+        redis.close()

@@ -11,7 +11,7 @@
   const el = dmdesk.el;
   const fill = dmdesk.fill;
   const api = dmdesk.api;
-  const PAGE = 50;
+  const PAGE = 50; // queue rows per page: a refresh reads one page, however long the queue is
   const QUEUE_GAP_MS = 250; // at most 4 queue reloads a second, however many events arrive
   const EVENT_TYPES = [
     "ticket.created", "ticket.customer_message", "ticket.claimed", "ticket.transferred", "ticket.released",
@@ -38,11 +38,11 @@
   const state = {
     tab: "waiting",
     filters: { channel: "", language: "", priority: "", team: "" },
-    limit: PAGE,
+    offset: 0,
     rows: [],
-    hasMore: false,
+    hasNext: false,
     clockOffset: 0, // server time - browser time, from the last queue read
-    counts: { waiting: null, waitingMore: false, mine: null },
+    counts: { waiting: null, exact: false, mine: null },
     selected: null,
     view: null,
     suggestionsFor: null,
@@ -186,36 +186,41 @@
   }
 
   // ------------------------------------------------------------------ the queue
-  function queuePath(tab, limit) {
+  function queuePath(tab, limit, offset) {
     if (tab === "mine") return "/api/agent/tickets/claimed";
     if (tab === "claimed") return "/api/agent/tickets/claimed?assignee=all";
-    const params = new URLSearchParams({ limit: String(limit) });
+    const params = new URLSearchParams({ limit: String(limit), offset: String(offset) });
     Object.keys(state.filters).forEach(function (k) { if (state.filters[k]) params.set(k, state.filters[k]); });
     return "/api/agent/queue?" + params.toString();
   }
 
-  // The waiting queue (one row more than shown, to know whether there are more) and my tickets are
-  // read on every refresh, for the tab counts; everyone's claimed tickets only while that tab is open.
+  // One page of the waiting queue (one row more, to know whether a next page exists) and my tickets
+  // are read on every refresh, for the tab counts; everyone's claimed tickets only while that tab is open.
   const refreshQueue = coalesced(async function () {
-    const cap = state.tab === "waiting" ? state.limit : PAGE;
-    const requests = [dmdesk.request("GET", queuePath("waiting", cap + 1)), api("GET", queuePath("mine"))];
+    const offset = state.tab === "waiting" ? state.offset : 0;
+    const requests = [dmdesk.request("GET", queuePath("waiting", PAGE + 1, offset)), api("GET", queuePath("mine"))];
     if (state.tab === "claimed") requests.push(api("GET", queuePath("claimed")));
     const results = await Promise.all(requests);
     const waiting = results[0].data;
     const mine = results[1];
-    const total = Number(results[0].headers.get("X-Total-Count")); // exact, when the server counts
-    state.counts = total
-      ? { waiting: total, waitingMore: false, mine: mine.length }
-      : { waiting: Math.min(waiting.length, cap), waitingMore: waiting.length > cap, mine: mine.length };
-    state.rows = state.tab === "waiting" ? waiting.slice(0, cap) : state.tab === "mine" ? mine : results[2];
-    state.hasMore = state.tab === "waiting" && waiting.length > cap;
+    if (!waiting.length && state.offset > 0 && state.tab === "waiting") {
+      state.offset = Math.max(0, state.offset - PAGE); // the page emptied (tickets were claimed): step back
+      refreshQueue();
+      return;
+    }
+    const total = results[0].headers.get("X-Total-Count"); // exact, when the server counts
+    state.counts = total !== null
+      ? { waiting: Number(total), exact: true, mine: mine.length }
+      : { waiting: offset + Math.min(waiting.length, PAGE), exact: waiting.length <= PAGE, mine: mine.length };
+    state.rows = state.tab === "waiting" ? waiting.slice(0, PAGE) : state.tab === "mine" ? mine : results[2];
+    state.hasNext = state.tab === "waiting" && waiting.length > PAGE;
     const sample = waiting[0] || mine[0];
     if (sample) state.clockOffset = sample.created_at + sample.waiting_s - Date.now() / 1000;
     renderQueue();
   }, QUEUE_GAP_MS);
 
   function renderQueue() {
-    $("count-waiting").textContent = state.counts.waiting === null ? "" : state.counts.waiting + (state.counts.waitingMore ? "+" : "");
+    $("count-waiting").textContent = state.counts.waiting === null ? "" : state.counts.waiting + (state.counts.exact ? "" : "+");
     $("count-mine").textContent = state.counts.mine === null ? "" : String(state.counts.mine);
     document.querySelectorAll(".queue-head .tab").forEach(function (tab) {
       const active = tab.dataset.tab === state.tab;
@@ -229,7 +234,14 @@
       return { key: row.id, data: data };
     }));
     $("queue-empty").hidden = state.rows.length > 0;
-    $("queue-more").hidden = !state.hasMore;
+    const paged = state.tab === "waiting" && (state.offset > 0 || state.hasNext);
+    $("queue-pages").hidden = !paged;
+    if (paged) {
+      const last = state.offset + state.rows.length;
+      $("page-label").textContent = (state.offset + 1) + "–" + last + (state.counts.exact ? " of " + state.counts.waiting : "");
+      $("page-prev").disabled = state.offset === 0;
+      $("page-next").disabled = !state.hasNext;
+    }
     tick();
   }
 
@@ -807,19 +819,23 @@
   document.querySelectorAll(".queue-head .tab").forEach(function (tab) {
     tab.addEventListener("click", function () {
       state.tab = tab.dataset.tab;
-      state.limit = PAGE;
+      state.offset = 0;
       saveUrl();
       refreshQueue();
     });
   });
   $("filters").addEventListener("change", function (e) {
     state.filters[e.target.name] = e.target.value;
-    state.limit = PAGE;
+    state.offset = 0;
     saveUrl();
     refreshQueue();
   });
-  $("queue-more").addEventListener("click", function () {
-    state.limit += PAGE;
+  $("page-prev").addEventListener("click", function () {
+    state.offset = Math.max(0, state.offset - PAGE);
+    refreshQueue();
+  });
+  $("page-next").addEventListener("click", function () {
+    state.offset += PAGE;
     refreshQueue();
   });
   $("live").addEventListener("click", connect);

@@ -48,6 +48,7 @@
     suggestionsFor: null,
     canned: [],
     mode: "reply",
+    lastMine: null, // the last ticket the reply box was opened in reply mode for
     drafts: new Map(),
     unread: new Set(),
     everReady: false,
@@ -363,8 +364,10 @@
     const view = state.view;
     const t = view.ticket;
     const can = permissions(t);
+    const panel = $("ticket");
+    const changed = panel.dataset.id !== t.id || panel.dataset.status !== t.status;
     $("placeholder").hidden = true;
-    $("ticket").hidden = false;
+    panel.hidden = false;
     $("ticket").dataset.id = t.id;
     $("ticket").dataset.status = t.status;
     $("ticket").dataset.assignee = t.assignee || "";
@@ -385,7 +388,7 @@
     $("btn-release").disabled = !can.release;
     $("btn-transfer").disabled = !can.transfer;
     $("btn-resolve").disabled = !can.resolve;
-    resetResolve();
+    if (changed) resetResolve(); // a live update in between keeps a pending "Confirm"
     renderBanner(t, can);
     renderTranscript(view, can);
     renderComposer(t, can);
@@ -848,6 +851,9 @@
   $("composer").addEventListener("submit", submitComposer);
   $("composer-text").addEventListener("keydown", function (e) {
     if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) submitComposer(e);
+  });
+  $("composer-quick").addEventListener("keydown", function (e) {
+    if (e.key === "Enter" && !(e.ctrlKey || e.metaKey)) e.preventDefault(); // Enter alone never sends
   });
   $("mode-reply").addEventListener("click", function () { setMode("reply"); });
   $("mode-note").addEventListener("click", function () { setMode("note"); });

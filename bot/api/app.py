@@ -32,6 +32,7 @@ from bot.api.routers import (
     staff_faq_entries,
     staff_faq_tools,
     web_auth,
+    web_console,
     web_faq,
     webhooks,
 )
@@ -157,6 +158,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         staff_faq_entries,
         staff_faq_tools,
         web_auth,  # pages (bot/web): one line per page router
+        web_console,
         web_faq,
     ):
         app.include_router(router.router)

@@ -15,14 +15,15 @@ RASA_ENV := PYTHONPATH=$(CURDIR) RASA_TELEMETRY_ENABLED=false TF_CPP_MIN_LOG_LEV
 TRAIN_DATA := data/nlu data/rules.yml .build/nlu_faq.yml
 PIP_QUIET := --quiet --disable-pip-version-check --no-input
 
-.PHONY: help install train run test pytest rasa-validate rasa-test eval bench lint clean
+.PHONY: help install browser-deps train run test pytest rasa-validate rasa-test eval bench lint clean
 
 help:
 	@echo "make run    install what is missing, train if needed, start the stack on the demo brand"
 	@echo "make test   install what is missing, train if needed, run the whole test suite"
 	@echo "make eval FILE=eval/dev.yml OUT=results/dev.json   evaluate end to end"
 	@echo "make bench  webhook ack p99 under saturation, end-to-end throughput vs Rasa's REST channel;"
-	@echo "            handoff-to-console latency, queue with 1,000 tickets, 20 agents claiming 200 tickets"
+	@echo "            handoff-to-console latency, queue with 1,000 tickets, 20 agents claiming 200 tickets;"
+	@echo "            FAQ edit-to-live latency, index build/update/search by size"
 	@echo "make train | install | lint | clean"
 
 install: $(RASA_STAMP) $(APP_STAMP)
@@ -70,7 +71,19 @@ train: $(MODEL) .build/verifier.json
 run: install train
 	$(PY) -m bot.cli run
 
-test: install train
+# The browser tests (tests/browser) drive Debian's chromium through its chromedriver; nothing is
+# downloaded at run time. Installed with apt when either is missing.
+CHROMIUM := /usr/bin/chromium
+CHROMEDRIVER := /usr/bin/chromedriver
+browser-deps:
+	@if [ ! -x $(CHROMIUM) ] || [ ! -x $(CHROMEDRIVER) ]; then \
+	    echo "installing chromium and chromium-driver (apt-get)…"; \
+	    SUDO=; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	    $$SUDO apt-get update -qq && \
+	    $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; \
+	fi
+
+test: install train browser-deps
 	$(PY) -m bot.cli ensure-redis
 	$(MAKE) --no-print-directory pytest rasa-validate rasa-test
 
@@ -90,11 +103,13 @@ eval: install train
 	$(PY) -m bot.cli eval $(FILE) --out $(OUT)
 
 # Webhook ack under saturation; end-to-end throughput and latency vs Rasa's REST channel (bench/meta.py);
-# agent workspace: handoff latency to a live console, queue with 1,000 tickets, 20 agents claiming 200 (bench/agents.py)
+# agent workspace: handoff latency to a live console, queue with 1,000 tickets, 20 agents claiming 200 (bench/agents.py);
+# FAQ edit-to-live latency and index build/update/search by size (bench/faq_edit.py)
 bench: install train
 	$(PY) -m bot.cli ensure-redis
 	$(PY) -m bench.meta
 	$(PY) -m bench.agents
+	$(PY) -m bench.faq_edit
 
 lint:
 	$(APP_VENV)/bin/ruff check bot actions connectors tests

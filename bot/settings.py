@@ -81,6 +81,13 @@ class ServiceSettings(CoreSettings):
     metrics_token: SecretStr | None = Field(
         default=None, description="Bearer token of GET /metrics (default: api_token)."
     )
+    # FAQ editor (bot/faq/editor.py, bot/faq/checks.py)
+    faq_near_duplicate: float = Field(
+        default=0.95,
+        gt=0,
+        le=1,
+        description="Cosine from which two phrasings of different entries are near duplicates.",
+    )
     # Meta webhooks (connectors/meta, bot/ingest.py) and the Send API (bot/meta/send.py)
     meta_app_secret: SecretStr | None = Field(
         default=None,

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from urllib.parse import urlencode
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from redis import Redis
 from redis.asyncio import Redis as AsyncRedis
+from redis.exceptions import RedisError
 
 import bot
 from bot import runtime
@@ -29,10 +32,17 @@ from bot.api.routers import (
     handoffs,
     health,
     metrics,
+    staff_faq_entries,
+    staff_faq_tools,
+    web_auth,
+    web_console,
+    web_faq,
     webhooks,
 )
+from bot.api.web_deps import LoginRequired, PageForbidden
 from bot.dispatcher import Dispatcher
-from bot.errors import DmdeskError, InvalidInputError, NotFoundError, UpstreamError
+from bot.errors import DmdeskError, FaqConflictError, InvalidInputError, NotFoundError, UpstreamError
+from bot.faq.editor import FaqEditor
 from bot.handoff.queue import HandoffStore
 from bot.handoff.rules import load_escalator, rule_summary
 from bot.ingest import Consumer, Ingest, run_consumers
@@ -44,13 +54,27 @@ from bot.meta.send import build_send_client
 from bot.metrics import WorkspaceCollector
 from bot.rasa_client import RasaClient
 from bot.settings import ServiceSettings
+from bot.web import render
 
 log = logging.getLogger(__name__)
 
-_STATUS: dict[type[DmdeskError], int] = {NotFoundError: 404, InvalidInputError: 422, UpstreamError: 502}
+_STATUS: dict[type[DmdeskError], int] = {
+    NotFoundError: 404,
+    InvalidInputError: 422,
+    UpstreamError: 502,
+    FaqConflictError: 409,
+}
 _STATUS.update(  # agent workspace
     {AuthenticationError: 401, PermissionDeniedError: 403, ConflictError: 409, TooManyAttemptsError: 429}
 )
+
+
+def _warm_knowledge_base() -> None:
+    """Build this process's knowledge base at start, so its FAQ listener runs from then on (and Try it is fast)."""
+    try:
+        runtime.knowledge_base()
+    except (OSError, DmdeskError, RedisError) as exc:  # the first request that needs it raises again
+        log.warning("faq knowledge base not built at start", extra={"error": str(exc)})
 
 
 def create_app(settings: ServiceSettings | None = None) -> FastAPI:
@@ -77,8 +101,11 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         for channel in (Channel.MESSENGER, Channel.INSTAGRAM):
             agents.outbound.register(channel.value, MetaAgentSender(send, channel))
         collector = WorkspaceCollector(sredis, keys, store, agents.presence)
+        faq = FaqEditor(sredis, keys, cfg.brand, runtime.knowledge_base, cfg.faq_near_duplicate)
+        if settings is None:  # the service proper (its knowledge base follows the environment's settings)
+            threading.Thread(target=_warm_knowledge_base, name="faq-warmup", daemon=True).start()
         app.state.services = Services(
-            cfg, dispatcher, store, rasa, agents=agents, ingest=ingest, send=send, metrics=collector
+            cfg, dispatcher, store, rasa, agents=agents, ingest=ingest, send=send, metrics=collector, faq=faq
         )
         stop = asyncio.Event()
         handler = MetaHandler(aredis, keys, dispatcher, send, store, cfg.meta_app_id)
@@ -130,13 +157,35 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     async def _dmdesk_error(request: Request, exc: DmdeskError) -> JSONResponse:
         code = next((c for t, c in _STATUS.items() if isinstance(exc, t)), 500)
         log.warning("request failed", extra={"path": request.url.path, "error": str(exc), "status": code})
-        return JSONResponse(status_code=code, content={"detail": str(exc)})
+        return JSONResponse(status_code=code, content={"detail": str(exc), **exc.response_fields()})
+
+    @app.exception_handler(LoginRequired)
+    async def _login_required(request: Request, exc: LoginRequired) -> RedirectResponse:
+        return RedirectResponse(f"/login?{urlencode({'next': exc.next_path})}", status_code=303)
+
+    @app.exception_handler(PageForbidden)
+    async def _page_forbidden(request: Request, exc: PageForbidden) -> HTMLResponse:
+        log.warning("page forbidden", extra={"path": request.url.path, "role": exc.account.role.value})
+        message = f"This page needs the {exc.needed.value} role; your account is {exc.account.role.value}."
+        return render(request, "error.html", exc.account, 403, heading="Not allowed", message=message)
 
     app.include_router(health.router)
     app.include_router(dev.router)
     app.include_router(handoffs.router)
     app.include_router(webhooks.router)
     app.include_router(metrics.router)
-    for router in (agent_auth, agent_tickets, agent_availability, agent_canned, agent_events, agent_dev):
+    for router in (
+        agent_auth,
+        agent_tickets,
+        agent_availability,
+        agent_canned,
+        agent_events,
+        agent_dev,
+        staff_faq_entries,
+        staff_faq_tools,
+        web_auth,  # pages (bot/web): one line per page router
+        web_console,
+        web_faq,
+    ):
         app.include_router(router.router)
     return app

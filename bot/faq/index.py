@@ -14,14 +14,14 @@ re-encodes only new texts.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
 import numpy as np
-from sklearn.feature_extraction.text import TfidfVectorizer
 
 from bot.encoders import Encoder
+from bot.faq.lexical import LexicalIndex
 from bot.faq.models import FaqEntry
 from bot.faq.terms import TermCoverage, terms
 
@@ -87,11 +87,12 @@ class FaqIndex:
         self._texts: list[str] = []
         self._owner = np.zeros(0, dtype=np.int64)
         self._ids: list[str] = []
-        self._dense: dict[str, np.ndarray] = {}
-        self._tfidf: TfidfVectorizer | None = None
-        self._lexical = None
+        self._dense: dict[str, np.ndarray] = {}  # views of the first rows of _buffers
+        self._buffers: dict[str, np.ndarray] = {}  # per encoder, rows with spare capacity
+        self._lexical: LexicalIndex | None = None
         self._coverage = TermCoverage([])
         self.encoded_last_build = 0
+        self.build([])
 
     def __len__(self) -> int:
         return len(self._ids)
@@ -115,28 +116,111 @@ class FaqIndex:
 
     def build(self, entries: Sequence[FaqEntry]) -> None:
         """(Re)build from the enabled entries, reusing cached vectors."""
-        texts: list[str] = []
-        owner: list[int] = []
-        ids: list[str] = []
-        enabled = [e for e in entries if e.enabled]
+        self._texts, self._owner, self._ids = [], np.zeros(0, dtype=np.int64), []
+        self._buffers = {e.name: np.zeros((0, e.dim), dtype=np.float32) for e in self.encoders}
+        self._dense = {name: buffer[:0] for name, buffer in self._buffers.items()}
+        self._lexical = LexicalIndex() if self.weights.lexical > 0 else None
+        self._coverage = TermCoverage([])
+        self.update(entries)
+
+    def update(self, upserts: Sequence[FaqEntry], removals: Iterable[str] = ()) -> None:
+        """Apply changed entries in place: only their texts are looked up (and encoded if new).
+
+        An upserted entry keeps its position (a new one goes last); a disabled
+        or removed one leaves the index. The result scores exactly like a
+        :meth:`build` over the same entries.
+
+        Args:
+            upserts: New or changed entries (disabled ones are removed).
+            removals: Ids of deleted entries.
+        """
+        latest = {e.id: e for e in upserts}
+        removed = set(removals)
+        position = {entry_id: i for i, entry_id in enumerate(self._ids)}
+        vocabularies: list[int | FaqEntry] = [latest.get(i) or position[i] for i in self._ids]
+        moved = [e for e in latest.values() if (e.enabled or e.id in position) and not self._same_rows(e, position)]
+        self.encoded_last_build = 0
+        if moved or removed & set(position):
+            vocabularies = self._move_rows(moved, removed, latest, position)
+        self._coverage = self._coverage.updated(vocabularies)
+
+    def _same_rows(self, entry: FaqEntry, position: dict[str, int]) -> bool:
+        """True if the entry is indexed with exactly these texts (e.g. only its answers changed)."""
+        if not entry.enabled or entry.id not in position:
+            return False
+        rows = np.flatnonzero(self._owner == position[entry.id])
+        return sorted(self._texts[r] for r in rows) == sorted(dict.fromkeys(entry.texts()))  # rows may be reordered
+
+    def _move_rows(
+        self, moved: Sequence[FaqEntry], removed: set[str], latest: dict[str, FaqEntry], position: dict[str, int]
+    ) -> list[int | FaqEntry]:
+        """Drop the rows of moved and removed entries and append the moved ones' new rows.
+
+        Returns the coverage order of the new entry list (old positions or entries).
+        """
+        gone = {e.id for e in moved if not e.enabled} | removed
+        enabled = [e for e in moved if e.enabled]
+        touched = [position[i] for i in {*(e.id for e in moved), *removed} if i in position]
+        ids = [i for i in self._ids if i not in gone] + [e.id for e in enabled if e.id not in position]
+        new_position = {entry_id: i for i, entry_id in enumerate(ids)}
+        remap = np.asarray([new_position.get(i, -1) for i in self._ids], dtype=np.int64)
+        # The dropped rows' slots are filled with the last kept rows (row order does not matter to
+        # the scores), so an edit moves O(its rows) vectors, not the whole matrix.
+        n = len(self._texts)
+        holes = np.flatnonzero(np.isin(self._owner, touched))
+        m = n - len(holes)
+        tail = np.arange(m, n)
+        movers = tail[~np.isin(tail, holes)]
+        targets = holes[holes < m]
+        order = np.arange(m)
+        order[targets] = movers
+        texts = self._texts[:m]
+        for target, source in zip(targets, movers, strict=True):
+            texts[target] = self._texts[source]
+        new_texts: list[str] = []
+        new_owner: list[int] = []
         for entry in enabled:
-            ids.append(entry.id)
             for text in dict.fromkeys(entry.texts()):
-                texts.append(text)
-                owner.append(len(ids) - 1)
-        dense: dict[str, np.ndarray] = {}
-        encoded = 0
+                new_texts.append(text)
+                new_owner.append(new_position[entry.id])
         for encoder in self.encoders:
-            dense[encoder.name], n = self._vectors(encoder, texts) if texts else (np.zeros((0, encoder.dim)), 0)
-            encoded = max(encoded, n)
-        tfidf, lexical = None, None
-        if texts and self.weights.lexical > 0:
-            tfidf = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 4), sublinear_tf=True, lowercase=True)
-            lexical = tfidf.fit_transform(texts).T.tocsr()
-        self._texts, self._owner, self._ids = texts, np.asarray(owner, dtype=np.int64), ids
-        self._dense, self._tfidf, self._lexical = dense, tfidf, lexical
-        self._coverage = TermCoverage(enabled)
-        self.encoded_last_build = encoded
+            fresh, encoded = self._vectors(encoder, new_texts) if new_texts else (np.zeros((0, encoder.dim)), 0)
+            buffer = self._buffers[encoder.name]
+            buffer[targets] = buffer[movers]
+            if buffer.shape[0] < m + len(new_texts):
+                needed = m + len(new_texts)  # room to grow by an eighth before the next copy
+                grown = np.empty((max(needed + needed // 8 + 64, int(buffer.shape[0] * 1.25)), encoder.dim), np.float32)
+                grown[:m] = buffer[:m]
+                buffer = self._buffers[encoder.name] = grown
+            buffer[m : m + len(new_texts)] = fresh
+            self._dense[encoder.name] = buffer[: m + len(new_texts)]
+            self.encoded_last_build = max(self.encoded_last_build, encoded)
+        if self._lexical is not None:
+            self._lexical.update(order, new_texts)
+        owner = np.concatenate([remap[self._owner[order]], np.asarray(new_owner, dtype=np.int64)])
+        self._texts, self._owner, self._ids = texts + new_texts, owner, ids
+        return [latest.get(i) or position[i] for i in ids]
+
+    def nearest(self, vectors: np.ndarray, exclude: str | None = None) -> list[tuple[str, str, float] | None]:
+        """Per query vector (primary encoder), the closest text of another entry: ``(entry_id, text, cosine)``.
+
+        ``exclude`` leaves one entry out; None where no other entry is indexed.
+        """
+        if not self._ids or not len(vectors):
+            return [None] * len(vectors)
+        sims = vectors @ self._dense[self.encoders[0].name].T
+        if exclude in self._ids:
+            sims[:, self._owner == self._ids.index(exclude)] = -np.inf
+        out: list[tuple[str, str, float] | None] = []
+        for row_sims in sims:
+            row = int(np.argmax(row_sims))
+            best = float(row_sims[row])
+            out.append(None if not np.isfinite(best) else (self._ids[int(self._owner[row])], self._texts[row], best))
+        return out
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        """Vectors of ``texts`` by the primary encoder (cached like the index's own)."""
+        return self._vectors(self.encoders[0], texts)[0]
 
     def _component_scores(self, text: str) -> tuple[dict[str, np.ndarray], np.ndarray]:
         n = len(self._ids)
@@ -147,10 +231,8 @@ class FaqIndex:
             if i == 0:
                 primary_rows = rows
             scores[encoder.name] = top2_mean(rows, self._owner, n)
-        if self._tfidf is not None and self._lexical is not None:
-            query = self._tfidf.transform([text])
-            rows = np.asarray((query @ self._lexical).todense()).ravel().astype(np.float32)
-            scores["lexical"] = top2_mean(rows, self._owner, n)
+        if self._lexical is not None and len(self._lexical):
+            scores["lexical"] = top2_mean(self._lexical.scores(text), self._owner, n)
         return scores, primary_rows
 
     def search(self, text: str, k: int = 5) -> list[Candidate]:

@@ -554,8 +554,8 @@
     event.preventDefault();
     const id = state.selected;
     const text = $("composer-text").value.trim();
-    if (!id || !text) return;
     const button = $("btn-send");
+    if (!id || !text || button.disabled) return; // disabled while a send is on its way (Ctrl+Enter twice)
     if (state.mode === "note") {
       const note = await act(button, function () { return api("POST", "/api/agent/tickets/" + id + "/notes", { text: text }); }, "Note added");
       if (note) $("composer-text").value = "";

@@ -106,6 +106,13 @@ def click_row(driver: WebDriver, conversation: str) -> bool:
     return True
 
 
+def claim(driver: WebDriver) -> None:
+    """Claim the open ticket once it is on screen, and wait until the console shows it claimed."""
+    wait_for(driver, lambda d: ticket_status(d)[0] == "waiting")
+    driver.find_element(By.ID, "btn-claim").click()
+    wait_for(driver, lambda d: ticket_status(d)[0] == "claimed")
+
+
 def not_reloaded(driver: WebDriver) -> bool:
     return bool(driver.execute_script("return window.__sameDocument === true"))
 
@@ -151,7 +158,7 @@ def test_a_messenger_escalation_is_worked_live_and_handed_back_to_the_bot(
     assert "asked for a person" in context and "Messenger" in context and "request_human" in context
 
     # sari claims: budi's console shows it within a second, and budi cannot reply
-    sari.find_element(By.ID, "btn-claim").click()
+    sari.find_element(By.ID, "btn-claim").click()  # the ticket is on screen (waiting): the button is live
     claimed_at = time.monotonic()
     wait_for(budi, lambda d: ticket_status(d)[0] == "claimed" and row(d, conversation) is None, timeout=1.0)
     shown_after = time.monotonic() - claimed_at
@@ -242,9 +249,7 @@ def test_a_failed_delivery_is_shown_on_the_line_and_can_be_retried(
     conversation = f"messenger:{sender}"
     assert "Wulan" in wait_for(sari, lambda d: row(d, conversation), timeout=5).text
     wait_for(sari, lambda d: click_row(d, conversation))
-    wait_for(sari, lambda d: d.find_element(By.ID, "btn-claim").is_enabled())
-    sari.find_element(By.ID, "btn-claim").click()
-    wait_for(sari, lambda d: ticket_status(d)[0] == "claimed")
+    claim(sari)
     fill(sari, "#composer-text", "Hi Wulan, Sari here")
     sari.find_element(By.ID, "btn-send").click()
     wait_for(sari, lambda d: d.find_elements(By.CSS_SELECTOR, "#transcript .msg.agent .delivery-status.failed"))
@@ -274,9 +279,7 @@ def test_notes_canned_replies_and_transfer_between_agents(
     conversation = f"dev:{sender}"
     assert kinds(say(customer, sender, "mau ngobrol sama admin dong")) == ["handoff"]
     wait_for(sari, lambda d: click_row(d, conversation), timeout=5)
-    wait_for(sari, lambda d: d.find_element(By.ID, "btn-claim").is_enabled())
-    sari.find_element(By.ID, "btn-claim").click()
-    wait_for(sari, lambda d: ticket_status(d)[0] == "claimed")
+    claim(sari)
 
     # a canned reply in the customer's language is offered first and goes into the reply box
     canned = sari.find_element(By.ID, "canned")

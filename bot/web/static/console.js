@@ -294,6 +294,7 @@
     if (state.selected && state.selected !== id) state.drafts.set(state.selected, draft());
     state.selected = id;
     state.view = null;
+    showLoading(id);
     state.suggestionsFor = null;
     state.unread.delete(id);
     $("transfer-form").hidden = true;
@@ -305,6 +306,19 @@
     saveUrl();
     renderQueue();
     refreshTicket();
+  }
+
+  /** Until the ticket is read, nothing of the previous one stays actionable (a quick click would act on
+   * the newly selected ticket while the old one is on screen). */
+  function showLoading(id) {
+    const panel = $("ticket");
+    if (panel.dataset.id === id) return;
+    panel.dataset.id = id;
+    panel.dataset.status = "loading";
+    panel.dataset.assignee = "";
+    panel.classList.add("loading");
+    ["btn-claim", "btn-release", "btn-transfer", "btn-resolve", "btn-send", "mode-reply", "composer-text",
+      "composer-quick", "canned"].forEach(function (name) { $(name).disabled = true; });
   }
 
   function draft() {
@@ -368,6 +382,7 @@
     const changed = panel.dataset.id !== t.id || panel.dataset.status !== t.status;
     $("placeholder").hidden = true;
     panel.hidden = false;
+    panel.classList.remove("loading");
     $("ticket").dataset.id = t.id;
     $("ticket").dataset.status = t.status;
     $("ticket").dataset.assignee = t.assignee || "";
@@ -554,8 +569,8 @@
     event.preventDefault();
     const id = state.selected;
     const text = $("composer-text").value.trim();
-    if (!id || !text) return;
     const button = $("btn-send");
+    if (!id || !text || button.disabled) return; // disabled while a send is on its way (Ctrl+Enter twice)
     if (state.mode === "note") {
       const note = await act(button, function () { return api("POST", "/api/agent/tickets/" + id + "/notes", { text: text }); }, "Note added");
       if (note) $("composer-text").value = "";

@@ -6,6 +6,7 @@ dmdesk eval FILE --out OUT      evaluate against the stack (starts one if none r
 dmdesk ensure-redis             make sure Redis answers at REDIS_URL
 dmdesk users add --brand B --name N --role admin   create an agent account (password: stdin or env)
 dmdesk consume [--n N]          ingest consumers as a separate replica
+dmdesk nlu                      NLU supervisor: the Rasa server, retraining, model swaps (started by run)
 dmdesk fake-graph [--port P]    local fake of Meta's Graph API (records sends, injects failures)
 dmdesk simulate [--url URL]     post signed webhook events of every kind to the running stack
 """
@@ -93,7 +94,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         bot_port=int(os.environ.get("DMDESK_PORT", "8000")),
     )
     started = time.monotonic()
-    print("starting Rasa server, action server, webhook consumers and bot service…", flush=True)
+    print("starting NLU supervisor (Rasa server), action server, webhook consumers and bot service…", flush=True)
     with Stack(config) as stack:
         stack.start()
         print(f"\ndmdesk is up in {time.monotonic() - started:.1f}s", flush=True)
@@ -231,6 +232,7 @@ def main(argv: list[str] | None = None) -> int:
     ev.add_argument("--url", default=None, help="use a running bot service instead of starting a stack")
     sub.add_parser("ensure-redis", help="start Redis locally if none answers at REDIS_URL")
     users_cli.add_parser(sub)
+    sub.add_parser("nlu", help="the NLU supervisor: Rasa server, retraining, model swaps")
     consume = sub.add_parser("consume", help="run ingest consumers as a separate replica")
     consume.add_argument("--n", type=int, default=None, help="consumers (default DMDESK_CONSUMERS)")
     fake = sub.add_parser("fake-graph", help="local fake of Meta's Graph API")
@@ -244,6 +246,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "users":
         return users_cli.run(args, redis_url())
+    if args.command == "nlu":
+        from bot.retrain.supervisor import main as nlu_main
+
+        return nlu_main()
     if args.command == "ensure-redis":
         ensure_redis(redis_url())
         return 0

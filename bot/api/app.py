@@ -38,6 +38,7 @@ from bot.meta.agent_sender import MetaAgentSender
 from bot.meta.handler import MetaHandler
 from bot.meta.send import build_send_client
 from bot.rasa_client import RasaClient
+from bot.retrain.endpoint import RasaEndpoints
 from bot.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
@@ -57,7 +58,8 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         keys = Keys(cfg.redis_prefix)
         aredis = AsyncRedis.from_url(cfg.redis_url)
         sredis = Redis.from_url(cfg.redis_url)
-        rasa = RasaClient(cfg.rasa_url, cfg.rasa_timeout_s, cfg.channel_token.get_secret_value())
+        endpoints = RasaEndpoints(aredis, keys, cfg.rasa_url, cfg.rasa_endpoint_refresh_s)
+        rasa = RasaClient(cfg.rasa_url, cfg.rasa_timeout_s, cfg.channel_token.get_secret_value(), endpoints)
         store = HandoffStore(sredis, keys, cfg.brand)
         dispatcher = Dispatcher(aredis, keys, rasa, store)
         ingest = Ingest(aredis, keys, cfg.ingest_shards)
@@ -80,6 +82,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
             for _ in range(cfg.consumers)
         ]
         running = asyncio.create_task(run_consumers(consumers, stop))
+        watching = asyncio.create_task(endpoints.run(stop))
         try:
             yield
         finally:
@@ -88,6 +91,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
                 await asyncio.wait_for(running, timeout=10)
             except asyncio.TimeoutError:
                 running.cancel()
+            await watching
             await send.close()
             await rasa.close()
             await aredis.aclose()

@@ -94,6 +94,23 @@ def decide(
     return Decision(DecisionKind.NONE, [top], confidence, ranked)
 
 
+def read_book(redis: Redis, keys: Keys) -> FaqBook:
+    """The FAQ as stored in Redis (empty when never imported), without building an index."""
+    raw_meta = redis.get(keys.faq_meta)
+    empty = {"brand": "", "default_language": "en", "languages": ["en"], "order": []}
+    meta: dict[str, Any] = json.loads(raw_meta) if raw_meta else empty
+    raw = redis.hgetall(keys.faq_entries)
+    entries = {k.decode() if isinstance(k, bytes) else k: FaqEntry.model_validate_json(v) for k, v in raw.items()}
+    order = [i for i in meta.get("order", []) if i in entries] + sorted(set(entries) - set(meta.get("order", [])))
+    return FaqBook(
+        version=meta.get("version", 1),
+        brand=meta["brand"],
+        default_language=meta["default_language"],
+        languages=meta["languages"],
+        entries=[entries[i] for i in order],
+    )
+
+
 class RedisVectorCache:
     """Embedding cache in a Redis hash per encoder."""
 
@@ -173,19 +190,7 @@ class KnowledgeBase:
         return version
 
     def _load_book(self) -> FaqBook:
-        raw_meta = self._redis.get(self._keys.faq_meta)
-        empty = {"brand": "", "default_language": "en", "languages": ["en"], "order": []}
-        meta: dict[str, Any] = json.loads(raw_meta) if raw_meta else empty
-        raw = self._redis.hgetall(self._keys.faq_entries)
-        entries = {k.decode() if isinstance(k, bytes) else k: FaqEntry.model_validate_json(v) for k, v in raw.items()}
-        order = [i for i in meta.get("order", []) if i in entries] + sorted(set(entries) - set(meta.get("order", [])))
-        return FaqBook(
-            version=meta.get("version", 1),
-            brand=meta["brand"],
-            default_language=meta["default_language"],
-            languages=meta["languages"],
-            entries=[entries[i] for i in order],
-        )
+        return read_book(self._redis, self._keys)
 
     def current_version(self) -> int:
         """The FAQ version in Redis (0 when empty)."""

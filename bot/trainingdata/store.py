@@ -23,6 +23,7 @@ from bot.agents.errors import ConflictError
 from bot.errors import InvalidInputError, NotFoundError
 from bot.keys import Keys
 from bot.language import detect_language
+from bot.redistx import transact
 from bot.trainingdata import nlufile
 from bot.trainingdata.models import (
     ChangeAction,
@@ -190,7 +191,7 @@ class TrainingDataStore:
                 pipe.ltrim(history, 0, HISTORY_KEPT - 1)
             return record
 
-        record: ChangeRecord = self._redis.transaction(txn, examples_key, version_key, value_from_callable=True)
+        record = transact(self._redis, txn, examples_key, version_key)
         log.info(
             "training data changed",
             extra={"brand": brand, "intent": record.intent, "action": record.action.value, "by": record.by},

@@ -12,6 +12,10 @@ class DmdeskError(Exception):
         super().__init__(message)
         self.context = context
 
+    def response_fields(self) -> dict[str, Any]:
+        """Fields the HTTP layer adds to the error body beside ``detail`` (none by default)."""
+        return {}
+
 
 class NotFoundError(DmdeskError):
     """A requested record does not exist."""
@@ -27,3 +31,27 @@ class FaqFileError(DmdeskError):
 
 class UpstreamError(DmdeskError):
     """A service dmdesk depends on (Rasa, the action server) failed."""
+
+
+class FaqConflictError(DmdeskError):
+    """An FAQ entry changed since the version an editor started from (409; the body has the current entry)."""
+
+    def __init__(self, message: str, current: Any, **context: Any) -> None:
+        super().__init__(message, **context)
+        self.current = current
+
+    def response_fields(self) -> dict[str, Any]:
+        """``current``: the entry as it is now (None when it was deleted)."""
+        return {"current": None if self.current is None else self.current.model_dump(mode="json")}
+
+
+class FaqCheckError(InvalidInputError):
+    """An FAQ entry failed a blocking check on save (422; the body lists every finding)."""
+
+    def __init__(self, message: str, checks: list[Any], **context: Any) -> None:
+        super().__init__(message, **context)
+        self.checks = checks
+
+    def response_fields(self) -> dict[str, Any]:
+        """``checks``: errors and warnings, as :class:`bot.faq.editor_models.Check`."""
+        return {"checks": [c.model_dump(mode="json") for c in self.checks]}

@@ -44,6 +44,28 @@ class Keys:
         """Pub/sub channel announcing FAQ changes."""
         return f"{self.prefix}:faq:changed"
 
+    @property
+    def faq_changes(self) -> str:
+        """Sorted set: ``"<faq version>:<entry id>"`` (``*``: everything) scored by FAQ version, newest kept.
+
+        Lets every process apply only the entries that changed since its index was built.
+        """
+        return f"{self.prefix}:faq:changes"
+
+    @property
+    def faq_entry_versions(self) -> str:
+        """Hash: entry id -> the entry's version (kept after a delete, so versions only grow)."""
+        return f"{self.prefix}:faq:entryversions"
+
+    @property
+    def faq_entry_stamps(self) -> str:
+        """Hash: entry id -> JSON {by, at} of the entry's last change."""
+        return f"{self.prefix}:faq:entrystamps"
+
+    def faq_history(self, entry_id: str) -> str:
+        """List: one JSON change record per entry version (who, when, action, before, after), oldest first."""
+        return f"{self.prefix}:faq:history:{entry_id}"
+
     def embeddings(self, encoder: str) -> str:
         """Hash: sha1(text) -> float32 vector bytes, per encoder."""
         return f"{self.cache_prefix or self.prefix}:emb:{encoder}"

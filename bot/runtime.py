@@ -36,7 +36,7 @@ def index_config(settings: CoreSettings) -> tuple[list[Encoder], IndexWeights]:
 
 
 def build_knowledge_base(settings: CoreSettings, redis: Redis) -> KnowledgeBase:
-    """A knowledge base seeded from the FAQ file when Redis has none, index built.
+    """A knowledge base seeded from the FAQ file when Redis has none, index built, listening for edits.
 
     Raises:
         FileNotFoundError: No verifier file (``make train`` writes it).
@@ -47,6 +47,7 @@ def build_knowledge_base(settings: CoreSettings, redis: Redis) -> KnowledgeBase:
     kb = KnowledgeBase(redis, keys, encoders, weights, verifier, thresholds(settings))
     kb.seed_from_file(settings.faq_file)
     kb.refresh()
+    kb.listen()
     return kb
 
 

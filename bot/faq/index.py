@@ -14,14 +14,14 @@ re-encodes only new texts.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
 import numpy as np
-from sklearn.feature_extraction.text import TfidfVectorizer
 
 from bot.encoders import Encoder
+from bot.faq.lexical import LexicalIndex
 from bot.faq.models import FaqEntry
 from bot.faq.terms import TermCoverage, terms
 
@@ -88,10 +88,10 @@ class FaqIndex:
         self._owner = np.zeros(0, dtype=np.int64)
         self._ids: list[str] = []
         self._dense: dict[str, np.ndarray] = {}
-        self._tfidf: TfidfVectorizer | None = None
-        self._lexical = None
+        self._lexical: LexicalIndex | None = None
         self._coverage = TermCoverage([])
         self.encoded_last_build = 0
+        self.build([])
 
     def __len__(self) -> int:
         return len(self._ids)
@@ -115,28 +115,74 @@ class FaqIndex:
 
     def build(self, entries: Sequence[FaqEntry]) -> None:
         """(Re)build from the enabled entries, reusing cached vectors."""
-        texts: list[str] = []
-        owner: list[int] = []
-        ids: list[str] = []
-        enabled = [e for e in entries if e.enabled]
+        self._texts, self._owner, self._ids = [], np.zeros(0, dtype=np.int64), []
+        self._dense = {e.name: np.zeros((0, e.dim), dtype=np.float32) for e in self.encoders}
+        self._lexical = LexicalIndex() if self.weights.lexical > 0 else None
+        self._coverage = TermCoverage([])
+        self.update(entries)
+
+    def update(self, upserts: Sequence[FaqEntry], removals: Iterable[str] = ()) -> None:
+        """Apply changed entries in place: only their texts are looked up (and encoded if new).
+
+        An upserted entry keeps its position (a new one goes last); a disabled
+        or removed one leaves the index. The result scores exactly like a
+        :meth:`build` over the same entries.
+
+        Args:
+            upserts: New or changed entries (disabled ones are removed).
+            removals: Ids of deleted entries.
+        """
+        latest = {e.id: e for e in upserts}
+        removed = set(removals)
+        enabled = [e for e in latest.values() if e.enabled]
+        position = {entry_id: i for i, entry_id in enumerate(self._ids)}
+        touched = [position[i] for i in {*latest, *removed} if i in position]
+        staying = {e.id for e in enabled}
+        ids = [i for i in self._ids if (i not in latest and i not in removed) or i in staying]
+        ids += [e.id for e in enabled if e.id not in position]
+        new_position = {entry_id: i for i, entry_id in enumerate(ids)}
+        remap = np.asarray([new_position.get(i, -1) for i in self._ids], dtype=np.int64)
+        keep = ~np.isin(self._owner, touched)
+        texts, owner = [t for t, k in zip(self._texts, keep, strict=True) if k], list(remap[self._owner[keep]])
+        new_texts: list[str] = []
         for entry in enabled:
-            ids.append(entry.id)
             for text in dict.fromkeys(entry.texts()):
-                texts.append(text)
-                owner.append(len(ids) - 1)
+                new_texts.append(text)
+                owner.append(new_position[entry.id])
         dense: dict[str, np.ndarray] = {}
         encoded = 0
         for encoder in self.encoders:
-            dense[encoder.name], n = self._vectors(encoder, texts) if texts else (np.zeros((0, encoder.dim)), 0)
+            fresh, n = self._vectors(encoder, new_texts) if new_texts else (np.zeros((0, encoder.dim)), 0)
+            dense[encoder.name] = np.concatenate([self._dense[encoder.name][keep], fresh.astype(np.float32)])
             encoded = max(encoded, n)
-        tfidf, lexical = None, None
-        if texts and self.weights.lexical > 0:
-            tfidf = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 4), sublinear_tf=True, lowercase=True)
-            lexical = tfidf.fit_transform(texts).T.tocsr()
-        self._texts, self._owner, self._ids = texts, np.asarray(owner, dtype=np.int64), ids
-        self._dense, self._tfidf, self._lexical = dense, tfidf, lexical
-        self._coverage = TermCoverage(enabled)
+        if self._lexical is not None:
+            self._lexical.update(keep, new_texts)
+        vocabularies: list[int | FaqEntry] = [latest.get(i) or position[i] for i in ids]
+        self._coverage = self._coverage.updated(vocabularies)
+        self._texts, self._owner, self._ids = texts + new_texts, np.asarray(owner, dtype=np.int64), ids
+        self._dense = dense
         self.encoded_last_build = encoded
+
+    def nearest(self, vectors: np.ndarray, exclude: str | None = None) -> list[tuple[str, str, float] | None]:
+        """Per query vector (primary encoder), the closest text of another entry: ``(entry_id, text, cosine)``.
+
+        ``exclude`` leaves one entry out; None where no other entry is indexed.
+        """
+        if not self._ids or not len(vectors):
+            return [None] * len(vectors)
+        sims = vectors @ self._dense[self.encoders[0].name].T
+        if exclude in self._ids:
+            sims[:, self._owner == self._ids.index(exclude)] = -np.inf
+        out: list[tuple[str, str, float] | None] = []
+        for row_sims in sims:
+            row = int(np.argmax(row_sims))
+            best = float(row_sims[row])
+            out.append(None if not np.isfinite(best) else (self._ids[int(self._owner[row])], self._texts[row], best))
+        return out
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        """Vectors of ``texts`` by the primary encoder (cached like the index's own)."""
+        return self._vectors(self.encoders[0], texts)[0]
 
     def _component_scores(self, text: str) -> tuple[dict[str, np.ndarray], np.ndarray]:
         n = len(self._ids)
@@ -147,10 +193,8 @@ class FaqIndex:
             if i == 0:
                 primary_rows = rows
             scores[encoder.name] = top2_mean(rows, self._owner, n)
-        if self._tfidf is not None and self._lexical is not None:
-            query = self._tfidf.transform([text])
-            rows = np.asarray((query @ self._lexical).todense()).ravel().astype(np.float32)
-            scores["lexical"] = top2_mean(rows, self._owner, n)
+        if self._lexical is not None and len(self._lexical):
+            scores["lexical"] = top2_mean(self._lexical.scores(text), self._owner, n)
         return scores, primary_rows
 
     def search(self, text: str, k: int = 5) -> list[Candidate]:

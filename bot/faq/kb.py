@@ -1,7 +1,12 @@
 """The knowledge base: FAQ entries in Redis, an in-process index, and decisions.
 
-Every process keeps its own index and rebuilds it when the FAQ version in
-Redis changes, re-encoding only texts whose vectors are not cached.
+Every process keeps its own index. Each FAQ change increments the FAQ version,
+records which entries it touched (``Keys.faq_changes``) and is announced on
+``Keys.faq_changed_channel``; a listener thread in each process
+(:meth:`KnowledgeBase.listen`) then applies just those entries to its index
+(re-encoding only texts whose vectors are not cached). Every search also
+checks the version first, so a process whose listener missed a message
+still answers from the current FAQ.
 """
 
 from __future__ import annotations
@@ -17,6 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from redis import Redis
+from redis.client import Pipeline
+from redis.exceptions import RedisError
 
 from bot.encoders import Encoder
 from bot.faq import store
@@ -94,20 +101,31 @@ def decide(
     return Decision(DecisionKind.NONE, [top], confidence, ranked)
 
 
-def read_book(redis: Redis, keys: Keys) -> FaqBook:
-    """The FAQ as stored in Redis (empty when never imported), without building an index."""
-    raw_meta = redis.get(keys.faq_meta)
-    empty = {"brand": "", "default_language": "en", "languages": ["en"], "order": []}
-    meta: dict[str, Any] = json.loads(raw_meta) if raw_meta else empty
-    raw = redis.hgetall(keys.faq_entries)
-    entries = {k.decode() if isinstance(k, bytes) else k: FaqEntry.model_validate_json(v) for k, v in raw.items()}
-    order = [i for i in meta.get("order", []) if i in entries] + sorted(set(entries) - set(meta.get("order", [])))
-    return FaqBook(
-        version=meta.get("version", 1),
-        brand=meta["brand"],
-        default_language=meta["default_language"],
-        languages=meta["languages"],
-        entries=[entries[i] for i in order],
+#: changes remembered for incremental refreshes; a process further behind rebuilds in full
+CHANGES_KEPT = 1000
+ALL_ENTRIES = "*"
+
+# KEYS: version, changes, channel. ARGV: changes kept, then the changed entry ids ("*": all).
+_BUMP = """
+local v = redis.call('INCR', KEYS[1])
+for i = 2, #ARGV do redis.call('ZADD', KEYS[2], v, v .. ':' .. ARGV[i]) end
+redis.call('ZREMRANGEBYRANK', KEYS[2], 0, -tonumber(ARGV[1]) - 1)
+redis.call('PUBLISH', KEYS[3], v)
+return v
+"""
+
+
+def bump_version(redis: Redis, pipe: Pipeline, keys: Keys, entry_ids: Sequence[str]) -> None:
+    """Queue, in ``pipe``'s transaction, the FAQ version increment for changed entries.
+
+    The new version is announced on the change channel; its result is the
+    pipeline's reply at this position.
+    """
+    script = redis.register_script(_BUMP)
+    script(
+        keys=[keys.faq_version, keys.faq_changes, keys.faq_changed_channel],
+        args=[CHANGES_KEPT, *entry_ids],
+        client=pipe,
     )
 
 
@@ -149,7 +167,11 @@ class KnowledgeBase:
         self.index = FaqIndex(encoders, weights, RedisVectorCache(redis, keys))
         self._book: FaqBook | None = None
         self._version: int | None = None
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # refreshes and searches: a search never sees a half-updated index
+        self._listener: threading.Thread | None = None
+        self._stop = threading.Event()
+        #: entries applied by the last refresh (None: a full rebuild)
+        self.last_refresh: list[str] | None = None
 
     # ----------------------------------------------------------------- storage
     def seed_from_file(self, path: Path, timeout_s: float = 30.0) -> bool:
@@ -184,34 +206,136 @@ class KnowledgeBase:
         if book.entries:
             pipe.hset(self._keys.faq_entries, mapping={e.id: e.model_dump_json() for e in book.entries})
         pipe.set(self._keys.faq_meta, json.dumps(meta))
-        pipe.incr(self._keys.faq_version)
-        pipe.publish(self._keys.faq_changed_channel, "all")
-        version = int(pipe.execute()[-2])
-        return version
+        bump_version(self._redis, pipe, self._keys, [ALL_ENTRIES])
+        return int(pipe.execute()[-1])
+
+    @staticmethod
+    def _decode_meta(raw_meta: bytes | str | None) -> dict[str, Any]:
+        empty = {"brand": "", "default_language": "en", "languages": ["en"], "order": []}
+        return json.loads(raw_meta) if raw_meta else empty
+
+    def _book_of(self, meta: dict[str, Any], entries: dict[str, FaqEntry]) -> FaqBook:
+        order = [i for i in meta.get("order", []) if i in entries]
+        order += sorted(set(entries) - set(order))
+        return FaqBook(
+            version=meta.get("version", 1),
+            brand=meta["brand"],
+            default_language=meta["default_language"],
+            languages=meta["languages"],
+            entries=[entries[i] for i in order],
+        )
 
     def _load_book(self) -> FaqBook:
-        return read_book(self._redis, self._keys)
+        raw = self._redis.hgetall(self._keys.faq_entries)
+        entries = {k.decode() if isinstance(k, bytes) else k: FaqEntry.model_validate_json(v) for k, v in raw.items()}
+        return self._book_of(self._decode_meta(self._redis.get(self._keys.faq_meta)), entries)  # type: ignore[arg-type]
 
     def current_version(self) -> int:
         """The FAQ version in Redis (0 when empty)."""
         return int(self._redis.get(self._keys.faq_version) or 0)
 
+    def _changed_since(self, version: int) -> tuple[int, dict[str, Any], set[str] | None]:
+        """Current version, meta, and the ids changed after ``version`` (None: rebuild everything)."""
+        pipe = self._redis.pipeline(transaction=True)
+        pipe.get(self._keys.faq_version)
+        pipe.get(self._keys.faq_meta)
+        pipe.zrangebyscore(self._keys.faq_changes, version + 1, "+inf")
+        raw_version, raw_meta, members = pipe.execute()
+        current = int(raw_version or 0)
+        ids: set[str] = set()
+        seen: set[int] = set()
+        for member in members:
+            at, _, entry_id = (member.decode() if isinstance(member, bytes) else member).partition(":")
+            seen.add(int(at))
+            ids.add(entry_id)
+        if ALL_ENTRIES in ids or not set(range(version + 1, current + 1)) <= seen:
+            return current, self._decode_meta(raw_meta), None
+        return current, self._decode_meta(raw_meta), ids
+
     def refresh(self) -> bool:
-        """Rebuild the index if the FAQ changed in Redis. Returns True if rebuilt."""
+        """Bring the index up to the FAQ in Redis. Returns True if anything changed.
+
+        Only entries changed since the last refresh are read and re-indexed;
+        the first refresh, or one that finds the change log trimmed past its
+        version (or a whole-FAQ replacement), rebuilds in full.
+        """
         version = self.current_version()
         if version == self._version and self._book is not None:
             return False
         with self._lock:
-            if version == self._version and self._book is not None:
+            if self._book is None or self._version is None:
+                current, meta, ids = self.current_version(), dict[str, Any](), None
+            else:
+                current, meta, ids = self._changed_since(self._version)
+            if current == self._version and self._book is not None:
                 return False
-            book = self._load_book()
-            self.index.build(book.entries)
-            self._book, self._version = book, version
+            if ids is None:
+                book = self._load_book()
+                self.index.build(book.entries)
+            else:
+                assert self._book is not None
+                wanted = sorted(ids)
+                raw = self._redis.hmget(self._keys.faq_entries, wanted) if wanted else []
+                found = {
+                    i: FaqEntry.model_validate_json(r)  # type: ignore[arg-type]
+                    for i, r in zip(wanted, raw, strict=True)  # type: ignore[arg-type]
+                    if r is not None
+                }
+                entries = {e.id: e for e in self._book.entries if e.id not in ids} | found
+                book = self._book_of(meta, entries)
+                self.index.update(list(found.values()), ids - set(found))
+            self._book, self._version = book, current
+            self.last_refresh = None if ids is None else sorted(ids)
             log.info(
-                "faq index built",
-                extra={"version": version, "entries": len(self.index), "encoded": self.index.encoded_last_build},
+                "faq index updated",
+                extra={
+                    "version": current,
+                    "entries": len(self.index),
+                    "changed": "all" if ids is None else len(ids),
+                    "encoded": self.index.encoded_last_build,
+                },
             )
             return True
+
+    def listen(self) -> threading.Thread:
+        """Start (once) a daemon thread that refreshes as soon as a change is announced.
+
+        It resubscribes after a lost connection and refreshes then, in case
+        a change was announced meanwhile.
+        """
+        with self._lock:
+            if self._listener is None or not self._listener.is_alive():
+                self._stop.clear()
+                self._listener = threading.Thread(target=self._listen, name="faq-listener", daemon=True)
+                self._listener.start()
+            return self._listener
+
+    def close(self) -> None:
+        """Stop the listener thread (within a second)."""
+        self._stop.set()
+        if self._listener is not None:
+            self._listener.join(timeout=5)
+
+    def _listen(self) -> None:
+        while not self._stop.is_set():
+            try:
+                pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
+                try:
+                    pubsub.subscribe(self._keys.faq_changed_channel)
+                    self.refresh()
+                    while not self._stop.is_set():
+                        if pubsub.get_message(timeout=1.0) is not None:
+                            self.refresh()
+                finally:
+                    pubsub.close()
+            except (RedisError, OSError) as exc:
+                log.warning("faq listener lost Redis; retrying", extra={"error": str(exc)})
+                self._stop.wait(1.0)
+
+    @property
+    def lock(self) -> threading.RLock:
+        """Held while the index changes or is searched; hold it to read the index consistently."""
+        return self._lock
 
     @property
     def book(self) -> FaqBook:
@@ -224,8 +348,9 @@ class KnowledgeBase:
     # ------------------------------------------------------------------ search
     def search(self, text: str, k: int = 5) -> list[Candidate]:
         """Ranked candidates for a customer message (refreshes the index if stale)."""
-        self.refresh()
-        return self.index.search(text, k)
+        with self._lock:
+            self.refresh()
+            return self.index.search(text, k)
 
     def ask(self, text: str, strict: bool = False) -> Decision:
         """Search and decide in one call: the same path the bot uses."""

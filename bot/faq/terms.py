@@ -72,6 +72,32 @@ class TermCoverage:
         self._df = df
         self._n = len(self._vocab)
 
+    def updated(self, order: Sequence[int | FaqEntry]) -> TermCoverage:
+        """A coverage over a new entry list: each item an old position (vocabulary kept) or an entry.
+
+        Term frequencies are adjusted for the entries that left or changed only.
+        """
+        out = TermCoverage([])
+        kept = {i for i in order if isinstance(i, int)}
+        df = dict(self._df)
+        for i, vocab in enumerate(self._vocab):
+            if i not in kept:
+                for term in vocab:
+                    df[term] -= 1
+                    if not df[term]:
+                        del df[term]
+        vocabularies = []
+        for item in order:
+            if isinstance(item, int):
+                vocabularies.append(self._vocab[item])
+                continue
+            vocab = entry_terms(item)
+            for term in vocab:
+                df[term] = df.get(term, 0) + 1
+            vocabularies.append(vocab)
+        out._vocab, out._df, out._n = vocabularies, df, len(vocabularies)
+        return out
+
     def weight(self, term: str) -> float:
         """Inverse entry frequency (an unknown term weighs the most)."""
         return math.log((self._n + 1) / (self._df.get(term, 0) + 1))

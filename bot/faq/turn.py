@@ -40,6 +40,8 @@ class FaqTurn:
     pending_offer: str | None = None
     attempt: dict[str, Any] | None = None
     reason: str = "repeated_failure"
+    #: the search's decision (None when no search ran)
+    decision: Decision | None = None
 
 
 def _attempt(text: str, decision: Decision) -> dict[str, Any]:
@@ -90,6 +92,20 @@ def faq_turn(
     """
     strict = intent in STRICT_INTENTS
     decision = kb.ask(text, strict=strict)
+    turn = _reply(kb, text, decision, strict, language, failed_answers, max_failed)
+    turn.decision = decision
+    return turn
+
+
+def _reply(
+    kb: KnowledgeBase,
+    text: str,
+    decision: Decision,
+    strict: bool,
+    language: str | None,
+    failed_answers: int,
+    max_failed: int,
+) -> FaqTurn:
     attempt = _attempt(text, decision)
     book = kb.book
     scores = {c.entry_id: round(c.score, 4) for c in decision.candidates}

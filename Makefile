@@ -15,7 +15,7 @@ RASA_ENV := PYTHONPATH=$(CURDIR) RASA_TELEMETRY_ENABLED=false TF_CPP_MIN_LOG_LEV
 TRAIN_DATA := data/nlu data/rules.yml .build/nlu_faq.yml
 PIP_QUIET := --quiet --disable-pip-version-check --no-input
 
-.PHONY: help install train run test pytest rasa-validate rasa-test eval bench lint clean
+.PHONY: help install browser-deps train run test pytest rasa-validate rasa-test eval bench lint clean
 
 help:
 	@echo "make run    install what is missing, train if needed, start the stack on the demo brand"
@@ -69,7 +69,19 @@ train: $(MODEL) .build/verifier.json
 run: install train
 	$(PY) -m bot.cli run
 
-test: install train
+# The browser tests (tests/browser) drive Debian's chromium through its chromedriver; nothing is
+# downloaded at run time. Installed with apt when either is missing.
+CHROMIUM := /usr/bin/chromium
+CHROMEDRIVER := /usr/bin/chromedriver
+browser-deps:
+	@if [ ! -x $(CHROMIUM) ] || [ ! -x $(CHROMEDRIVER) ]; then \
+	    echo "installing chromium and chromium-driver (apt-get)…"; \
+	    SUDO=; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	    $$SUDO apt-get update -qq && \
+	    $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; \
+	fi
+
+test: install train browser-deps
 	$(PY) -m bot.cli ensure-redis
 	$(MAKE) --no-print-directory pytest rasa-validate rasa-test
 

@@ -58,13 +58,22 @@ async def current_actor(
     token = credentials.credentials if credentials else None
     if token is None and request.method == "GET":
         token = request.cookies.get(SESSION_COOKIE)
+    return Actor(await account_of(agents, token), token or "")
+
+
+async def account_of(agents: AgentServices, token: str | None) -> Account:
+    """The active account whose session ``token`` is.
+
+    Raises:
+        AuthenticationError: No, unknown, expired or revoked session, or the account is gone or inactive.
+    """
     if not token:
         raise AuthenticationError("missing session token")
     session = await asyncio.to_thread(agents.sessions.resolve, token)
     account = await asyncio.to_thread(agents.accounts.find, session.brand, session.username)
     if account is None or not account.active:
         raise AuthenticationError("account is gone or inactive")
-    return Actor(account, token)
+    return account
 
 
 def require_role(needed: Role) -> Callable[[Actor], Awaitable[Account]]:

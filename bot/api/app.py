@@ -6,9 +6,10 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from urllib.parse import urlencode
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from redis import Redis
 from redis.asyncio import Redis as AsyncRedis
 
@@ -26,8 +27,10 @@ from bot.api.routers import (
     dev,
     handoffs,
     health,
+    web_auth,
     webhooks,
 )
+from bot.api.web_deps import LoginRequired, PageForbidden
 from bot.dispatcher import Dispatcher
 from bot.errors import DmdeskError, InvalidInputError, NotFoundError, UpstreamError
 from bot.handoff.queue import HandoffStore
@@ -40,6 +43,7 @@ from bot.meta.send import build_send_client
 from bot.rasa_client import RasaClient
 from bot.retrain.endpoint import RasaEndpoints
 from bot.settings import ServiceSettings
+from bot.web import render
 
 log = logging.getLogger(__name__)
 
@@ -112,10 +116,27 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         log.warning("request failed", extra={"path": request.url.path, "error": str(exc), "status": code})
         return JSONResponse(status_code=code, content={"detail": str(exc)})
 
+    @app.exception_handler(LoginRequired)
+    async def _login_required(request: Request, exc: LoginRequired) -> RedirectResponse:
+        return RedirectResponse(f"/login?{urlencode({'next': exc.next_path})}", status_code=303)
+
+    @app.exception_handler(PageForbidden)
+    async def _page_forbidden(request: Request, exc: PageForbidden) -> HTMLResponse:
+        log.warning("page forbidden", extra={"path": request.url.path, "role": exc.account.role.value})
+        message = f"This page needs the {exc.needed.value} role; your account is {exc.account.role.value}."
+        return render(request, "error.html", exc.account, 403, heading="Not allowed", message=message)
+
     app.include_router(health.router)
     app.include_router(dev.router)
     app.include_router(handoffs.router)
     app.include_router(webhooks.router)
-    for router in (agent_auth, agent_tickets, agent_canned, agent_events, agent_dev):
+    for router in (
+        agent_auth,
+        agent_tickets,
+        agent_canned,
+        agent_events,
+        agent_dev,
+        web_auth,  # pages (bot/web): one line per page router
+    ):
         app.include_router(router.router)
     return app

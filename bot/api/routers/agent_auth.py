@@ -33,8 +33,8 @@ Username = Annotated[str, Path(pattern=USERNAME_PATTERN)]
 async def login(body: LoginRequest, agents: AgentsDep, response: Response) -> SessionPublic:
     """Checks the password (scrypt) and starts a session of ``DMDESK_SESSION_TTL_S`` seconds.
 
-    The token is also set as an HttpOnly cookie, which only GET requests accept
-    (the console's EventSource); everything else needs the Bearer header.
+    The token is also set as an HttpOnly, SameSite=Strict cookie, which only GET requests accept
+    (the pages and the console's EventSource); everything else needs the Bearer header.
     """
     account = await asyncio.to_thread(agents.accounts.authenticate, body.brand, body.username, body.password)
     token, session = await asyncio.to_thread(agents.sessions.create, account)
@@ -44,7 +44,7 @@ async def login(body: LoginRequest, agents: AgentsDep, response: Response) -> Se
         max_age=agents.settings.session_ttl_s,
         httponly=True,
         samesite="strict",
-        path="/api/agent",
+        path="/",  # the pages (bot/web) authenticate their GETs with it too
     )
     return SessionPublic(token=token, expires_at=session.expires_at, account=AccountPublic.of(account))
 
@@ -59,7 +59,7 @@ async def logout(actor: ActorDep, agents: AgentsDep) -> Response:
     """Revokes the session."""
     await asyncio.to_thread(agents.sessions.revoke, actor.token)
     response = Response(status_code=status.HTTP_204_NO_CONTENT)
-    response.delete_cookie(SESSION_COOKIE, path="/api/agent")
+    response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="strict")
     return response
 
 

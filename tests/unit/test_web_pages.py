@@ -1,0 +1,121 @@
+"""The page skeleton (bot/web, bot/api/web_deps.py) on a real Redis, without Rasa: cookie
+authentication of pages, redirects to the login page, the 403 page, security headers, escaping."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse
+from fastapi.testclient import TestClient
+from pydantic import SecretStr
+
+from bot.agents.models import AccountCreate, AccountUpdate, Role
+from bot.api.agent_deps import SESSION_COOKIE
+from bot.api.app import create_app
+from bot.api.deps import Services
+from bot.api.web_deps import EditorPage
+from bot.keys import Keys
+from bot.settings import ServiceSettings
+from bot.web import asset, render, safe_next
+
+PASSWORD = "a long enough password"
+
+
+@pytest.fixture()
+def app(redis_url: str, keys: Keys) -> Iterator[FastAPI]:
+    settings = ServiceSettings(
+        redis_url=redis_url, redis_prefix=keys.prefix, api_token=SecretStr("t"), consumers=0, brand="kopiku"
+    )
+    app = create_app(settings)
+
+    @app.get("/test/editor-page", response_class=HTMLResponse)
+    async def editor_page(request: Request, account: EditorPage) -> HTMLResponse:
+        return render(request, "error.html", account, heading="Editors", message=f"hello <{account.username}>")
+
+    yield app
+
+
+@pytest.fixture()
+def client(app: FastAPI) -> Iterator[TestClient]:
+    with TestClient(app, base_url="http://127.0.0.1") as c:
+        services: Services = app.state.services
+        assert services.agents is not None
+        for name, role in [("ana", Role.AGENT), ("eddy", Role.EDITOR)]:
+            services.agents.accounts.create("kopiku", AccountCreate(username=name, password=PASSWORD, role=role))
+        yield c
+
+
+def log_in(client: TestClient, name: str) -> str:
+    response = client.post("/api/agent/session", json={"brand": "kopiku", "username": name, "password": PASSWORD})
+    assert response.status_code == 200, response.text
+    assert response.cookies.get(SESSION_COOKIE) == response.json()["token"]
+    cookie = response.headers["set-cookie"].lower()
+    assert "path=/;" in cookie and "httponly" in cookie and "samesite=strict" in cookie
+    return str(response.json()["token"])
+
+
+def test_a_page_without_a_session_redirects_to_the_login_page_and_back(client: TestClient) -> None:
+    response = client.get("/test/editor-page?x=1&y=2", follow_redirects=False)
+    assert response.status_code == 303
+    assert response.headers["location"] == "/login?next=%2Ftest%2Feditor-page%3Fx%3D1%26y%3D2"
+    client.cookies.set(SESSION_COOKIE, "not-a-session")
+    assert client.get("/test/editor-page", follow_redirects=False).status_code == 303
+    login = client.get(response.headers["location"])
+    assert login.status_code == 200 and 'data-next="/test/editor-page?x=1&amp;y=2"' in login.text
+    assert 'value="kopiku"' in login.text and "Log out" not in login.text
+
+
+def test_the_cookie_opens_pages_the_role_allows_and_shows_a_403_page_otherwise(client: TestClient) -> None:
+    log_in(client, "ana")  # the client keeps the cookie
+    forbidden = client.get("/test/editor-page", follow_redirects=False)
+    assert forbidden.status_code == 403 and "text/html" in forbidden.headers["content-type"]
+    assert "needs the editor role" in forbidden.text and 'href="/console"' in forbidden.text
+    assert 'href="/staff/faq"' not in forbidden.text  # nav items the role may not use are hidden
+    log_in(client, "eddy")
+    page = client.get("/test/editor-page")
+    assert page.status_code == 200
+    assert "hello &lt;eddy&gt;" in page.text  # autoescaped
+    for path in ("/console", "/staff/faq", "/staff/training", "/staff/unanswered"):
+        assert f'href="{path}"' in page.text
+    assert "script-src 'self'" in page.headers["content-security-policy"]
+    assert page.headers["x-frame-options"] == "DENY" and page.headers["cache-control"] == "no-store"
+
+
+def test_a_deactivated_account_or_a_revoked_session_loses_its_pages(client: TestClient, app: FastAPI) -> None:
+    token = log_in(client, "eddy")
+    assert client.get("/test/editor-page").status_code == 200
+    logout = client.delete("/api/agent/session", headers={"Authorization": f"Bearer {token}"})
+    assert logout.status_code == 204 and SESSION_COOKIE not in client.cookies
+    client.cookies.set(SESSION_COOKIE, token)
+    assert client.get("/test/editor-page", follow_redirects=False).status_code == 303
+    log_in(client, "eddy")
+    app.state.services.agents.accounts.update("kopiku", "eddy", AccountUpdate(active=False))
+    assert client.get("/test/editor-page", follow_redirects=False).status_code == 303
+
+
+def test_static_files_and_the_root(client: TestClient) -> None:
+    script = client.get(asset("api.js"))
+    assert script.status_code == 200 and "javascript" in script.headers["content-type"]
+    assert "dmdesk-token" in script.text
+    assert client.get("/static/../settings.py").status_code == 404
+    assert client.get("/", follow_redirects=False).headers["location"] == "/console"
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        ("/staff/faq?q=1", "/staff/faq?q=1"),
+        (None, "/console"),
+        ("", "/console"),
+        ("https://evil.example/", "/console"),
+        ("//evil.example/", "/console"),
+        ("/\\evil.example", "/console"),
+        ("javascript:alert(1)", "/console"),
+        ("/a b", "/console"),
+        ("/x\n", "/console"),
+    ],
+)
+def test_login_only_goes_to_paths_on_this_site(given: str | None, expected: str) -> None:
+    assert safe_next(given) == expected

@@ -27,9 +27,10 @@ from types import FrameType
 
 from redis import Redis
 
-from bot.errors import DmdeskError
+from bot import runtime
+from bot.errors import DmdeskError, NotFoundError
 from bot.faq import store as faq_store
-from bot.faq.kb import read_book
+from bot.faq.editor import FaqEditor
 from bot.faq.models import FaqBook
 from bot.keys import Keys
 from bot.retrain.jobs import JobStore
@@ -172,8 +173,9 @@ class Supervisor:
             if side.exists():
                 files[LANGUAGES_FILE] = side.read_text(encoding="utf-8")
             version = None
-        book = read_book(self.redis, self.keys)
-        if not book.entries:
+        try:  # the live FAQ (the FAQ editor's), else the file a deployment starts from
+            book = FaqEditor(self.redis, self.keys, brand, runtime.knowledge_base).book(brand)
+        except NotFoundError:
             book = faq_store.load(self.settings.faq_file)
         return files, version, book
 

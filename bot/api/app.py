@@ -27,12 +27,16 @@ from bot.api.routers import (
     dev,
     handoffs,
     health,
+    training_data,
+    training_jobs,
+    unanswered,
     web_auth,
     webhooks,
 )
+from bot.api.training_deps import build_training_services
 from bot.api.web_deps import LoginRequired, PageForbidden
 from bot.dispatcher import Dispatcher
-from bot.errors import DmdeskError, InvalidInputError, NotFoundError, UpstreamError
+from bot.errors import DmdeskError, FaqConflictError, InvalidInputError, NotFoundError, UpstreamError
 from bot.handoff.queue import HandoffStore
 from bot.ingest import Consumer, Ingest, run_consumers
 from bot.keys import Keys
@@ -47,7 +51,12 @@ from bot.web import render
 
 log = logging.getLogger(__name__)
 
-_STATUS: dict[type[DmdeskError], int] = {NotFoundError: 404, InvalidInputError: 422, UpstreamError: 502}
+_STATUS: dict[type[DmdeskError], int] = {
+    NotFoundError: 404,
+    InvalidInputError: 422,
+    UpstreamError: 502,
+    FaqConflictError: 409,
+}
 _STATUS.update(  # agent workspace
     {AuthenticationError: 401, PermissionDeniedError: 403, ConflictError: 409, TooManyAttemptsError: 429}
 )
@@ -72,6 +81,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         for channel in (Channel.MESSENGER, Channel.INSTAGRAM):
             agents.outbound.register(channel.value, MetaAgentSender(send, channel))
         app.state.services = Services(cfg, dispatcher, store, rasa, agents=agents, ingest=ingest, send=send)
+        app.state.training = build_training_services(cfg, sredis, keys)
         stop = asyncio.Event()
         handler = MetaHandler(aredis, keys, dispatcher, send, store, cfg.meta_app_id)
         consumers = [
@@ -114,7 +124,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     async def _dmdesk_error(request: Request, exc: DmdeskError) -> JSONResponse:
         code = next((c for t, c in _STATUS.items() if isinstance(exc, t)), 500)
         log.warning("request failed", extra={"path": request.url.path, "error": str(exc), "status": code})
-        return JSONResponse(status_code=code, content={"detail": str(exc)})
+        return JSONResponse(status_code=code, content={"detail": str(exc), **exc.response_fields()})
 
     @app.exception_handler(LoginRequired)
     async def _login_required(request: Request, exc: LoginRequired) -> RedirectResponse:
@@ -136,6 +146,9 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         agent_canned,
         agent_events,
         agent_dev,
+        training_data,
+        training_jobs,
+        unanswered,
         web_auth,  # pages (bot/web): one line per page router
     ):
         app.include_router(router.router)

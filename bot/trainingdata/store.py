@@ -50,8 +50,12 @@ class TrainingDataInvalid(InvalidInputError):
     """A change or a data set breaks validation rules; ``issues`` says which (422)."""
 
     def __init__(self, message: str, issues: list[Issue]) -> None:
-        super().__init__(message, issues=[i.model_dump(mode="json") for i in issues])
+        super().__init__(message)
         self.issues = issues
+
+    def response_fields(self) -> dict[str, Any]:
+        """``issues``: every rule the change breaks."""
+        return {"issues": [i.model_dump(mode="json") for i in self.issues]}
 
 
 def _errors(issues: list[Issue]) -> list[Issue]:

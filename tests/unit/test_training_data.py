@@ -109,7 +109,7 @@ def test_a_bad_example_is_refused_and_nothing_is_saved(
 
 def test_valid_annotations_are_accepted(data: TrainingDataStore) -> None:
     data.add(BRAND, "faq", ExampleCreate(text="where is my order [KPK-10482](order_number) now"), "rina")
-    data.add(BRAND, "faq", ExampleCreate(text='status of [KPK-7](order_number:KPK-00007) pls'), "rina")
+    data.add(BRAND, "faq", ExampleCreate(text="status of [KPK-7](order_number:KPK-00007) pls"), "rina")
     data.add(BRAND, "faq", ExampleCreate(text='mail [a@b.co]{"entity": "email"} ok?'), "rina")
 
 

@@ -53,7 +53,7 @@ class CoreSettings(BaseSettings):
     # Training data editor (bot/trainingdata) and unanswered questions (bot/unanswered)
     nlu_dir: Path = ROOT / "data" / "nlu"
     nlu_min_examples: int = Field(default=5, ge=1, description="Fewest examples an intent may keep.")
-    unanswered_similarity: float = Field(default=0.75, gt=0, le=1, description="Cosine to join a group.")
+    unanswered_similarity: float = Field(default=0.5, gt=0, le=1, description="Cosine to join a group.")
     unanswered_kept: int = Field(default=5000, ge=10, description="Newest unanswered messages kept per brand.")
 
 

@@ -76,7 +76,7 @@ class UnansweredInbox:
         store: UnansweredStore,
         knowledge_base: Callable[[], KnowledgeBase],
         editor: Callable[[], FaqEditor],
-        threshold: float = 0.75,
+        threshold: float = 0.5,
     ) -> None:
         self.store = store
         self._kb = knowledge_base

@@ -31,6 +31,7 @@ from bot.api.routers import (
     training_jobs,
     unanswered,
     web_auth,
+    web_training,
     webhooks,
 )
 from bot.api.training_deps import build_training_services
@@ -150,6 +151,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         training_jobs,
         unanswered,
         web_auth,  # pages (bot/web): one line per page router
+        web_training,
     ):
         app.include_router(router.router)
     return app

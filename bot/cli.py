@@ -7,6 +7,7 @@ dmdesk ensure-redis             make sure Redis answers at REDIS_URL
 dmdesk users add --brand B --name N --role admin   create an agent account (password: stdin or env)
 dmdesk consume [--n N]          ingest consumers as a separate replica
 dmdesk nlu                      NLU supervisor: the Rasa server, retraining, model swaps (started by run)
+dmdesk training export [--out data]   write the live training data to data/nlu (Rasa format) for a commit
 dmdesk fake-graph [--port P]    local fake of Meta's Graph API (records sends, injects failures)
 dmdesk simulate [--url URL]     post signed webhook events of every kind to the running stack
 """
@@ -29,6 +30,7 @@ from redis import Redis
 from redis.exceptions import RedisError
 
 from bot.agents import cli as users_cli
+from bot.keys import Keys
 from bot.stack import ROOT, Stack, StackConfig, dev_token, private_stack
 
 DEFAULT_REDIS = "redis://127.0.0.1:6379/0"
@@ -215,6 +217,26 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_training(args: argparse.Namespace) -> int:
+    """Export the live training data (Redis) into data/ in Rasa's format, for a commit."""
+    from bot.settings import CoreSettings
+    from bot.trainingdata import nlufile
+    from bot.trainingdata.store import TrainingDataStore, write_export
+    from bot.trainingdata.validate import Domain
+
+    settings = CoreSettings()
+    redis = Redis.from_url(settings.redis_url)
+    intents, entities = nlufile.read_domain(ROOT / "domain.yml")
+    data = TrainingDataStore(redis, Keys(settings.redis_prefix), Domain(tuple(intents), tuple(entities)))
+    if not data.is_seeded(settings.brand):
+        print(f"no live training data for {settings.brand}: data/nlu is the current data", file=sys.stderr)
+        return 1
+    for path in write_export(data.export(settings.brand), Path(args.out)):
+        print(path)
+    print(f"data version {data.data_version(settings.brand)}; review with `git diff {args.out}`", file=sys.stderr)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``dmdesk`` command."""
     parser = argparse.ArgumentParser(
@@ -233,6 +255,9 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("ensure-redis", help="start Redis locally if none answers at REDIS_URL")
     users_cli.add_parser(sub)
     sub.add_parser("nlu", help="the NLU supervisor: Rasa server, retraining, model swaps")
+    training = sub.add_parser("training", help="training data: export the live data (Redis) to data/")
+    training.add_argument("action", choices=["export"])
+    training.add_argument("--out", default=str(ROOT / "data"), help="data directory (nlu/ is replaced)")
     consume = sub.add_parser("consume", help="run ingest consumers as a separate replica")
     consume.add_argument("--n", type=int, default=None, help="consumers (default DMDESK_CONSUMERS)")
     fake = sub.add_parser("fake-graph", help="local fake of Meta's Graph API")
@@ -260,6 +285,7 @@ def main(argv: list[str] | None = None) -> int:
         "consume": cmd_consume,
         "fake-graph": cmd_fake_graph,
         "simulate": cmd_simulate,
+        "training": cmd_training,
     }
     return commands[args.command](args)
 

@@ -196,3 +196,20 @@ def test_training_is_refused_while_the_data_has_errors(
     response = client.post("/api/training/jobs", headers=rina)
     assert response.status_code == 422
     assert {i["code"] for i in response.json()["issues"]} == {"conflicting_intents"}
+
+
+def test_pages_need_an_editor_session(client: TestClient) -> None:
+    assert (
+        client.get("/staff/training", follow_redirects=False).headers["location"] == "/login?next=%2Fstaff%2Ftraining"
+    )
+    session(client, BRAND, "sari")  # the login sets the session cookie
+    assert client.get("/staff/training").status_code == 403
+    session(client, BRAND, "rina")
+    page = client.get("/staff/training")
+    assert (
+        page.status_code == 200
+        and 'id="retrain"' in page.text
+        and "default-src 'self'" in page.headers["content-security-policy"]
+    )
+    session(client, "otherbrand", "spy")
+    assert "serves another brand" in client.get("/staff/training").text

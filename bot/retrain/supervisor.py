@@ -101,6 +101,8 @@ class Supervisor:
         server = self._launch(record, self.settings.rasa_port)
         try:
             server.wait_ready(self.settings.rasa_start_timeout_s)
+            # the first turn through a fresh server is slow (lazy loading): a probe takes it, not a customer
+            server.probe(self.settings.channel_token.get_secret_value(), self.redis, self.keys)
         except DmdeskError:
             server.stop()
             raise

@@ -95,9 +95,25 @@ class Supervisor:
         return server
 
     def start(self) -> None:
-        """Serve the active model on the first port and publish the endpoint."""
+        """Serve the active model on the first port and publish the endpoint.
+
+        A retrained model that no longer starts falls back to the base model.
+        """
         self._fail_orphans()
         record = self._initial_model()
+        try:
+            server = self._serve_first(record)
+        except DmdeskError:
+            if record.version == BASE_VERSION:
+                raise
+            log.error("the active model does not start; serving the base model", extra={"version": record.version})
+            record = self._base_model()
+            server = self._serve_first(record)
+        self.server = server
+        self.jobs.switch(server.url, record.version)
+        log.info("serving", extra={"version": record.version, "url": server.url})
+
+    def _serve_first(self, record: ModelRecord) -> RasaServer:
         server = self._launch(record, self.settings.rasa_port)
         try:
             server.wait_ready(self.settings.rasa_start_timeout_s)
@@ -106,9 +122,7 @@ class Supervisor:
         except DmdeskError:
             server.stop()
             raise
-        self.server = server
-        self.jobs.switch(server.url, record.version)
-        log.info("serving", extra={"version": record.version, "url": server.url})
+        return server
 
     def _fail_orphans(self) -> None:
         """Jobs left running by a supervisor that died (no one holds the lock) are failed."""
@@ -149,7 +163,7 @@ class Supervisor:
             if job.kind is JobKind.TRAIN:
                 return self._train(job)
             return self._restore(job)
-        except DmdeskError as exc:
+        except (DmdeskError, OSError) as exc:  # OSError: the model or snapshot could not be written
             log.warning("job failed", extra={"job": job.id, "error": str(exc)})
             return self.jobs.advance(self.jobs.get(job.id), JobState.FAILED, error=str(exc))
         finally:
@@ -231,11 +245,11 @@ class Supervisor:
         try:
             candidate.wait_ready(s.rasa_start_timeout_s)
             candidate.probe(s.channel_token.get_secret_value(), self.redis, self.keys)
-        except DmdeskError:
-            candidate.stop()
+            job = self.jobs.advance(job, JobState.SWAPPING)
+            endpoint = self.jobs.switch(candidate.url, record.version)
+        except BaseException:
+            candidate.stop()  # the old server was never switched away from
             raise
-        job = self.jobs.advance(job, JobState.SWAPPING)
-        endpoint = self.jobs.switch(candidate.url, record.version)
         self.server = candidate
         self._drain(endpoint.generation)
         old.stop()

@@ -102,7 +102,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"\ndmdesk is up in {time.monotonic() - started:.1f}s", flush=True)
         print(f"  bot service   {config.bot_url}   (OpenAPI docs: {config.bot_url}/docs)")
         api = " (HTTP API on)" if config.rasa_api else ""
-        print(f"  rasa server   http://127.0.0.1:{config.rasa_port}{api}")
+        print(f"  rasa server   http://127.0.0.1:{config.rasa_port}{api}  (:{config.rasa_alt_port} after a model swap)")
         print(f"  API token     in {ROOT / '.cache' / 'dev-token'} (or DMDESK_API_TOKEN)")
         print("  chat with it  .venv-app/bin/dmdesk chat     (another terminal)")
         print("  logs          .cache/logs/   — Ctrl-C stops everything\n", flush=True)

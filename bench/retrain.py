@@ -72,6 +72,17 @@ class Customers:
             t.join(timeout=90)
 
 
+def warm_up(base_url: str, token: str) -> None:
+    """The first FAQ turn of a fresh stack builds the action server's knowledge base; not part of a swap."""
+    with httpx.Client(base_url=base_url, headers={"Authorization": f"Bearer {token}"}, timeout=120) as http:
+        for text in TEXTS:
+            for _ in range(5):
+                body = {"channel": "dev", "sender": f"warm{uuid.uuid4().hex[:8]}", "text": text}
+                if http.post("/api/dev/messages", json=body).status_code == 200:
+                    break
+                time.sleep(5)
+
+
 def run(http: httpx.Client, path: str) -> dict[str, Any]:
     job = http.post(path, json={}).json()
     while job["state"] not in ("done", "failed"):
@@ -127,6 +138,7 @@ def main() -> None:
         with httpx.Client(base_url=c.bot_url, timeout=60) as http:
             login = {"brand": "kopiku", "username": "bench", "password": PASSWORD}
             http.headers["Authorization"] = "Bearer " + http.post("/api/agent/session", json=login).json()["token"]
+            warm_up(c.bot_url, c.api_token)
             added = http.post(
                 "/api/training/intents/bot_challenge/examples", json={"text": "are you powered by a toaster"}
             )

@@ -21,7 +21,7 @@ help:
 	@echo "make run    install what is missing, train if needed, start the stack on the demo brand"
 	@echo "make test   install what is missing, train if needed, run the whole test suite"
 	@echo "make eval FILE=eval/dev.yml OUT=results/dev.json   evaluate end to end"
-	@echo "make bench  webhook ack p99 under saturation, end-to-end throughput vs Rasa's REST channel, retrain-and-swap"
+	@echo "make bench  webhook ack p99 under saturation, end-to-end throughput vs Rasa's REST channel, FAQ edit-to-live, retrain-and-swap"
 	@echo "make train | install | lint | clean"
 
 install: $(RASA_STAMP) $(APP_STAMP)
@@ -101,10 +101,12 @@ eval: install train
 	$(PY) -m bot.cli eval $(FILE) --out $(OUT)
 
 # Webhook ack under saturation; end-to-end throughput and latency vs Rasa's REST channel (bench/meta.py);
+# FAQ edit-to-live latency and index build/update/search by size (bench/faq_edit.py);
 # retrain-and-swap time and requests failed during the swap (bench/retrain.py)
 bench: install train
 	$(PY) -m bot.cli ensure-redis
 	$(PY) -m bench.meta
+	$(PY) -m bench.faq_edit
 	$(PY) -m bench.retrain
 
 lint:

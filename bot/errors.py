@@ -55,3 +55,15 @@ class FaqCheckError(InvalidInputError):
     def response_fields(self) -> dict[str, Any]:
         """``checks``: errors and warnings, as :class:`bot.faq.editor_models.Check`."""
         return {"checks": [c.model_dump(mode="json") for c in self.checks]}
+
+
+class FaqImportError(InvalidInputError):
+    """An FAQ import has invalid rows; nothing was applied (422; the body has the report)."""
+
+    def __init__(self, message: str, report: Any, **context: Any) -> None:
+        super().__init__(message, **context)
+        self.report = report
+
+    def response_fields(self) -> dict[str, Any]:
+        """``report``: :class:`bot.faq.editor_models.ImportReport` with every error by row and column."""
+        return {"report": self.report.model_dump(mode="json")}

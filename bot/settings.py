@@ -91,6 +91,13 @@ class ServiceSettings(CoreSettings):
     session_ttl_s: int = Field(default=12 * 3600, ge=60, description="Agent session lifetime.")
     reopen_window_s: int = Field(default=600, ge=0, description="A customer writing within this after resolve reopens.")
     max_login_failures: int = Field(default=10, ge=1, description="Failed logins per account per 15 min.")
+    # FAQ editor (bot/faq/editor.py, bot/faq/checks.py)
+    faq_near_duplicate: float = Field(
+        default=0.95,
+        gt=0,
+        le=1,
+        description="Cosine from which two phrasings of different entries are near duplicates.",
+    )
     # Meta webhooks (connectors/meta, bot/ingest.py) and the Send API (bot/meta/send.py)
     meta_app_secret: SecretStr | None = Field(
         default=None,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from urllib.parse import urlencode
@@ -12,6 +13,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from redis import Redis
 from redis.asyncio import Redis as AsyncRedis
+from redis.exceptions import RedisError
 
 import bot
 from bot import runtime
@@ -27,10 +29,13 @@ from bot.api.routers import (
     dev,
     handoffs,
     health,
+    staff_faq_entries,
+    staff_faq_tools,
     training_data,
     training_jobs,
     unanswered,
     web_auth,
+    web_faq,
     web_training,
     webhooks,
 )
@@ -38,6 +43,7 @@ from bot.api.training_deps import build_training_services
 from bot.api.web_deps import LoginRequired, PageForbidden
 from bot.dispatcher import Dispatcher
 from bot.errors import DmdeskError, FaqConflictError, InvalidInputError, NotFoundError, UpstreamError
+from bot.faq.editor import FaqEditor
 from bot.handoff.queue import HandoffStore
 from bot.ingest import Consumer, Ingest, run_consumers
 from bot.keys import Keys
@@ -63,6 +69,14 @@ _STATUS.update(  # agent workspace
 )
 
 
+def _warm_knowledge_base() -> None:
+    """Build this process's knowledge base at start, so its FAQ listener runs from then on (and Try it is fast)."""
+    try:
+        runtime.knowledge_base()
+    except (OSError, DmdeskError, RedisError) as exc:  # the first request that needs it raises again
+        log.warning("faq knowledge base not built at start", extra={"error": str(exc)})
+
+
 def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     """Build the app; connections are opened in the lifespan, not at import."""
 
@@ -81,8 +95,11 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         agents = build_agent_services(cfg, sredis, aredis, keys, store, rasa, runtime.knowledge_base)
         for channel in (Channel.MESSENGER, Channel.INSTAGRAM):
             agents.outbound.register(channel.value, MetaAgentSender(send, channel))
-        app.state.services = Services(cfg, dispatcher, store, rasa, agents=agents, ingest=ingest, send=send)
-        app.state.training = build_training_services(cfg, sredis, keys)
+        faq = FaqEditor(sredis, keys, cfg.brand, runtime.knowledge_base, cfg.faq_near_duplicate)
+        if settings is None:  # the service proper (its knowledge base follows the environment's settings)
+            threading.Thread(target=_warm_knowledge_base, name="faq-warmup", daemon=True).start()
+        app.state.services = Services(cfg, dispatcher, store, rasa, agents=agents, ingest=ingest, send=send, faq=faq)
+        app.state.training = build_training_services(cfg, sredis, keys, faq)
         stop = asyncio.Event()
         handler = MetaHandler(aredis, keys, dispatcher, send, store, cfg.meta_app_id)
         consumers = [
@@ -147,10 +164,13 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         agent_canned,
         agent_events,
         agent_dev,
+        staff_faq_entries,
+        staff_faq_tools,
         training_data,
         training_jobs,
         unanswered,
         web_auth,  # pages (bot/web): one line per page router
+        web_faq,
         web_training,
     ):
         app.include_router(router.router)

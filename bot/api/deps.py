@@ -11,6 +11,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from bot.agents.service import AgentServices
 from bot.dispatcher import Dispatcher
+from bot.faq.editor import FaqEditor
 from bot.handoff.queue import HandoffStore
 from bot.ingest import Ingest
 from bot.meta.send import SendClient
@@ -29,6 +30,7 @@ class Services:
     agents: AgentServices | None = None
     ingest: Ingest | None = None
     send: SendClient | None = None
+    faq: FaqEditor | None = None
 
 
 def get_services(request: Request) -> Services:

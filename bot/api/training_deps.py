@@ -33,13 +33,12 @@ class TrainingServices:
     inbox: UnansweredInbox
 
 
-def build_training_services(settings: ServiceSettings, redis: Redis, keys: Keys) -> TrainingServices:
-    """Wire the stores; the knowledge base and the FAQ editor are built on first use."""
+def build_training_services(settings: ServiceSettings, redis: Redis, keys: Keys, faq: FaqEditor) -> TrainingServices:
+    """Wire the stores over the app's FAQ editing service; the knowledge base is built on first use."""
     intents, entities = nlufile.read_domain(ROOT / "domain.yml")
     domain = Domain(tuple(intents), tuple(entities), settings.nlu_min_examples)
     unanswered = UnansweredStore(redis, keys, settings.unanswered_kept)
-    editor = FaqEditor(redis, keys, settings.brand, runtime.knowledge_base)
-    inbox = UnansweredInbox(unanswered, runtime.knowledge_base, lambda: editor, settings.unanswered_similarity)
+    inbox = UnansweredInbox(unanswered, runtime.knowledge_base, lambda: faq, settings.unanswered_similarity)
     return TrainingServices(settings, TrainingDataStore(redis, keys, domain), JobStore(redis, keys), unanswered, inbox)
 
 

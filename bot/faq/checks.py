@@ -38,7 +38,7 @@ from bot.messages import Channel
 from connectors.meta.render import TEXT_LIMIT, TITLE_LIMIT, split_text
 
 #: cosine (primary encoder) at which two texts of different entries are flagged as near duplicates
-NEAR_DUPLICATE_COSINE = 0.93
+NEAR_DUPLICATE_COSINE = 0.95
 
 
 def normalise(text: str) -> str:

@@ -21,209 +21,38 @@ from collections.abc import Callable
 from typing import Any
 
 from pydantic import ValidationError
-from redis import Redis
 from redis.client import Pipeline
 from redis.exceptions import WatchError
 
 from bot.agents.errors import ConflictError
 from bot.errors import FaqCheckError, FaqConflictError, InvalidInputError, NotFoundError
-from bot.faq.checks import NEAR_DUPLICATE_COSINE, check_entry
+from bot.faq.checks import check_entry
 from bot.faq.editor_models import (
     ChangeAction,
     Check,
     CheckLevel,
-    Completeness,
     EntryCreate,
-    EntryList,
     EntryPatch,
-    EntryPublic,
     HistoryRecord,
     ImportReport,
-    LanguageGap,
     SaveResult,
 )
-from bot.faq.kb import ALL_ENTRIES, KnowledgeBase, bump_version
-from bot.faq.models import FaqBook, FaqEntry
-from bot.keys import Keys
+from bot.faq.kb import ALL_ENTRIES, bump_version
+from bot.faq.models import FaqEntry
+from bot.faq.records import FaqRecords, entry_from, queue_change, text_of
 
 MAX_RETRIES = 50
 #: an import changing more entries than this makes every process rebuild its index at once
 IMPORT_ALL_FROM = 200
-#: who the entries imported from the FAQ file at first start are attributed to
-FILE_AUTHOR = "faq file"
 
 Mutation = Callable[[FaqEntry | None], tuple[FaqEntry | None, ChangeAction, int | None]]
 
 
-def _text(raw: bytes | str) -> str:
-    return raw.decode() if isinstance(raw, bytes) else raw
+class FaqEditor(FaqRecords):
+    """Create, edit, enable/disable, delete and roll back FAQ entries of one brand's deployment.
 
-
-def entry_from(fields: dict[str, Any]) -> FaqEntry:
-    """An entry from editable fields, unvalidated, so that checks can report what validation would refuse."""
-    return FaqEntry.model_construct(**{"alternatives": [], "titles": {}, "enabled": True, **fields})
-
-
-class FaqEditor:
-    """Create, edit, enable/disable, delete and roll back FAQ entries of one brand's deployment."""
-
-    def __init__(
-        self,
-        redis: Redis,
-        keys: Keys,
-        brand: str,
-        knowledge_base: Callable[[], KnowledgeBase],
-        near_duplicate: float = NEAR_DUPLICATE_COSINE,
-    ) -> None:
-        self._redis = redis
-        self._keys = keys
-        self.brand = brand
-        self._kb = knowledge_base
-        self.near_duplicate = near_duplicate
-
-    # ------------------------------------------------------------------ reading
-    def _scope(self, brand: str) -> None:
-        if brand != self.brand:
-            raise NotFoundError("no FAQ for this brand", brand=brand)
-
-    def meta(self) -> dict[str, Any]:
-        """The FAQ meta (brand, default_language, languages, version, order)."""
-        raw = self._redis.get(self._keys.faq_meta)
-        if raw is None:
-            raise NotFoundError("the FAQ is empty: nothing was imported yet")
-        meta: dict[str, Any] = json.loads(raw)  # type: ignore[arg-type]
-        return meta
-
-    def book(self, brand: str) -> FaqBook:
-        """The whole FAQ as stored now (Redis, not a process's index), in file order."""
-        self._scope(brand)
-        meta = self.meta()
-        raw = self._redis.hgetall(self._keys.faq_entries)
-        entries = {_text(k): FaqEntry.model_validate_json(v) for k, v in raw.items()}  # type: ignore[union-attr]
-        order = [i for i in meta.get("order", []) if i in entries] + sorted(set(entries) - set(meta.get("order", [])))
-        return FaqBook(
-            version=meta.get("version", 1),
-            brand=meta["brand"],
-            default_language=meta["default_language"],
-            languages=meta["languages"],
-            entries=[entries[i] for i in order],
-        )
-
-    def _public(self, entry: FaqEntry, version: int, stamp: bytes | str | None, languages: list[str]) -> EntryPublic:
-        who = json.loads(stamp) if stamp else {"by": None, "at": None}
-        return EntryPublic(
-            **entry.model_dump(),
-            version=version,
-            updated_by=who["by"],
-            updated_at=who["at"],
-            missing_languages=[lang for lang in languages if lang not in entry.answers],
-        )
-
-    def publics(self, brand: str) -> list[EntryPublic]:
-        """Every entry with its version, in file order."""
-        book = self.book(brand)
-        ids = [e.id for e in book.entries]
-        versions = self._redis.hmget(self._keys.faq_entry_versions, ids) if ids else []
-        stamps = self._redis.hmget(self._keys.faq_entry_stamps, ids) if ids else []
-        return [
-            self._public(e, int(v or 1), s, book.languages)
-            for e, v, s in zip(book.entries, versions, stamps, strict=True)  # type: ignore[arg-type]
-        ]
-
-    def get(self, brand: str, entry_id: str) -> EntryPublic:
-        """One entry.
-
-        Raises:
-            NotFoundError: No such entry (or another brand).
-        """
-        self._scope(brand)
-        pipe = self._redis.pipeline(transaction=True)
-        pipe.hget(self._keys.faq_entries, entry_id)
-        pipe.hget(self._keys.faq_entry_versions, entry_id)
-        pipe.hget(self._keys.faq_entry_stamps, entry_id)
-        raw, version, stamp = pipe.execute()
-        if raw is None:
-            raise NotFoundError("FAQ entry not found", entry_id=entry_id)
-        return self._public(FaqEntry.model_validate_json(raw), int(version or 1), stamp, self.meta()["languages"])
-
-    def list_entries(
-        self,
-        brand: str,
-        query: str | None = None,
-        topic: str | None = None,
-        enabled: bool | None = None,
-        missing_language: str | None = None,
-        offset: int = 0,
-        limit: int = 50,
-    ) -> EntryList:
-        """Entries matching every filter, in file order.
-
-        Args:
-            brand: The account's brand.
-            query: Words that must all occur (case-insensitive) in the id, question, alternatives or answers.
-            topic: Exact topic.
-            enabled: Only enabled (True) or disabled (False) entries.
-            missing_language: Only entries without an answer in this language.
-            offset: Skip this many matches.
-            limit: At most this many.
-        """
-        words = (query or "").casefold().split()
-        matches = []
-        for entry in self.publics(brand):
-            if topic is not None and entry.topic != topic:
-                continue
-            if enabled is not None and entry.enabled is not enabled:
-                continue
-            if missing_language is not None and missing_language in entry.answers:
-                continue
-            if words:
-                haystack = " ".join([entry.id, *entry.texts(), *entry.answers.values()]).casefold()
-                if not all(w in haystack for w in words):
-                    continue
-            matches.append(entry)
-        return EntryList(total=len(matches), entries=matches[offset : offset + limit])
-
-    def completeness(self, brand: str) -> Completeness:
-        """Per brand language, the entries without an answer in it."""
-        book = self.book(brand)
-        gaps = []
-        for lang in book.languages:
-            missing = [e.id for e in book.entries if lang not in e.answers]
-            gaps.append(LanguageGap(language=lang, answered=len(book.entries) - len(missing), missing=missing))
-        return Completeness(
-            languages=book.languages,
-            default_language=book.default_language,
-            entries=len(book.entries),
-            by_language=gaps,
-        )
-
-    def history(self, brand: str, entry_id: str) -> list[HistoryRecord]:
-        """Every recorded change of an entry, newest first (deleted entries keep theirs).
-
-        Raises:
-            NotFoundError: The entry never existed.
-        """
-        self._scope(brand)
-        raw = self._redis.lrange(self._keys.faq_history(entry_id), 0, -1)
-        records = [HistoryRecord.model_validate_json(r) for r in raw]  # type: ignore[union-attr]
-        if not records and not self._redis.hexists(self._keys.faq_entries, entry_id):
-            raise NotFoundError("FAQ entry not found", entry_id=entry_id)
-        return records[::-1]
-
-    def version_content(self, brand: str, entry_id: str, version: int) -> FaqEntry | None:
-        """The entry as it was at ``version`` (None: deleted then).
-
-        Raises:
-            NotFoundError: No record of that version.
-        """
-        for record in self.history(brand, entry_id):
-            if record.version == version:
-                return record.after
-            if record.version == version + 1 and record.before is not None:
-                return record.before  # the version before the first recorded change (imported from the file)
-        if version == 1 and not self._redis.llen(self._keys.faq_history(entry_id)):
-            return FaqEntry.model_validate(self.get(brand, entry_id).model_dump(include=set(FaqEntry.model_fields)))
-        raise NotFoundError("no such version of the entry", entry_id=entry_id, version=version)
+    Construct with ``(redis, keys, brand, knowledge_base, near_duplicate)`` (see :class:`FaqRecords`).
+    """
 
     # ------------------------------------------------------------------- checks
     def check(self, brand: str, entry: FaqEntry) -> list[Check]:
@@ -255,7 +84,8 @@ class FaqEditor:
         mutate: Mutation,
         must_exist: bool = True,
     ) -> tuple[FaqEntry | None, int, list[Check]]:
-        self._scope(brand)
+        self.scope(brand)
+        self.meta()
         k = self._keys
         checked: dict[str, tuple[FaqEntry, list[Check]]] = {}
         for _ in range(MAX_RETRIES):
@@ -282,6 +112,8 @@ class FaqEditor:
                         if key not in checked:
                             checked[key] = self._checked(brand, after)
                         after, warnings = checked[key]
+                    if after is not None and after == before:
+                        return after, version, warnings  # nothing changed: no new version
                     self._write(pipe, actor, entry_id, before, after, version + 1, action, rollback_of)
                     return after, version + 1, warnings
                 except WatchError:
@@ -322,14 +154,8 @@ class FaqEditor:
             rollback_of=rollback_of,
         )
         pipe.multi()
-        if after is None:
-            pipe.hdel(k.faq_entries, entry_id)
-        else:
-            pipe.hset(k.faq_entries, entry_id, after.model_dump_json())
-        pipe.hset(k.faq_entry_versions, entry_id, version)
-        pipe.hset(k.faq_entry_stamps, entry_id, json.dumps({"by": actor, "at": now}))
+        queue_change(pipe, k, record)
         pipe.set(k.faq_meta, json.dumps(meta))
-        pipe.rpush(k.faq_history(entry_id), record.model_dump_json())
         bump_version(self._redis, pipe, k, [entry_id])
         pipe.execute()
 
@@ -462,15 +288,17 @@ class FaqEditor:
             dry_run: Report what would change; write nothing.
             meta: New brand, default_language, languages and version (a whole FAQ file), else kept.
         """
-        self._scope(brand)
+        self.scope(brand)
+        self.meta()
         k = self._keys
         incoming = {e.id: e for e in entries}
         for _ in range(MAX_RETRIES):
             with self._redis.pipeline(transaction=True) as pipe:
                 try:
                     pipe.watch(k.faq_entries, k.faq_entry_versions, k.faq_meta)
-                    stored = {_text(i): FaqEntry.model_validate_json(v) for i, v in pipe.hgetall(k.faq_entries).items()}  # type: ignore[union-attr]
-                    versions = {_text(i): int(v) for i, v in pipe.hgetall(k.faq_entry_versions).items()}  # type: ignore[union-attr]
+                    raw = pipe.hgetall(k.faq_entries)
+                    stored = {text_of(i): FaqEntry.model_validate_json(v) for i, v in raw.items()}  # type: ignore[union-attr]
+                    versions = {text_of(i): int(v) for i, v in pipe.hgetall(k.faq_entry_versions).items()}  # type: ignore[union-attr]
                     old_meta = json.loads(pipe.get(k.faq_meta) or "null")  # type: ignore[arg-type]
                     if old_meta is None:
                         raise NotFoundError("the FAQ is empty: nothing was imported yet")
@@ -506,13 +334,7 @@ class FaqEditor:
                             before=before,
                             after=after,
                         )
-                        if after is None:
-                            pipe.hdel(k.faq_entries, entry_id)
-                        else:
-                            pipe.hset(k.faq_entries, entry_id, after.model_dump_json())
-                        pipe.hset(k.faq_entry_versions, entry_id, version)
-                        pipe.hset(k.faq_entry_stamps, entry_id, json.dumps({"by": actor, "at": now}))
-                        pipe.rpush(k.faq_history(entry_id), record.model_dump_json())
+                        queue_change(pipe, k, record)
                     pipe.set(k.faq_meta, json.dumps(new_meta))
                     whole = meta is not None or len(changed) > IMPORT_ALL_FROM
                     bump_version(self._redis, pipe, k, [ALL_ENTRIES] if whole else changed)

@@ -223,6 +223,7 @@ class TryResult(BaseModel):
     outcome: str = Field(description="the reply kind: faq, clarify, none or out_of_scope")
     entry_id: str | None = Field(description="the entry answered with (answer)")
     reply: str | None = Field(description="the answer text sent (answer)")
+    language: str = Field(description="the language replied in (given, detected, or the default)")
     choices: list[str] = Field(description="entries offered as buttons (clarify)")
     probability: float = Field(description="verifier probability that the top entry answers it")
     candidates: list[TryCandidate] = Field(description="the top entry and the runners-up")

@@ -87,7 +87,8 @@ class FaqIndex:
         self._texts: list[str] = []
         self._owner = np.zeros(0, dtype=np.int64)
         self._ids: list[str] = []
-        self._dense: dict[str, np.ndarray] = {}
+        self._dense: dict[str, np.ndarray] = {}  # views of the first rows of _buffers
+        self._buffers: dict[str, np.ndarray] = {}  # per encoder, rows with spare capacity
         self._lexical: LexicalIndex | None = None
         self._coverage = TermCoverage([])
         self.encoded_last_build = 0
@@ -116,7 +117,8 @@ class FaqIndex:
     def build(self, entries: Sequence[FaqEntry]) -> None:
         """(Re)build from the enabled entries, reusing cached vectors."""
         self._texts, self._owner, self._ids = [], np.zeros(0, dtype=np.int64), []
-        self._dense = {e.name: np.zeros((0, e.dim), dtype=np.float32) for e in self.encoders}
+        self._buffers = {e.name: np.zeros((0, e.dim), dtype=np.float32) for e in self.encoders}
+        self._dense = {name: buffer[:0] for name, buffer in self._buffers.items()}
         self._lexical = LexicalIndex() if self.weights.lexical > 0 else None
         self._coverage = TermCoverage([])
         self.update(entries)
@@ -134,34 +136,70 @@ class FaqIndex:
         """
         latest = {e.id: e for e in upserts}
         removed = set(removals)
-        enabled = [e for e in latest.values() if e.enabled]
         position = {entry_id: i for i, entry_id in enumerate(self._ids)}
-        touched = [position[i] for i in {*latest, *removed} if i in position]
-        staying = {e.id for e in enabled}
-        ids = [i for i in self._ids if (i not in latest and i not in removed) or i in staying]
-        ids += [e.id for e in enabled if e.id not in position]
+        vocabularies: list[int | FaqEntry] = [latest.get(i) or position[i] for i in self._ids]
+        moved = [e for e in latest.values() if (e.enabled or e.id in position) and not self._same_rows(e, position)]
+        self.encoded_last_build = 0
+        if moved or removed & set(position):
+            vocabularies = self._move_rows(moved, removed, latest, position)
+        self._coverage = self._coverage.updated(vocabularies)
+
+    def _same_rows(self, entry: FaqEntry, position: dict[str, int]) -> bool:
+        """True if the entry is indexed with exactly these texts (e.g. only its answers changed)."""
+        if not entry.enabled or entry.id not in position:
+            return False
+        rows = np.flatnonzero(self._owner == position[entry.id])
+        return sorted(self._texts[r] for r in rows) == sorted(dict.fromkeys(entry.texts()))  # rows may be reordered
+
+    def _move_rows(
+        self, moved: Sequence[FaqEntry], removed: set[str], latest: dict[str, FaqEntry], position: dict[str, int]
+    ) -> list[int | FaqEntry]:
+        """Drop the rows of moved and removed entries and append the moved ones' new rows.
+
+        Returns the coverage order of the new entry list (old positions or entries).
+        """
+        gone = {e.id for e in moved if not e.enabled} | removed
+        enabled = [e for e in moved if e.enabled]
+        touched = [position[i] for i in {*(e.id for e in moved), *removed} if i in position]
+        ids = [i for i in self._ids if i not in gone] + [e.id for e in enabled if e.id not in position]
         new_position = {entry_id: i for i, entry_id in enumerate(ids)}
         remap = np.asarray([new_position.get(i, -1) for i in self._ids], dtype=np.int64)
-        keep = ~np.isin(self._owner, touched)
-        texts, owner = [t for t, k in zip(self._texts, keep, strict=True) if k], list(remap[self._owner[keep]])
+        # The dropped rows' slots are filled with the last kept rows (row order does not matter to
+        # the scores), so an edit moves O(its rows) vectors, not the whole matrix.
+        n = len(self._texts)
+        holes = np.flatnonzero(np.isin(self._owner, touched))
+        m = n - len(holes)
+        tail = np.arange(m, n)
+        movers = tail[~np.isin(tail, holes)]
+        targets = holes[holes < m]
+        order = np.arange(m)
+        order[targets] = movers
+        texts = self._texts[:m]
+        for target, source in zip(targets, movers, strict=True):
+            texts[target] = self._texts[source]
         new_texts: list[str] = []
+        new_owner: list[int] = []
         for entry in enabled:
             for text in dict.fromkeys(entry.texts()):
                 new_texts.append(text)
-                owner.append(new_position[entry.id])
-        dense: dict[str, np.ndarray] = {}
-        encoded = 0
+                new_owner.append(new_position[entry.id])
         for encoder in self.encoders:
-            fresh, n = self._vectors(encoder, new_texts) if new_texts else (np.zeros((0, encoder.dim)), 0)
-            dense[encoder.name] = np.concatenate([self._dense[encoder.name][keep], fresh.astype(np.float32)])
-            encoded = max(encoded, n)
+            fresh, encoded = self._vectors(encoder, new_texts) if new_texts else (np.zeros((0, encoder.dim)), 0)
+            buffer = self._buffers[encoder.name]
+            buffer[targets] = buffer[movers]
+            if buffer.shape[0] < m + len(new_texts):
+                needed = m + len(new_texts)  # room to grow by an eighth before the next copy
+                grown = np.empty((max(needed + needed // 8 + 64, int(buffer.shape[0] * 1.25)), encoder.dim), np.float32)
+                grown[:m] = buffer[:m]
+                buffer = self._buffers[encoder.name] = grown
+            buffer[m : m + len(new_texts)] = fresh
+            self._dense[encoder.name] = buffer[: m + len(new_texts)]
+            self.encoded_last_build = max(self.encoded_last_build, encoded)
         if self._lexical is not None:
-            self._lexical.update(keep, new_texts)
-        vocabularies: list[int | FaqEntry] = [latest.get(i) or position[i] for i in ids]
-        self._coverage = self._coverage.updated(vocabularies)
-        self._texts, self._owner, self._ids = texts + new_texts, np.asarray(owner, dtype=np.int64), ids
-        self._dense = dense
-        self.encoded_last_build = encoded
+            self._lexical.update(order, new_texts)
+        owner = np.concatenate([remap[self._owner[order]], np.asarray(new_owner, dtype=np.int64)])
+        self._texts, self._owner, self._ids = texts + new_texts, owner, ids
+        return [latest.get(i) or position[i] for i in ids]
 
     def nearest(self, vectors: np.ndarray, exclude: str | None = None) -> list[tuple[str, str, float] | None]:
         """Per query vector (primary encoder), the closest text of another entry: ``(entry_id, text, cosine)``.

@@ -129,6 +129,19 @@ def bump_version(redis: Redis, pipe: Pipeline, keys: Keys, entry_ids: Sequence[s
     )
 
 
+def book_of(meta: dict[str, Any], entries: dict[str, FaqEntry]) -> FaqBook:
+    """The FAQ book from its stored meta and entries, in the meta's order (entries it lacks last, by id)."""
+    order = [i for i in meta.get("order", []) if i in entries]
+    order += sorted(set(entries) - set(order))
+    return FaqBook(
+        version=meta.get("version", 1),
+        brand=meta["brand"],
+        default_language=meta["default_language"],
+        languages=meta["languages"],
+        entries=[entries[i] for i in order],
+    )
+
+
 class RedisVectorCache:
     """Embedding cache in a Redis hash per encoder."""
 
@@ -214,21 +227,10 @@ class KnowledgeBase:
         empty = {"brand": "", "default_language": "en", "languages": ["en"], "order": []}
         return json.loads(raw_meta) if raw_meta else empty
 
-    def _book_of(self, meta: dict[str, Any], entries: dict[str, FaqEntry]) -> FaqBook:
-        order = [i for i in meta.get("order", []) if i in entries]
-        order += sorted(set(entries) - set(order))
-        return FaqBook(
-            version=meta.get("version", 1),
-            brand=meta["brand"],
-            default_language=meta["default_language"],
-            languages=meta["languages"],
-            entries=[entries[i] for i in order],
-        )
-
     def _load_book(self) -> FaqBook:
         raw = self._redis.hgetall(self._keys.faq_entries)
         entries = {k.decode() if isinstance(k, bytes) else k: FaqEntry.model_validate_json(v) for k, v in raw.items()}
-        return self._book_of(self._decode_meta(self._redis.get(self._keys.faq_meta)), entries)  # type: ignore[arg-type]
+        return book_of(self._decode_meta(self._redis.get(self._keys.faq_meta)), entries)  # type: ignore[arg-type]
 
     def current_version(self) -> int:
         """The FAQ version in Redis (0 when empty)."""
@@ -282,7 +284,7 @@ class KnowledgeBase:
                     if r is not None
                 }
                 entries = {e.id: e for e in self._book.entries if e.id not in ids} | found
-                book = self._book_of(meta, entries)
+                book = book_of(meta, entries)
                 self.index.update(list(found.values()), ids - set(found))
             self._book, self._version = book, current
             self.last_refresh = None if ids is None else sorted(ids)

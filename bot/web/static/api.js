@@ -3,7 +3,7 @@
  * dmdesk.api(method, path, body?) -> Promise of the parsed JSON (null for 204).
  *   Sends "Authorization: Bearer <token>" (sessionStorage "dmdesk-token", set at login).
  *   401 (or no token): goes to /login?next=<this page>. Other errors: throws an Error
- *   whose .status and .detail come from the response's {"detail": ...} (.body: the whole body).
+ *   whose .status and .detail come from the response's {"detail": ...} (.body: the whole JSON body).
  * dmdesk.esc(text): HTML-escaped text. Prefer element.textContent or dmdesk.el().
  * dmdesk.el(tag, attrs, ...children): an element; strings become text nodes (never HTML).
  */
@@ -72,7 +72,7 @@
       const error = new Error(describe(detail, response.status));
       error.status = response.status;
       error.detail = detail;
-      error.body = data; // the whole error body (e.g. "issues" of a refused training example)
+      error.body = data; // the whole error body (e.g. a 409's "current", a 422's "checks")
       throw error;
     }
     return data;

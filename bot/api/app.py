@@ -35,6 +35,7 @@ from bot.api.routers import (
     training_jobs,
     unanswered,
     web_auth,
+    web_console,
     web_faq,
     web_training,
     webhooks,
@@ -170,6 +171,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         training_jobs,
         unanswered,
         web_auth,  # pages (bot/web): one line per page router
+        web_console,
         web_faq,
         web_training,
     ):

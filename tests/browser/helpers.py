@@ -8,6 +8,7 @@ from typing import Any, TypeVar
 from urllib.parse import quote, urlparse
 
 from redis import Redis
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support.ui import WebDriverWait
@@ -41,8 +42,12 @@ def make_account(
 
 
 def wait_for(driver: WebDriver, condition: Callable[[WebDriver], T], timeout: float = 10.0) -> T:
-    """Poll ``condition(driver)`` every 50 ms until it returns something truthy; returns that."""
-    return WebDriverWait(driver, timeout, poll_frequency=0.05).until(condition)
+    """Poll ``condition(driver)`` every 50 ms until it returns something truthy; returns that.
+
+    Elements that went stale meanwhile (the page re-rendered them) count as "not yet".
+    """
+    wait = WebDriverWait(driver, timeout, poll_frequency=0.05, ignored_exceptions=[StaleElementReferenceException])
+    return wait.until(condition)
 
 
 def login(
@@ -60,7 +65,13 @@ def login(
     fill(driver, "#password", password)
     driver.find_element(By.ID, "login-submit").click()
     wanted = urlparse(next_path).path
-    wait_for(driver, lambda d: urlparse(d.current_url).path == wanted and d.execute_script("return !!window.dmdesk"))
+    wait_for(
+        driver,
+        lambda d: (
+            urlparse(d.current_url).path == wanted
+            and d.execute_script("return !!window.dmdesk && !!sessionStorage.getItem('dmdesk-token')")
+        ),
+    )
 
 
 def fill(driver: WebDriver, css: str, text: str) -> None:

@@ -3,6 +3,7 @@ authentication of pages, redirects to the login page, the 403 page, security hea
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 
 import pytest
@@ -119,3 +120,22 @@ def test_static_files_and_the_root(client: TestClient) -> None:
 )
 def test_login_only_goes_to_paths_on_this_site(given: str | None, expected: str) -> None:
     assert safe_next(given) == expected
+
+
+def test_the_console_page_embeds_what_its_script_needs_and_nothing_secret(client: TestClient, app: FastAPI) -> None:
+    assert client.get("/console", follow_redirects=False).headers["location"] == "/login?next=%2Fconsole"
+    services: Services = app.state.services
+    assert services.agents is not None
+    services.agents.accounts.create("kopiku", AccountCreate(username="gone", password=PASSWORD, teams=["billing"]))
+    services.agents.accounts.update("kopiku", "gone", AccountUpdate(active=False))
+    services.agents.accounts.create("otherbrand", AccountCreate(username="spy", password=PASSWORD, teams=["x"]))
+    token = log_in(client, "ana")
+    page = client.get("/console")
+    assert page.status_code == 200 and "script-src 'self'" in page.headers["content-security-policy"]
+    raw = page.text.split('<script type="application/json" id="console-config">', 1)[1].split("</script>", 1)[0]
+    config = json.loads(raw)
+    assert config["me"] == {"username": "ana", "display_name": "ana", "role": "agent", "teams": []}
+    assert [a["username"] for a in config["agents"]] == ["ana", "eddy"]  # active colleagues of the brand only
+    assert config["teams"] == [] and config["channels"] == ["dev", "messenger", "instagram"]
+    assert "scrypt" not in page.text and token not in page.text and "password" not in raw
+    assert '<script src="/static/console.js?v=' in page.text and "<script>" not in page.text  # no inline script

@@ -4,8 +4,10 @@
  *   Sends "Authorization: Bearer <token>" (sessionStorage "dmdesk-token", set at login).
  *   401 (or no token): goes to /login?next=<this page>. Other errors: throws an Error
  *   whose .status and .detail come from the response's {"detail": ...} (.body: the whole JSON body).
+ * dmdesk.request(method, path, body?): the same, resolving to {data, headers}.
  * dmdesk.esc(text): HTML-escaped text. Prefer element.textContent or dmdesk.el().
  * dmdesk.el(tag, attrs, ...children): an element; strings become text nodes (never HTML).
+ * dmdesk.fill(node, ...children): replace node's children the same way (null/false skipped, arrays flattened).
  */
 (function () {
   "use strict";
@@ -37,6 +39,11 @@
   }
 
   async function api(method, path, body) {
+    return (await request(method, path, body)).data;
+  }
+
+  /** Like api(), resolving to {data, headers} (e.g. the queue's X-Total-Count). */
+  async function request(method, path, body) {
     const isLogin = path === LOGIN_PATH && method.toUpperCase() === "POST";
     const token = sessionStorage.getItem(TOKEN_KEY);
     if (!token && !isLogin) {
@@ -63,7 +70,7 @@
       toLogin();
       return new Promise(function () {});
     }
-    if (response.status === 204) return null;
+    if (response.status === 204) return { data: null, headers: response.headers };
     let data = null;
     const type = response.headers.get("content-type") || "";
     if (type.indexOf("application/json") !== -1) data = await response.json();
@@ -75,7 +82,7 @@
       error.body = data; // the whole error body (e.g. a 409's "current", a 422's "checks")
       throw error;
     }
-    return data;
+    return { data: data, headers: response.headers };
   }
 
   const ESCAPES = { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" };
@@ -110,6 +117,12 @@
     else node.appendChild(child instanceof Node ? child : document.createTextNode(String(child)));
   }
 
+  function fill(node) {
+    node.replaceChildren();
+    for (let i = 1; i < arguments.length; i++) append(node, arguments[i]);
+    return node;
+  }
+
   /** A short message at the bottom of the page ("error" kind stays longer). */
   function toast(message, kind) {
     const box = document.getElementById("toasts");
@@ -142,5 +155,5 @@
     });
   });
 
-  window.dmdesk = { api: api, esc: esc, el: el, toast: toast, setToken: setToken, logout: logout, TOKEN_KEY: TOKEN_KEY };
+  window.dmdesk = { api: api, request: request, esc: esc, el: el, fill: fill, toast: toast, setToken: setToken, logout: logout, TOKEN_KEY: TOKEN_KEY };
 })();

@@ -97,12 +97,12 @@ def test_incremental_index_scores_exactly_like_a_full_build(
 
 
 def test_a_stale_version_conflicts_and_returns_the_current_entry(editor: FaqEditor) -> None:
-    editor.update(BRAND, "ana", "gift_cards", EntryPatch(question="Do you sell gift cards?"), 1)
+    editor.update(BRAND, "ana", "gift_cards", EntryPatch(question="Do you sell Kopiku gift cards?"), 1)
     with pytest.raises(FaqConflictError) as caught:
         editor.update(BRAND, "bob", "gift_cards", EntryPatch(question="Gift cards?"), 1)
     current = caught.value.response_fields()["current"]
-    assert current["version"] == 2 and current["question"] == "Do you sell gift cards?"
-    assert editor.get(BRAND, "gift_cards").question == "Do you sell gift cards?"
+    assert current["version"] == 2 and current["question"] == "Do you sell Kopiku gift cards?"
+    assert editor.get(BRAND, "gift_cards").question == "Do you sell Kopiku gift cards?"
 
 
 def test_of_many_concurrent_saves_of_one_version_exactly_one_wins(editor: FaqEditor) -> None:

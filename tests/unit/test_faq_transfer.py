@@ -124,3 +124,46 @@ def test_lexical_index_scores_like_scikit_learn_after_removals_and_additions(faq
     for query in ("brp ongkir ke medan kak?", "скок стоит доставка", "zzqx", "Où est ma commande ?"):
         expected = np.asarray((reference.transform([query]) @ matrix).todense()).ravel()
         assert np.allclose(edited.scores(query), expected[order], atol=1e-6)
+
+
+def test_random_edits_applied_entry_by_entry_score_like_a_fresh_build(redis, keys, faq_file: Path) -> None:  # type: ignore[no-untyped-def]
+    import random
+
+    from bot.faq.index import FaqIndex
+    from bot.faq.kb import RedisVectorCache
+    from bot.runtime import index_config
+    from bot.settings import CoreSettings
+
+    encoders, weights = index_config(CoreSettings())
+    cache = RedisVectorCache(redis, keys)
+    entries = {e.id: e for e in store.load(faq_file).entries}
+    live = FaqIndex(encoders, weights, cache)
+    live.build(list(entries.values()))
+    rng = random.Random(5)
+    phrasings = [t for e in entries.values() for t in e.alternatives]
+    for step in range(25):
+        entry_id = rng.choice(sorted(entries))
+        entry = entries[entry_id]
+        kind = rng.choice(["add", "drop", "toggle", "delete", "answer"])
+        if kind == "delete":
+            del entries[entry_id]
+            live.update([], [entry_id])
+            continue
+        if kind == "add":
+            entry = entry.model_copy(update={"alternatives": [*entry.alternatives, rng.choice(phrasings) + f" {step}"]})
+        elif kind == "drop" and entry.alternatives:
+            entry = entry.model_copy(update={"alternatives": entry.alternatives[1:]})
+        elif kind == "toggle":
+            entry = entry.model_copy(update={"enabled": not entry.enabled})
+        else:
+            entry = entry.model_copy(update={"answers": {**entry.answers, "en": f"Changed answer {step}."}})
+        entries[entry_id] = entry
+        live.update([entry])
+    fresh = FaqIndex(encoders, weights, cache)
+    fresh.build(list(entries.values()))
+    assert sorted(live._ids) == sorted(fresh._ids)
+    for query in ("brp ongkir ke medan kak?", "Où est ma commande ?", "gift card", "changed answer"):
+        a, b = live.search(query, 10), fresh.search(query, 10)
+        assert [c.entry_id for c in a] == [c.entry_id for c in b]
+        assert [c.score for c in a] == pytest.approx([c.score for c in b], abs=1e-5)
+        assert [c.components for c in a] == [pytest.approx(c.components, abs=1e-4) for c in b]

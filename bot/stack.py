@@ -1,4 +1,4 @@
-"""Start and stop the whole dmdesk stack: Rasa server, action server, bot service.
+"""Start and stop the whole dmdesk stack: NLU supervisor (Rasa server), action server, consumers, bot service.
 
 Used by ``dmdesk run`` (``make run``), by the test suite and by the eval tool,
 so every one of them runs the same processes the same way.
@@ -165,7 +165,7 @@ class Stack:
         raise StackError(f"{name} not ready after {timeout_s:.0f}s; see {self.config.log_dir / (name + '.log')}")
 
     def start(self, model: Path = MODEL, timeout_s: float = 240) -> Stack:
-        """Start the action server, Rasa and the bot service; wait until all answer."""
+        """Start the action server, the NLU supervisor (Rasa on ``model``), the bot service; wait for all."""
         if not model.exists():
             raise StackError(f"no trained model at {model}: run `make train`")
         c = self.config

@@ -23,7 +23,8 @@ help:
 	@echo "make eval FILE=eval/dev.yml OUT=results/dev.json   evaluate end to end"
 	@echo "make bench  webhook ack p99 under saturation, end-to-end throughput vs Rasa's REST channel;"
 	@echo "            handoff-to-console latency, queue with 1,000 tickets, 20 agents claiming 200 tickets;"
-	@echo "            FAQ edit-to-live latency, index build/update/search by size"
+	@echo "            FAQ edit-to-live latency, index build/update/search by size;"
+	@echo "            retrain-and-swap time, requests failed during the swap"
 	@echo "make train | install | lint | clean"
 
 install: $(RASA_STAMP) $(APP_STAMP)
@@ -104,12 +105,14 @@ eval: install train
 
 # Webhook ack under saturation; end-to-end throughput and latency vs Rasa's REST channel (bench/meta.py);
 # agent workspace: handoff latency to a live console, queue with 1,000 tickets, 20 agents claiming 200 (bench/agents.py);
-# FAQ edit-to-live latency and index build/update/search by size (bench/faq_edit.py)
+# FAQ edit-to-live latency and index build/update/search by size (bench/faq_edit.py);
+# retrain-and-swap time and requests failed during the swap (bench/retrain.py)
 bench: install train
 	$(PY) -m bot.cli ensure-redis
 	$(PY) -m bench.meta
 	$(PY) -m bench.agents
 	$(PY) -m bench.faq_edit
+	$(PY) -m bench.retrain
 
 lint:
 	$(APP_VENV)/bin/ruff check bot actions connectors tests

@@ -10,9 +10,10 @@ from typing import Any
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import ConversationPaused, EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
+from redis.exceptions import RedisError
 
 from bot import runtime
-from bot.faq.turn import Outcome, answer_entry, fallback_handoff_intent, faq_turn, keep_attempts
+from bot.faq.turn import FaqTurn, Outcome, answer_entry, fallback_handoff_intent, faq_turn, keep_attempts
 from bot.handoff.context import apply_escalation, build_ticket, wait_message_vars
 from bot.handoff.models import HandoffReason
 from bot.settings import core_settings
@@ -116,6 +117,7 @@ class ActionAnswerFaq(Action):
         text = latest.get("text") or ""
         failed = int(tracker.get_slot("failed_answers") or 0)
         turn = await asyncio.to_thread(faq_turn, kb, text, intent, language, failed, core_settings().max_failed_answers)
+        await record_miss(text, language, turn, tracker.sender_id)
         tried = keep_attempts(tracker.get_slot("faq_tried"), turn.attempt)
         events: list[EventType] = [SlotSet("faq_tried", tried)]
         if turn.outcome is Outcome.ESCALATE:
@@ -124,6 +126,15 @@ class ActionAnswerFaq(Action):
             text=turn.text, response=turn.response, buttons=turn.buttons or None, json_message={"dmdesk": turn.meta}
         )
         return events + [SlotSet("failed_answers", turn.failed_answers), SlotSet("pending_offer", turn.pending_offer)]
+
+
+async def record_miss(text: str, language: str | None, turn: FaqTurn, conversation_id: str) -> None:
+    """Put a message the bot did not answer into the unanswered inbox; never fails the turn."""
+    try:
+        store = runtime.unanswered_store()
+        await asyncio.to_thread(store.record_turn, core_settings().brand, text, language, turn, conversation_id)
+    except RedisError as exc:
+        log.warning("unanswered message not recorded", extra={"error": type(exc).__name__})
 
 
 class ActionHandoff(Action):

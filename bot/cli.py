@@ -6,6 +6,8 @@ dmdesk eval FILE --out OUT      evaluate against the stack (starts one if none r
 dmdesk ensure-redis             make sure Redis answers at REDIS_URL
 dmdesk users add --brand B --name N --role admin   create an agent account (password: stdin or env)
 dmdesk consume [--n N]          ingest consumers as a separate replica
+dmdesk nlu                      NLU supervisor: the Rasa server, retraining, model swaps (started by run)
+dmdesk training export [--out data]   write the live training data to data/nlu (Rasa format) for a commit
 dmdesk fake-graph [--port P]    local fake of Meta's Graph API (records sends, injects failures)
 dmdesk simulate [--url URL]     post signed webhook events of every kind to the running stack
 """
@@ -28,6 +30,7 @@ from redis import Redis
 from redis.exceptions import RedisError
 
 from bot.agents import cli as users_cli
+from bot.keys import Keys
 from bot.stack import ROOT, Stack, StackConfig, dev_token, private_stack
 
 DEFAULT_REDIS = "redis://127.0.0.1:6379/0"
@@ -93,13 +96,13 @@ def cmd_run(args: argparse.Namespace) -> int:
         bot_port=int(os.environ.get("DMDESK_PORT", "8000")),
     )
     started = time.monotonic()
-    print("starting Rasa server, action server, webhook consumers and bot service…", flush=True)
+    print("starting NLU supervisor (Rasa server), action server, webhook consumers and bot service…", flush=True)
     with Stack(config) as stack:
         stack.start()
         print(f"\ndmdesk is up in {time.monotonic() - started:.1f}s", flush=True)
         print(f"  bot service   {config.bot_url}   (OpenAPI docs: {config.bot_url}/docs)")
         api = " (HTTP API on)" if config.rasa_api else ""
-        print(f"  rasa server   http://127.0.0.1:{config.rasa_port}{api}")
+        print(f"  rasa server   http://127.0.0.1:{config.rasa_port}{api}  (:{config.rasa_alt_port} after a model swap)")
         print(f"  API token     in {ROOT / '.cache' / 'dev-token'} (or DMDESK_API_TOKEN)")
         print("  chat with it  .venv-app/bin/dmdesk chat     (another terminal)")
         print("  logs          .cache/logs/   — Ctrl-C stops everything\n", flush=True)
@@ -214,6 +217,26 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_training(args: argparse.Namespace) -> int:
+    """Export the live training data (Redis) into data/ in Rasa's format, for a commit."""
+    from bot.settings import CoreSettings
+    from bot.trainingdata import nlufile
+    from bot.trainingdata.store import TrainingDataStore, write_export
+    from bot.trainingdata.validate import Domain
+
+    settings = CoreSettings()
+    redis = Redis.from_url(settings.redis_url)
+    intents, entities = nlufile.read_domain(ROOT / "domain.yml")
+    data = TrainingDataStore(redis, Keys(settings.redis_prefix), Domain(tuple(intents), tuple(entities)))
+    if not data.is_seeded(settings.brand):
+        print(f"no live training data for {settings.brand}: data/nlu is the current data", file=sys.stderr)
+        return 1
+    for path in write_export(data.export(settings.brand), Path(args.out)):
+        print(path)
+    print(f"data version {data.data_version(settings.brand)}; review with `git diff {args.out}`", file=sys.stderr)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``dmdesk`` command."""
     parser = argparse.ArgumentParser(
@@ -231,6 +254,10 @@ def main(argv: list[str] | None = None) -> int:
     ev.add_argument("--url", default=None, help="use a running bot service instead of starting a stack")
     sub.add_parser("ensure-redis", help="start Redis locally if none answers at REDIS_URL")
     users_cli.add_parser(sub)
+    sub.add_parser("nlu", help="the NLU supervisor: Rasa server, retraining, model swaps")
+    training = sub.add_parser("training", help="training data: export the live data (Redis) to data/")
+    training.add_argument("action", choices=["export"])
+    training.add_argument("--out", default=str(ROOT / "data"), help="data directory (nlu/ is replaced)")
     consume = sub.add_parser("consume", help="run ingest consumers as a separate replica")
     consume.add_argument("--n", type=int, default=None, help="consumers (default DMDESK_CONSUMERS)")
     fake = sub.add_parser("fake-graph", help="local fake of Meta's Graph API")
@@ -244,6 +271,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "users":
         return users_cli.run(args, redis_url())
+    if args.command == "nlu":
+        from bot.retrain.supervisor import main as nlu_main
+
+        return nlu_main()
     if args.command == "ensure-redis":
         ensure_redis(redis_url())
         return 0
@@ -254,6 +285,7 @@ def main(argv: list[str] | None = None) -> int:
         "consume": cmd_consume,
         "fake-graph": cmd_fake_graph,
         "simulate": cmd_simulate,
+        "training": cmd_training,
     }
     return commands[args.command](args)
 

@@ -18,6 +18,7 @@ from bot.keys import Keys
 from bot.meta.handler import MetaHandler
 from bot.meta.send import build_send_client
 from bot.rasa_client import RasaClient
+from bot.retrain.endpoint import RasaEndpoints
 from bot.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
@@ -30,7 +31,8 @@ async def consume(count: int | None = None) -> None:
     keys = Keys(cfg.redis_prefix)
     aredis = AsyncRedis.from_url(cfg.redis_url)
     sredis = Redis.from_url(cfg.redis_url)
-    rasa = RasaClient(cfg.rasa_url, cfg.rasa_timeout_s, cfg.channel_token.get_secret_value())
+    endpoints = RasaEndpoints(aredis, keys, cfg.rasa_url, cfg.rasa_endpoint_refresh_s)
+    rasa = RasaClient(cfg.rasa_url, cfg.rasa_timeout_s, cfg.channel_token.get_secret_value(), endpoints)
     store = HandoffStore(sredis, keys, cfg.brand)
     send = build_send_client(cfg, aredis, keys)
     handler = MetaHandler(
@@ -53,9 +55,12 @@ async def consume(count: int | None = None) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     print(f"dmdesk consume: {n} consumers on prefix {cfg.redis_prefix}", flush=True)
+    watching = asyncio.create_task(endpoints.run(stop))
     try:
         await run_consumers(consumers, stop)
     finally:
+        stop.set()
+        await watching
         await send.close()
         await rasa.close()
         await aredis.aclose()

@@ -238,3 +238,73 @@ class Keys:
     def send_rate(self, account_id: str, second: int) -> str:
         """Counter of Send API calls of one page in one second."""
         return f"{self.prefix}:sendrate:{account_id}:{second}"
+
+    # --- training data editor (bot/trainingdata), retraining and model swaps (bot/retrain)
+    def nlu_examples(self, brand: str) -> str:
+        """Hash: example id -> TrainingExample JSON (the live training data of a brand)."""
+        return f"{self.prefix}:nlu:{brand}:examples"
+
+    def nlu_data_version(self, brand: str) -> str:
+        """Integer, incremented on every training-data change of a brand."""
+        return f"{self.prefix}:nlu:{brand}:version"
+
+    def nlu_history(self, brand: str, intent: str) -> str:
+        """List: change records of one intent (JSON), newest first."""
+        return f"{self.prefix}:nlu:{brand}:history:{intent}"
+
+    def nlu_seed_lock(self, brand: str) -> str:
+        """Short-lived lock held by the process importing data/nlu."""
+        return f"{self.prefix}:nlu:{brand}:seeding"
+
+    @property
+    def train_jobs(self) -> str:
+        """Hash: training job id -> TrainingJob JSON."""
+        return f"{self.prefix}:train:jobs"
+
+    @property
+    def train_job_order(self) -> str:
+        """Sorted set of job ids by creation time."""
+        return f"{self.prefix}:train:order"
+
+    @property
+    def train_queue(self) -> str:
+        """List of job ids waiting for the trainer (pushed left, popped right)."""
+        return f"{self.prefix}:train:queue"
+
+    @property
+    def train_lock(self) -> str:
+        """String with TTL: the trainer running a job now (one at a time across replicas)."""
+        return f"{self.prefix}:train:running"
+
+    @property
+    def nlu_models(self) -> str:
+        """Hash: model version -> ModelRecord JSON."""
+        return f"{self.prefix}:nlu:models"
+
+    @property
+    def nlu_active(self) -> str:
+        """String: ActiveModel JSON (the version served, the one before it)."""
+        return f"{self.prefix}:nlu:active"
+
+    @property
+    def rasa_endpoint(self) -> str:
+        """String: RasaEndpoint JSON (URL every Rasa client sends to, with its generation)."""
+        return f"{self.prefix}:nlu:endpoint"
+
+    @property
+    def rasa_clients(self) -> str:
+        """Hash: Rasa client id -> ClientReport JSON (generation seen, requests still on older URLs)."""
+        return f"{self.prefix}:nlu:clients"
+
+    def rasa_tracker(self, sender_id: str) -> str:
+        """Rasa's Redis tracker store key of a conversation (Rasa builds it as ``<prefix>:tracker:<id>``)."""
+        return f"{self.prefix}:tracker:{sender_id}"
+
+    # --- unanswered questions (bot/unanswered)
+    def unanswered_items(self, brand: str) -> str:
+        """Hash: item id -> UnansweredItem JSON."""
+        return f"{self.prefix}:unanswered:{brand}:items"
+
+    def unanswered_order(self, brand: str) -> str:
+        """Sorted set of item ids by time (newest highest)."""
+        return f"{self.prefix}:unanswered:{brand}:order"

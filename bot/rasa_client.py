@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
 
 from bot.errors import UpstreamError
 from bot.messages import Button, OutboundMessage
+from bot.retrain.endpoint import RasaEndpoints
 
 
 def fold_replies(raw: list[dict[str, Any]]) -> list[OutboundMessage]:
@@ -34,16 +37,31 @@ def fold_replies(raw: list[dict[str, Any]]) -> list[OutboundMessage]:
 
 
 class RasaClient:
-    """Sends customer messages to Rasa and returns the bot's replies."""
+    """Sends customer messages to Rasa and returns the bot's replies.
 
-    def __init__(self, base_url: str, timeout_s: float = 30.0, channel_token: str = "") -> None:
+    With ``endpoints``, each request goes to the URL the NLU supervisor
+    published (it changes when a new model is swapped in); else to ``base_url``.
+    """
+
+    def __init__(
+        self, base_url: str, timeout_s: float = 30.0, channel_token: str = "", endpoints: RasaEndpoints | None = None
+    ) -> None:
         headers = {"X-Dmdesk-Token": channel_token} if channel_token else {}
+        self._base_url = base_url.rstrip("/")
+        self.endpoints = endpoints
         self._http = httpx.AsyncClient(
             headers=headers,
-            base_url=base_url,
             timeout=timeout_s,
             limits=httpx.Limits(max_connections=64, max_keepalive_connections=32),
         )
+
+    @asynccontextmanager
+    async def _base(self) -> AsyncIterator[str]:
+        if self.endpoints is None:
+            yield self._base_url
+            return
+        async with self.endpoints.use() as url:
+            yield url
 
     async def send(self, conversation_id: str, text: str, metadata: dict[str, Any]) -> list[OutboundMessage]:
         """Post one message; returns the bot's replies (empty while paused).
@@ -52,10 +70,11 @@ class RasaClient:
             UpstreamError: Rasa is unreachable or answered with an error.
         """
         body = {"sender": conversation_id, "message": text, "metadata": metadata}
-        try:
-            response = await self._http.post("/webhooks/dmdesk/webhook", json=body)
-        except httpx.HTTPError as exc:
-            raise UpstreamError("rasa unreachable", error=type(exc).__name__) from exc
+        async with self._base() as base:
+            try:
+                response = await self._http.post(f"{base}/webhooks/dmdesk/webhook", json=body)
+            except httpx.HTTPError as exc:
+                raise UpstreamError("rasa unreachable", error=type(exc).__name__) from exc
         if response.status_code != 200:
             raise UpstreamError("rasa error", status=response.status_code)
         data = response.json()
@@ -64,22 +83,26 @@ class RasaClient:
 
     async def ready(self) -> bool:
         """True if the Rasa server answers (it listens only once its model is loaded)."""
-        try:
-            response = await self._http.get("/webhooks/dmdesk/")
-        except httpx.HTTPError:
-            return False
+        async with self._base() as base:
+            try:
+                response = await self._http.get(f"{base}/webhooks/dmdesk/")
+            except httpx.HTTPError:
+                return False
         return response.status_code == 200
 
     async def control(self, conversation_id: str, op: str, text: str | None = None) -> None:
         """Pause or resume the bot in a conversation (see ``control_conversation``)."""
-        await control_conversation(self._http, conversation_id, op, text)
+        async with self._base() as base:
+            await control_conversation(self._http, conversation_id, op, text, base)
 
     async def close(self) -> None:
         """Close the connection pool."""
         await self._http.aclose()
 
 
-async def control_conversation(http: httpx.AsyncClient, conversation_id: str, op: str, text: str | None = None) -> None:
+async def control_conversation(
+    http: httpx.AsyncClient, conversation_id: str, op: str, text: str | None = None, base_url: str = ""
+) -> None:
     """Pause or resume the bot in a conversation through Rasa's ``dmdesk_control`` channel.
 
     ``op`` is ``pause`` or ``resume``; ``text`` (resume only) is recorded in
@@ -90,7 +113,7 @@ async def control_conversation(http: httpx.AsyncClient, conversation_id: str, op
     """
     body = {"sender": conversation_id, "op": op, "text": text}
     try:
-        response = await http.post("/webhooks/dmdesk_control/control", json=body)
+        response = await http.post(f"{base_url}/webhooks/dmdesk_control/control", json=body)
     except httpx.HTTPError as exc:
         raise UpstreamError("rasa unreachable", error=type(exc).__name__) from exc
     if response.status_code != 200:

@@ -19,6 +19,7 @@ from bot.handoff.queue import HandoffStore
 from bot.handoff.rules import Escalator, load_escalator
 from bot.keys import Keys
 from bot.settings import CoreSettings, core_settings
+from bot.unanswered.store import UnansweredStore
 
 
 def thresholds(settings: CoreSettings) -> Thresholds:
@@ -69,6 +70,13 @@ def knowledge_base() -> KnowledgeBase:
 def handoff_store() -> HandoffStore:
     """The process's ticket store."""
     return HandoffStore(redis_client(), Keys(core_settings().redis_prefix), core_settings().brand)
+
+
+@lru_cache(maxsize=1)
+def unanswered_store() -> UnansweredStore:
+    """The process's store of unanswered messages."""
+    s = core_settings()
+    return UnansweredStore(redis_client(), Keys(s.redis_prefix), s.unanswered_kept)
 
 
 @lru_cache(maxsize=1)

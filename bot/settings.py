@@ -58,12 +58,37 @@ class CoreSettings(BaseSettings):
     away_wait_minutes: int = Field(default=60, ge=1, description="Told to customers when no agent is online.")
     # Agent workspace: the brand this deployment's tickets belong to
     brand: str = Field(default="kopiku", pattern=r"^[a-z0-9][a-z0-9_-]{0,39}$", description="Brand slug of tickets.")
+    # Training data editor (bot/trainingdata) and unanswered questions (bot/unanswered)
+    nlu_dir: Path = ROOT / "data" / "nlu"
+    nlu_min_examples: int = Field(default=5, ge=1, description="Fewest examples an intent may keep.")
+    unanswered_similarity: float = Field(default=0.5, gt=0, le=1, description="Cosine to join a group.")
+    unanswered_kept: int = Field(default=5000, ge=10, description="Newest unanswered messages kept per brand.")
+
+
+class NluSettings(CoreSettings):
+    """Settings of the NLU supervisor (``dmdesk nlu``): Rasa servers, retraining, swaps."""
+
+    rasa_port: int = Field(default=5005, description="Port of the Rasa server started first.")
+    rasa_alt_port: int = Field(default=5006, description="Port of the next Rasa server during a swap.")
+    rasa_endpoints_file: Path = ROOT / "endpoints.yml"
+    rasa_credentials: str = "credentials.yml"
+    rasa_api: bool = Field(default=False, description="Start Rasa with --enable-api (calibration only).")
+    nlu_nice: int = Field(default=5, ge=0, le=19, description="Niceness of Rasa servers and trainings.")
+    channel_token: SecretStr = Field(default=SecretStr(""), description="Shared with Rasa's dmdesk channel.")
+    models_dir: Path = ROOT / "models"
+    base_model: Path = Field(default=ROOT / "models" / "dmdesk.tar.gz", description="What `make train` writes.")
+    rasa_config: Path = ROOT / "config.yml"
+    train_timeout_s: float = Field(default=1800, gt=0, description="A training taking longer fails.")
+    rasa_start_timeout_s: float = Field(default=240, gt=0, description="A new Rasa server must answer by then.")
+    swap_drain_timeout_s: float = Field(default=45, gt=0, description="Longest wait for requests to the old server.")
+    log_dir: Path = ROOT / ".cache" / "logs"
 
 
 class ServiceSettings(CoreSettings):
     """Settings of the bot service (FastAPI)."""
 
-    rasa_url: str = "http://127.0.0.1:5005"
+    rasa_url: str = Field(default="http://127.0.0.1:5005", description="Rasa until the NLU supervisor publishes one.")
+    rasa_endpoint_refresh_s: float = Field(default=0.25, gt=0, le=5, description="How often the Rasa URL is read.")
     rasa_timeout_s: float = 30.0
     channel_token: SecretStr = Field(default=SecretStr(""), description="Shared with Rasa's dmdesk channel.")
     api_token: SecretStr = Field(description="Bearer token for the agent/staff JSON API.")

@@ -1,4 +1,4 @@
-"""Start and stop the whole dmdesk stack: Rasa server, action server, bot service.
+"""Start and stop the whole dmdesk stack: NLU supervisor (Rasa server), action server, consumers, bot service.
 
 Used by ``dmdesk run`` (``make run``), by the test suite and by the eval tool,
 so every one of them runs the same processes the same way.
@@ -61,6 +61,8 @@ class StackConfig:
     redis_url: str = "redis://127.0.0.1:6379/0"
     redis_prefix: str = "dmdesk"  # alphanumeric: Rasa's stores reject anything else
     rasa_port: int = 5005
+    #: the second Rasa server's port while the NLU supervisor swaps in a new model (bot/retrain)
+    rasa_alt_port: int = 5006
     action_port: int = 5055
     bot_port: int = 8000
     log_dir: Path = ROOT / ".cache" / "logs"
@@ -79,6 +81,11 @@ class StackConfig:
     def bot_url(self) -> str:
         """Base URL of the bot service."""
         return f"http://127.0.0.1:{self.bot_port}"
+
+    @property
+    def endpoints_file(self) -> Path:
+        """Where the Rasa endpoints of this stack are written."""
+        return self.log_dir.parent / f"endpoints-{self.rasa_port}.yml"
 
     def endpoints_yaml(self) -> str:
         """Rasa endpoints for this stack (Rasa does not expand env vars in store settings)."""
@@ -111,6 +118,14 @@ class StackConfig:
             "DMDESK_PORT": str(self.bot_port),
             # rasa-sdk's action server listens on SANIC_HOST (default 0.0.0.0): keep it on loopback
             "SANIC_HOST": "127.0.0.1",
+            # the NLU supervisor (`dmdesk nlu`) starts Rasa with these
+            "DMDESK_RASA_PORT": str(self.rasa_port),
+            "DMDESK_RASA_ALT_PORT": str(self.rasa_alt_port),
+            "DMDESK_RASA_ENDPOINTS_FILE": str(self.endpoints_file),
+            "DMDESK_RASA_CREDENTIALS": self.credentials,
+            "DMDESK_RASA_API": "true" if self.rasa_api else "false",
+            "DMDESK_NLU_NICE": str(self.nlu_nice),
+            "DMDESK_LOG_DIR": str(self.log_dir),
             **self.extra_env,
         }
 
@@ -150,11 +165,11 @@ class Stack:
         raise StackError(f"{name} not ready after {timeout_s:.0f}s; see {self.config.log_dir / (name + '.log')}")
 
     def start(self, model: Path = MODEL, timeout_s: float = 240) -> Stack:
-        """Start the action server, Rasa and the bot service; wait until all answer."""
+        """Start the action server, the NLU supervisor (Rasa on ``model``), the bot service; wait for all."""
         if not model.exists():
             raise StackError(f"no trained model at {model}: run `make train`")
         c = self.config
-        endpoints = c.log_dir.parent / f"endpoints-{c.rasa_port}.yml"
+        endpoints = c.endpoints_file
         endpoints.parent.mkdir(parents=True, exist_ok=True)
         endpoints.write_text(c.endpoints_yaml())
         endpoints.chmod(0o600)
@@ -163,26 +178,9 @@ class Stack:
             [sys.executable, "-m", "rasa_sdk", "--actions", "actions", "--port", str(c.action_port)],
             nice=c.nlu_nice,
         )
-        api = ["--enable-api"] if c.rasa_api else []
-        self._spawn(
-            "rasa",
-            [
-                str(RASA_BIN),
-                "run",
-                *api,
-                "-m",
-                str(model),
-                "--endpoints",
-                str(endpoints),
-                "--credentials",
-                c.credentials,
-                "--port",
-                str(c.rasa_port),
-                "-i",
-                "127.0.0.1",
-            ],
-            nice=c.nlu_nice,
-        )
+        # The NLU supervisor starts the Rasa server (at DMDESK_NLU_NICE) on `model`, runs the
+        # trainings asked for in the training data editor and swaps in new models (bot/retrain).
+        self._spawn("nlu", [sys.executable, "-m", "bot.cli", "nlu"], env={"DMDESK_BASE_MODEL": str(model)})
         # Webhook consumers run in a process of their own (`dmdesk consume`, at the NLU's lower
         # priority), so that the bot service's event loop only acknowledges webhooks and serves
         # the APIs: under saturation this keeps the acknowledgement p99 low (README, "Performance").
@@ -210,7 +208,7 @@ class Stack:
         )
         try:
             self._wait("actions", f"http://127.0.0.1:{c.action_port}/health", timeout_s)
-            self._wait("rasa", f"http://127.0.0.1:{c.rasa_port}/webhooks/dmdesk/", timeout_s)
+            self._wait("nlu", f"http://127.0.0.1:{c.rasa_port}/webhooks/dmdesk/", timeout_s)
             self._wait("bot", f"{c.bot_url}/healthz", timeout_s)
             consumers = self.procs.get("consumers")
             if consumers is not None and consumers.poll() is not None:
@@ -261,6 +259,7 @@ def private_stack(
         redis_url=redis_url,
         redis_prefix=prefix,
         rasa_port=free_port(),
+        rasa_alt_port=free_port(),
         action_port=free_port(),
         bot_port=free_port(),
         log_dir=ROOT / ".cache" / f"logs-{name}",

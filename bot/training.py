@@ -13,7 +13,7 @@ from pathlib import Path
 import yaml
 
 from bot.faq import store
-from bot.faq.models import HANDOFF_ENTRIES
+from bot.faq.models import HANDOFF_ENTRIES, FaqBook
 
 NLU_DIR = Path("data/nlu")
 
@@ -39,15 +39,19 @@ def _block(intent: str, examples: list[str]) -> str:
 
 
 def faq_nlu_yaml(faq_file: Path, handoff_entries: frozenset[str] = HANDOFF_ENTRIES, nlu_dir: Path = NLU_DIR) -> str:
-    """The generated NLU file's text.
+    """The generated NLU file's text, from the FAQ file and the hand-written files."""
+    return faq_nlu_text(store.load(faq_file), existing_examples(nlu_dir), faq_file.name, handoff_entries)
+
+
+def faq_nlu_text(book: FaqBook, seen: set[str], source: str, handoff_entries: frozenset[str] = HANDOFF_ENTRIES) -> str:
+    """The ``faq`` intent's examples from ``book``, skipping texts in ``seen`` (lower-cased).
 
     Entries in ``handoff_entries`` ("how do I reach a person?") are left
     out: their phrasings mix requests for a person (``request_human``, which
     hands off at once) with questions about support hours (``faq``), and the
     hand-written data in data/nlu teaches that line.
     """
-    book = store.load(faq_file)
-    seen = existing_examples(nlu_dir)
+    seen = set(seen)
     by_intent: dict[str, list[str]] = {"faq": []}
     for entry in book.entries:
         if entry.id in handoff_entries:
@@ -59,7 +63,7 @@ def faq_nlu_yaml(faq_file: Path, handoff_entries: frozenset[str] = HANDOFF_ENTRI
                 seen.add(clean.lower())
                 by_intent[intent].append(clean)
     blocks = "".join(_block(intent, examples) for intent, examples in by_intent.items() if examples)
-    return f'# generated from {faq_file.name} by bot.training; do not edit\nversion: "3.1"\nnlu:\n{blocks}'
+    return f'# generated from {source} by bot.training; do not edit\nversion: "3.1"\nnlu:\n{blocks}'
 
 
 if __name__ == "__main__":

@@ -34,11 +34,16 @@ from bot.api.routers import (
     metrics,
     staff_faq_entries,
     staff_faq_tools,
+    training_data,
+    training_jobs,
+    unanswered,
     web_auth,
     web_console,
     web_faq,
+    web_training,
     webhooks,
 )
+from bot.api.training_deps import build_training_services
 from bot.api.web_deps import LoginRequired, PageForbidden
 from bot.dispatcher import Dispatcher
 from bot.errors import DmdeskError, FaqConflictError, InvalidInputError, NotFoundError, UpstreamError
@@ -53,6 +58,7 @@ from bot.meta.handler import MetaHandler
 from bot.meta.send import build_send_client
 from bot.metrics import WorkspaceCollector
 from bot.rasa_client import RasaClient
+from bot.retrain.endpoint import RasaEndpoints
 from bot.settings import ServiceSettings
 from bot.web import render
 
@@ -86,7 +92,8 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         keys = Keys(cfg.redis_prefix)
         aredis = AsyncRedis.from_url(cfg.redis_url)
         sredis = Redis.from_url(cfg.redis_url)
-        rasa = RasaClient(cfg.rasa_url, cfg.rasa_timeout_s, cfg.channel_token.get_secret_value())
+        endpoints = RasaEndpoints(aredis, keys, cfg.rasa_url, cfg.rasa_endpoint_refresh_s)
+        rasa = RasaClient(cfg.rasa_url, cfg.rasa_timeout_s, cfg.channel_token.get_secret_value(), endpoints)
         store = HandoffStore(sredis, keys, cfg.brand)
         escalator = load_escalator(cfg.escalation_file)  # a bad rules file stops the service here, with the reason
         for line in rule_summary(escalator.rules):
@@ -107,6 +114,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         app.state.services = Services(
             cfg, dispatcher, store, rasa, agents=agents, ingest=ingest, send=send, metrics=collector, faq=faq
         )
+        app.state.training = build_training_services(cfg, sredis, keys, faq)
         stop = asyncio.Event()
         handler = MetaHandler(aredis, keys, dispatcher, send, store, cfg.meta_app_id)
         consumers = [
@@ -126,6 +134,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
             idle_task: asyncio.Task[None] | None = asyncio.create_task(closer.run(stop))
         else:
             idle_task = None
+        watching = asyncio.create_task(endpoints.run(stop))
         try:
             yield
         finally:
@@ -139,6 +148,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
                     await asyncio.wait_for(idle_task, timeout=10)
                 except asyncio.TimeoutError:
                     idle_task.cancel()
+            await watching
             await send.close()
             await rasa.close()
             await aredis.aclose()
@@ -183,9 +193,13 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         agent_dev,
         staff_faq_entries,
         staff_faq_tools,
+        training_data,
+        training_jobs,
+        unanswered,
         web_auth,  # pages (bot/web): one line per page router
         web_console,
         web_faq,
+        web_training,
     ):
         app.include_router(router.router)
     return app

@@ -1,0 +1,125 @@
+"""Rasa server processes of the NLU supervisor: start on a model, check, stop."""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+from redis import Redis
+
+from bot.errors import UpstreamError
+from bot.keys import Keys
+from bot.retrain.trainer import rasa_env
+from bot.stack import RASA_BIN, ROOT
+
+log = logging.getLogger(__name__)
+
+PROBE_TEXT = "hello"
+
+
+def rasa_run_argv(model: Path, port: int, endpoints: Path, credentials: str, api: bool) -> list[str]:
+    """``rasa run`` for one server (loopback only; HTTP API only when asked for)."""
+    return [
+        str(RASA_BIN),
+        "run",
+        *(["--enable-api"] if api else []),
+        "-m",
+        str(model),
+        "--endpoints",
+        str(endpoints),
+        "--credentials",
+        credentials,
+        "--port",
+        str(port),
+        "-i",
+        "127.0.0.1",
+    ]
+
+
+@dataclass
+class RasaServer:
+    """One ``rasa run`` process serving one model version."""
+
+    version: str
+    model: Path
+    port: int
+    proc: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+
+    @property
+    def url(self) -> str:
+        """Base URL of the server."""
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, endpoints: Path, credentials: str, api: bool, nice: int, log_dir: Path) -> None:
+        """Spawn the process (in the supervisor's process group, so stopping the stack stops it)."""
+        log_dir.mkdir(parents=True, exist_ok=True)
+        out = open(log_dir / f"rasa-{self.port}.log", "ab")  # noqa: SIM115 (closed with the process)
+        self.proc = subprocess.Popen(
+            rasa_run_argv(self.model, self.port, endpoints, credentials, api),
+            cwd=ROOT,
+            env=rasa_env(),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            preexec_fn=(lambda: os.nice(nice)) if nice else None,  # noqa: PLW1509
+        )
+        out.close()
+        log.info("rasa server started", extra={"port": self.port, "version": self.version, "pid": self.proc.pid})
+
+    def alive(self) -> bool:
+        """True while the process runs."""
+        return self.proc is not None and self.proc.poll() is None
+
+    def wait_ready(self, timeout_s: float) -> None:
+        """Wait until the dmdesk channel answers (Rasa listens only once its model is loaded).
+
+        Raises:
+            UpstreamError: The process exited or did not answer in time.
+        """
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if not self.alive():
+                code = self.proc.returncode if self.proc else None
+                raise UpstreamError(f"rasa server on port {self.port} exited with {code} while loading the model")
+            try:
+                if httpx.get(f"{self.url}/webhooks/dmdesk/", timeout=2).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.3)
+        raise UpstreamError(f"rasa server on port {self.port} not ready after {timeout_s:.0f} s")
+
+    def probe(self, channel_token: str, redis: Redis, keys: Keys) -> None:
+        """One real conversation turn through the server (model, actions, tracker store), then forgotten.
+
+        Raises:
+            UpstreamError: No 200 or no reply.
+        """
+        sender = f"probe:{uuid.uuid4().hex[:12]}"
+        headers = {"X-Dmdesk-Token": channel_token} if channel_token else {}
+        body = {"sender": sender, "message": PROBE_TEXT, "metadata": {"channel": "dev"}}
+        try:
+            response = httpx.post(f"{self.url}/webhooks/dmdesk/webhook", json=body, headers=headers, timeout=60)
+        except httpx.HTTPError as exc:
+            raise UpstreamError(f"probe of the new model failed: {type(exc).__name__}") from exc
+        finally:
+            redis.delete(keys.rasa_tracker(sender))
+        if response.status_code != 200 or not response.json().get("messages"):
+            raise UpstreamError(f"probe of the new model got {response.status_code} without a reply")
+
+    def stop(self, timeout_s: float = 15) -> None:
+        """SIGTERM (Rasa finishes what it has), then SIGKILL after ``timeout_s``."""
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        log.info("rasa server stopped", extra={"port": self.port, "version": self.version})

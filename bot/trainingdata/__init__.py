@@ -1,0 +1,1 @@
+"""Training data editor: Rasa NLU examples in Redis, validated like ``rasa data validate``, exported to data/nlu."""

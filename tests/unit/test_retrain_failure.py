@@ -1,0 +1,81 @@
+"""A failed training leaves the served model untouched and says why (real `rasa train`, real Redis)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from redis import Redis
+
+from bot.keys import Keys
+from bot.retrain.jobs import JobStore
+from bot.retrain.models import JobKind, JobState
+from bot.retrain.supervisor import Supervisor
+from bot.settings import NluSettings
+from bot.stack import ROOT
+
+BRAND = "kopiku"
+
+
+def supervisor(redis_url: str, redis: Redis, keys: Keys, tmp_path: Path, **settings: object) -> Supervisor:
+    cfg = NluSettings(redis_url=redis_url, redis_prefix=keys.prefix, models_dir=tmp_path / "models", **settings)
+    return Supervisor(cfg, redis)
+
+
+def served(jobs: JobStore) -> tuple[str | None, int | None]:
+    endpoint = jobs.endpoint()
+    return (endpoint.model_version, endpoint.generation) if endpoint else (None, None)
+
+
+def test_a_broken_config_fails_the_job_with_rasas_reason(
+    redis_url: str, redis: Redis, keys: Keys, tmp_path: Path
+) -> None:
+    broken = tmp_path / "config.yml"
+    broken.write_text((ROOT / "config.yml").read_text().replace("LogisticRegressionClassifier", "NoSuchClassifier"))
+    sup = supervisor(redis_url, redis, keys, tmp_path, rasa_config=broken)
+    sup.jobs.switch("http://127.0.0.1:5005", "base")  # what a running supervisor publishes
+    before = served(sup.jobs)
+    job = sup.jobs.create(JobKind.TRAIN, BRAND, "rina")
+    assert sup.jobs.next_job(1) == job.id
+    done = sup.run_job(job.id)
+    assert done.state is JobState.FAILED
+    assert [h.state for h in done.history] == [JobState.QUEUED, JobState.QUEUED, JobState.TRAINING, JobState.FAILED]
+    assert done.error and "rasa train exited" in done.error
+    assert any("NoSuchClassifier" in line for line in done.log_tail), done.log_tail
+    assert served(sup.jobs) == before and sup.jobs.active().version == "base"  # type: ignore[union-attr]
+    assert not list((tmp_path / "models").glob("*.tar.gz"))
+    assert not redis.exists(keys.train_lock)  # released
+    assert sup.jobs.create(JobKind.TRAIN, BRAND, "rina").state is JobState.QUEUED  # the next one may run
+
+
+def test_a_training_over_its_time_limit_is_stopped(redis_url: str, redis: Redis, keys: Keys, tmp_path: Path) -> None:
+    sup = supervisor(redis_url, redis, keys, tmp_path, train_timeout_s=3)
+    sup.jobs.switch("http://127.0.0.1:5005", "base")
+    job = sup.jobs.create(JobKind.TRAIN, BRAND, "rina")
+    done = sup.run_job(job.id)
+    assert done.state is JobState.FAILED and "longer than 3 s" in (done.error or "")
+    assert served(sup.jobs) == ("base", 1)
+    assert not list((tmp_path / "models").glob("*"))
+
+
+def test_restore_without_an_earlier_model_fails_cleanly(
+    redis_url: str, redis: Redis, keys: Keys, tmp_path: Path
+) -> None:
+    sup = supervisor(redis_url, redis, keys, tmp_path)
+    sup.jobs.switch("http://127.0.0.1:5005", "base")
+    done = sup.run_job(sup.jobs.create(JobKind.RESTORE, BRAND, "rina").id)
+    assert done.state is JobState.FAILED and "no earlier model" in (done.error or "")
+    assert served(sup.jobs) == ("base", 1)
+
+
+@pytest.mark.parametrize("lock_holder", ["nlu-other"])
+def test_one_training_at_a_time_across_replicas(
+    redis_url: str, redis: Redis, keys: Keys, tmp_path: Path, lock_holder: str
+) -> None:
+    sup = supervisor(redis_url, redis, keys, tmp_path)
+    assert sup.jobs.acquire(lock_holder)
+    assert not sup.jobs.acquire(sup.name)
+    sup.jobs.release(sup.name)  # not ours: nothing happens
+    assert redis.get(keys.train_lock) == lock_holder.encode()
+    sup.jobs.release(lock_holder)
+    assert sup.jobs.acquire(sup.name)

@@ -23,6 +23,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 
 from bot.encoders import Encoder
 from bot.faq.models import FaqEntry
+from bot.faq.normalize import expand, fold
 from bot.faq.terms import TermCoverage, terms
 
 
@@ -126,12 +127,13 @@ class FaqIndex:
                 owner.append(len(ids) - 1)
         dense: dict[str, np.ndarray] = {}
         encoded = 0
+        expanded = [expand(t) for t in texts]
         for encoder in self.encoders:
-            dense[encoder.name], n = self._vectors(encoder, texts) if texts else (np.zeros((0, encoder.dim)), 0)
+            dense[encoder.name], n = self._vectors(encoder, expanded) if texts else (np.zeros((0, encoder.dim)), 0)
             encoded = max(encoded, n)
         tfidf, lexical = None, None
         if texts and self.weights.lexical > 0:
-            tfidf = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 4), sublinear_tf=True, lowercase=True)
+            tfidf = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 4), sublinear_tf=True, preprocessor=fold)
             lexical = tfidf.fit_transform(texts).T.tocsr()
         self._texts, self._owner, self._ids = texts, np.asarray(owner, dtype=np.int64), ids
         self._dense, self._tfidf, self._lexical = dense, tfidf, lexical
@@ -143,7 +145,7 @@ class FaqIndex:
         scores: dict[str, np.ndarray] = {}
         primary_rows = np.zeros(len(self._texts), dtype=np.float32)
         for i, encoder in enumerate(self.encoders):
-            rows = self._dense[encoder.name] @ encoder.encode_one(text)
+            rows = self._dense[encoder.name] @ encoder.encode_one(expand(text))
             if i == 0:
                 primary_rows = rows
             scores[encoder.name] = top2_mean(rows, self._owner, n)

@@ -12,10 +12,13 @@ trained on two sources:
   without that whole entry (label 0);
 * optionally, a labelled calibration file of real-style DMs in the
   evaluation format (``queries: [{text, lang, expect}]``; label 1 when the
-  top entry is the expected one, 0 otherwise, ``handoff`` rows skipped),
-  weighted :data:`CALIBRATION_WEIGHT` times a simulated row. Simulated
-  queries are cleaner than real DMs; a few hundred real ones teach the
-  verifier what chatty, misspelt, context-laden messages score like.
+  top entry is the expected one, 0 otherwise, so ``none`` and ``handoff``
+  rows are negatives: no entry is the right reply to them), weighted
+  :data:`CALIBRATION_WEIGHT` times a simulated row. Simulated queries are
+  cleaner than real DMs; a few hundred real ones teach the verifier what
+  chatty, misspelt, context-laden messages score like. The weight and
+  :data:`REGULARISATION_C` were chosen by 4-fold cross-validation on
+  eval/dev.yml (README, "Evaluation").
 
     python -m bot.faq.verifier [FAQ_FILE] [OUT_JSON] [--calibration QUERIES]   (make does it)
 """
@@ -34,7 +37,8 @@ from bot.faq.index import Candidate, FaqIndex, IndexWeights, VectorCache
 from bot.faq.models import FaqBook
 
 SAMPLES_PER_ENTRY = 8
-CALIBRATION_WEIGHT = 3.0
+CALIBRATION_WEIGHT = 6.0
+REGULARISATION_C = 3.0
 EVIDENCE = ("uncovered", "unknown", "unknown_terms")
 
 
@@ -131,8 +135,6 @@ def calibration_rows(
     rows: list[list[float]] = []
     labels: list[int] = []
     for q in queries:
-        if q["expect"] == "handoff":
-            continue
         found = index.search(q["text"], 5)
         if found:
             rows.append(features(found))
@@ -157,7 +159,7 @@ def train(
         extra, extra_labels = calibration_rows(book, calibration, encoders, weights, store)
         rows, labels = rows + extra, labels + extra_labels
         weight += [CALIBRATION_WEIGHT] * len(extra)
-    model = LogisticRegression(C=1.0, max_iter=5000).fit(rows, labels, sample_weight=weight)
+    model = LogisticRegression(C=REGULARISATION_C, max_iter=5000).fit(rows, labels, sample_weight=weight)
     return Verifier(tuple(float(x) for x in model.coef_[0]), float(model.intercept_[0]))
 
 

@@ -142,6 +142,22 @@ def calibration_rows(
     return rows, labels
 
 
+def fit(
+    simulated: tuple[list[list[float]], list[int]],
+    calibration: tuple[list[list[float]], list[int]] = ([], []),
+    calibration_weight: float = CALIBRATION_WEIGHT,
+    c: float = REGULARISATION_C,
+) -> Verifier:
+    """Logistic regression over simulated rows plus weighted calibration rows."""
+    from sklearn.linear_model import LogisticRegression
+
+    rows = simulated[0] + calibration[0]
+    labels = simulated[1] + calibration[1]
+    weight = [1.0] * len(simulated[0]) + [calibration_weight] * len(calibration[0])
+    model = LogisticRegression(C=c, max_iter=5000).fit(rows, labels, sample_weight=weight)
+    return Verifier(tuple(float(x) for x in model.coef_[0]), float(model.intercept_[0]))
+
+
 def train(
     book: FaqBook,
     encoders: Sequence,
@@ -150,17 +166,10 @@ def train(
     calibration: Sequence[dict[str, str]] = (),
 ) -> Verifier:
     """Fit the verifier on simulated queries over ``book`` plus the ``calibration`` queries."""
-    from sklearn.linear_model import LogisticRegression
-
     store = cache or _MemoryCache()
-    rows, labels = simulate(book, encoders, weights, store)
-    weight = [1.0] * len(rows)
-    if calibration:
-        extra, extra_labels = calibration_rows(book, calibration, encoders, weights, store)
-        rows, labels = rows + extra, labels + extra_labels
-        weight += [CALIBRATION_WEIGHT] * len(extra)
-    model = LogisticRegression(C=REGULARISATION_C, max_iter=5000).fit(rows, labels, sample_weight=weight)
-    return Verifier(tuple(float(x) for x in model.coef_[0]), float(model.intercept_[0]))
+    simulated = simulate(book, encoders, weights, store)
+    extra = calibration_rows(book, calibration, encoders, weights, store) if calibration else ([], [])
+    return fit(simulated, extra)
 
 
 def main(argv: list[str]) -> int:

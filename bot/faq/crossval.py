@@ -28,9 +28,9 @@ from bot.faq.kb import DecisionKind, Thresholds, decide
 from bot.faq.verifier import Verifier, features, fit
 
 
-def outcome(candidates: Sequence[Candidate], verifier: Verifier, t: Thresholds) -> str:
+def outcome(candidates: Sequence[Candidate], verifier: Verifier, t: Thresholds, strict: bool = False) -> str:
     """What the bot replies to an FAQ-routed first message: an entry id, ``clarify:…`` or ``none``."""
-    d = decide(candidates, verifier.probability(candidates), t)
+    d = decide(candidates, verifier.probability(candidates), t, strict=strict)
     if d.kind is DecisionKind.ANSWER and d.best is not None:
         return d.best.entry_id
     if d.kind is DecisionKind.CLARIFY:

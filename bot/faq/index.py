@@ -5,7 +5,9 @@ score is the mean of its two best rows (one row: that row); component scores
 are standardised over entries (z-scores) and combined by weight. Measured on
 eval/dev.yml (README, "Evaluation"), this beats any single component: the
 multilingual encoders carry meaning across languages, the n-grams catch the
-informal spellings DMs are full of ("ongkir", "brp", "скок").
+informal spellings DMs are full of ("ongkir", "brp", "скок"). Texts and
+queries are normalised first (:mod:`bot.faq.normalize`): abbreviations
+written out for every component, accents folded for the n-grams.
 
 Dense vectors are cached in Redis per encoder, so a restart or an edit
 re-encodes only new texts.

@@ -197,6 +197,8 @@ def main(argv: list[str]) -> int:
         faq=args.faq.name,
         calibration=args.calibration.name if args.calibration else None,
         calibration_queries=len(queries),
+        calibration_weight=CALIBRATION_WEIGHT,
+        c=REGULARISATION_C,
     )
     print(args.out)
     return 0

@@ -16,8 +16,9 @@ from typing import Any
 import httpx
 
 from bot.evaluation import kind_of
+from bot.faq.crossval import outcome
 from bot.faq.index import Candidate
-from bot.faq.kb import Decision, DecisionKind, KnowledgeBase, Thresholds, decide
+from bot.faq.kb import KnowledgeBase, Thresholds
 from bot.faq.verifier import Verifier
 
 HANDOFF_INTENTS = {"request_human", "complaint_angry"}
@@ -55,12 +56,7 @@ def first_turn(row: dict[str, Any], t: Thresholds, fallback: float, verifier: Ve
         Candidate(i, s, "", comp, ev)
         for (i, s), comp, ev in zip(row["candidates"], row["components"], row["evidence"], strict=True)
     ]
-    d: Decision = decide(cands, verifier.probability(cands), t, strict=intent == "out_of_scope")
-    if d.kind is DecisionKind.ANSWER and d.best:
-        return d.best.entry_id
-    if d.kind is DecisionKind.CLARIFY:
-        return "clarify:" + ",".join(c.entry_id for c in d.candidates)
-    return "none"
+    return outcome(cands, verifier, t, strict=intent == "out_of_scope")
 
 
 def score(rows: list[dict[str, Any]], t: Thresholds, fallback: float, verifier: Verifier) -> dict[str, float]:

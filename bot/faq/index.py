@@ -5,7 +5,9 @@ score is the mean of its two best rows (one row: that row); component scores
 are standardised over entries (z-scores) and combined by weight. Measured on
 eval/dev.yml (README, "Evaluation"), this beats any single component: the
 multilingual encoders carry meaning across languages, the n-grams catch the
-informal spellings DMs are full of ("ongkir", "brp", "скок").
+informal spellings DMs are full of ("ongkir", "brp", "скок"). Texts and
+queries are normalised first (:mod:`bot.faq.normalize`): abbreviations
+written out for every component, accents folded for the n-grams.
 
 Dense vectors are cached in Redis per encoder, so a restart or an edit
 re-encodes only new texts.
@@ -23,6 +25,7 @@ import numpy as np
 from bot.encoders import Encoder
 from bot.faq.lexical import LexicalIndex
 from bot.faq.models import FaqEntry
+from bot.faq.normalize import expand
 from bot.faq.terms import TermCoverage, terms
 
 
@@ -183,8 +186,9 @@ class FaqIndex:
             for text in dict.fromkeys(entry.texts()):
                 new_texts.append(text)
                 new_owner.append(new_position[entry.id])
+        expanded = [expand(t) for t in new_texts]  # abbreviations written out (bot.faq.normalize)
         for encoder in self.encoders:
-            fresh, encoded = self._vectors(encoder, new_texts) if new_texts else (np.zeros((0, encoder.dim)), 0)
+            fresh, encoded = self._vectors(encoder, expanded) if new_texts else (np.zeros((0, encoder.dim)), 0)
             buffer = self._buffers[encoder.name]
             buffer[targets] = buffer[movers]
             if buffer.shape[0] < m + len(new_texts):
@@ -227,7 +231,7 @@ class FaqIndex:
         scores: dict[str, np.ndarray] = {}
         primary_rows = np.zeros(len(self._texts), dtype=np.float32)
         for i, encoder in enumerate(self.encoders):
-            rows = self._dense[encoder.name] @ encoder.encode_one(text)
+            rows = self._dense[encoder.name] @ encoder.encode_one(expand(text))
             if i == 0:
                 primary_rows = rows
             scores[encoder.name] = top2_mean(rows, self._owner, n)

@@ -1,7 +1,7 @@
 """Character n-gram TF-IDF over the index's text rows, updatable row by row.
 
 The weighting is exactly scikit-learn's ``TfidfVectorizer(analyzer="char_wb",
-ngram_range=(2, 4), sublinear_tf=True, lowercase=True)`` fitted on the rows
+ngram_range=(2, 4), sublinear_tf=True, preprocessor=normalize.fold)`` fitted on the rows
 (smooth idf ``ln((1 + n) / (1 + df)) + 1``, ``1 + ln(tf)``, L2-normalised
 rows and query), so scores do not depend on whether the index was built at
 once or edited entry by entry. What differs is the bookkeeping: document
@@ -20,7 +20,10 @@ import numpy as np
 from scipy import sparse
 from sklearn.feature_extraction.text import TfidfVectorizer
 
-_ANALYZE = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 4), lowercase=True).build_analyzer()
+from bot.faq.normalize import fold
+
+#: texts and queries are normalised first (abbreviations written out, lower case, accents folded)
+_ANALYZE = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 4), preprocessor=fold).build_analyzer()
 
 
 class LexicalIndex:

@@ -25,14 +25,15 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from bot.faq.models import FaqEntry
+from bot.faq.normalize import fold
 
 STEM_CHARS = 5
 _WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
 
 
 def terms(text: str) -> set[str]:
-    """The stemmed terms of ``text`` (letters only, lower-cased)."""
-    return {w[:STEM_CHARS] for w in _WORD.findall(text.lower())}
+    """The stemmed terms of ``text`` (letters only, abbreviations expanded, folded: :mod:`bot.faq.normalize`)."""
+    return {w[:STEM_CHARS] for w in _WORD.findall(fold(text))}
 
 
 def entry_terms(entry: FaqEntry) -> set[str]:

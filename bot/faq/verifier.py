@@ -12,10 +12,13 @@ trained on two sources:
   without that whole entry (label 0);
 * optionally, a labelled calibration file of real-style DMs in the
   evaluation format (``queries: [{text, lang, expect}]``; label 1 when the
-  top entry is the expected one, 0 otherwise, ``handoff`` rows skipped),
-  weighted :data:`CALIBRATION_WEIGHT` times a simulated row. Simulated
-  queries are cleaner than real DMs; a few hundred real ones teach the
-  verifier what chatty, misspelt, context-laden messages score like.
+  top entry is the expected one, 0 otherwise, so ``none`` and ``handoff``
+  rows are negatives: no entry is the right reply to them), weighted
+  :data:`CALIBRATION_WEIGHT` times a simulated row. Simulated queries are
+  cleaner than real DMs; a few hundred real ones teach the verifier what
+  chatty, misspelt, context-laden messages score like. The weight and
+  :data:`REGULARISATION_C` were chosen by 4-fold cross-validation on
+  eval/dev.yml (README, "Evaluation").
 
     python -m bot.faq.verifier [FAQ_FILE] [OUT_JSON] [--calibration QUERIES]   (make does it)
 """
@@ -34,7 +37,8 @@ from bot.faq.index import Candidate, FaqIndex, IndexWeights, VectorCache
 from bot.faq.models import FaqBook
 
 SAMPLES_PER_ENTRY = 8
-CALIBRATION_WEIGHT = 3.0
+CALIBRATION_WEIGHT = 6.0
+REGULARISATION_C = 3.0
 EVIDENCE = ("uncovered", "unknown", "unknown_terms")
 
 
@@ -131,13 +135,27 @@ def calibration_rows(
     rows: list[list[float]] = []
     labels: list[int] = []
     for q in queries:
-        if q["expect"] == "handoff":
-            continue
         found = index.search(q["text"], 5)
         if found:
             rows.append(features(found))
             labels.append(int(found[0].entry_id == q["expect"]))
     return rows, labels
+
+
+def fit(
+    simulated: tuple[list[list[float]], list[int]],
+    calibration: tuple[list[list[float]], list[int]] = ([], []),
+    calibration_weight: float = CALIBRATION_WEIGHT,
+    c: float = REGULARISATION_C,
+) -> Verifier:
+    """Logistic regression over simulated rows plus weighted calibration rows."""
+    from sklearn.linear_model import LogisticRegression
+
+    rows = simulated[0] + calibration[0]
+    labels = simulated[1] + calibration[1]
+    weight = [1.0] * len(simulated[0]) + [calibration_weight] * len(calibration[0])
+    model = LogisticRegression(C=c, max_iter=5000).fit(rows, labels, sample_weight=weight)
+    return Verifier(tuple(float(x) for x in model.coef_[0]), float(model.intercept_[0]))
 
 
 def train(
@@ -148,17 +166,10 @@ def train(
     calibration: Sequence[dict[str, str]] = (),
 ) -> Verifier:
     """Fit the verifier on simulated queries over ``book`` plus the ``calibration`` queries."""
-    from sklearn.linear_model import LogisticRegression
-
     store = cache or _MemoryCache()
-    rows, labels = simulate(book, encoders, weights, store)
-    weight = [1.0] * len(rows)
-    if calibration:
-        extra, extra_labels = calibration_rows(book, calibration, encoders, weights, store)
-        rows, labels = rows + extra, labels + extra_labels
-        weight += [CALIBRATION_WEIGHT] * len(extra)
-    model = LogisticRegression(C=1.0, max_iter=5000).fit(rows, labels, sample_weight=weight)
-    return Verifier(tuple(float(x) for x in model.coef_[0]), float(model.intercept_[0]))
+    simulated = simulate(book, encoders, weights, store)
+    extra = calibration_rows(book, calibration, encoders, weights, store) if calibration else ([], [])
+    return fit(simulated, extra)
 
 
 def main(argv: list[str]) -> int:
@@ -186,6 +197,8 @@ def main(argv: list[str]) -> int:
         faq=args.faq.name,
         calibration=args.calibration.name if args.calibration else None,
         calibration_queries=len(queries),
+        calibration_weight=CALIBRATION_WEIGHT,
+        c=REGULARISATION_C,
     )
     print(args.out)
     return 0

@@ -15,6 +15,7 @@ from bot.faq import store, transfer
 from bot.faq.editor import FaqEditor
 from bot.faq.editor_models import ChangeAction, EntryPatch
 from bot.faq.lexical import LexicalIndex
+from bot.faq.normalize import fold
 from bot.faq.transfer import ImportFormat
 from tests.unit.test_faq_editor import BRAND, editor, kb  # noqa: F401 (fixtures)
 
@@ -115,7 +116,7 @@ def test_editing_through_the_editor_then_exporting_gives_a_small_diff(editor: Fa
 
 def test_lexical_index_scores_like_scikit_learn_after_removals_and_additions(faq_file: Path) -> None:
     texts = [t for e in store.load(faq_file).entries for t in dict.fromkeys(e.texts())]
-    reference = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 4), sublinear_tf=True, lowercase=True)
+    reference = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 4), sublinear_tf=True, preprocessor=fold)
     matrix = reference.fit_transform(texts).T.tocsr()
     edited = LexicalIndex()
     edited.update(np.zeros(0, dtype=np.int64), texts[:300] + ["zzqx only here", "another gone text"])

@@ -17,7 +17,7 @@ def entry(entry_id: str, question: str, answer: str) -> FaqEntry:
 
 def test_terms_fold_inflections_and_ignore_digits() -> None:
     assert terms("Магазине магазин") == {"магаз"}
-    assert terms("Livraison 2024 à Paris!") == {"livra", "à", "paris"}
+    assert terms("Livraison 2024 à Paris!") == {"livra", "a", "paris"}
     assert terms("🙂 123") == set()
 
 

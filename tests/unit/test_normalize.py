@@ -1,0 +1,20 @@
+"""Query normalisation: chat abbreviations written out, accents folded."""
+
+from bot.faq.normalize import expand, fold
+from bot.faq.terms import terms
+
+
+def test_expand_writes_out_chat_abbreviations_and_keeps_other_words() -> None:
+    assert expand("kak brp ongkir ke Medan? gmn caranya") == "kak berapa ongkos kirim ke Medan? gimana caranya"
+    assert expand("ça met cmb de temps") == "ça met combien de temps"
+    assert expand("скок стоит доставка") == "сколько стоит доставка"
+    assert expand("kira2 sampe kapan") == "kira-kira sampai kapan"
+    # words that are also plain words in another demo language are left alone
+    assert expand("min order 2 bags, c'est pr Bali") == "min order 2 bags, c'est pr Bali"
+    assert expand("KPK-10482 udh dibayar") == "KPK-10482 sudah dibayar"
+
+
+def test_fold_strips_accents_so_hurried_spelling_matches() -> None:
+    assert fold("Résilier l'abonnement") == fold("resilier l'abonnement") == "resilier l'abonnement"
+    assert fold("ЕЩЁ") == "еще"
+    assert terms("je congèle mes grains") == terms("je congele mes grains")

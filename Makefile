@@ -15,13 +15,13 @@ RASA_ENV := PYTHONPATH=$(CURDIR) RASA_TELEMETRY_ENABLED=false TF_CPP_MIN_LOG_LEV
 TRAIN_DATA := data/nlu data/rules.yml .build/nlu_faq.yml
 PIP_QUIET := --quiet --disable-pip-version-check --no-input
 
-.PHONY: help install train run test pytest rasa-validate rasa-test eval bench lint clean
+.PHONY: help install train run test pytest rasa-validate rasa-test eval bench bench-baseline lint clean
 
 help:
 	@echo "make run    install what is missing, train if needed, start the stack on the demo brand"
 	@echo "make test   install what is missing, train if needed, run the whole test suite"
 	@echo "make eval FILE=eval/dev.yml OUT=results/dev.json   evaluate end to end"
-	@echo "make bench  webhook ack p99 under saturation, end-to-end throughput vs Rasa's REST channel"
+	@echo "make bench  end to end vs Rasa's rasa-init defaults, long conversations, replicas (BENCH_ARGS=--quick)"
 	@echo "make train | install | lint | clean"
 
 install: $(RASA_STAMP) $(APP_STAMP)
@@ -88,10 +88,24 @@ OUT ?= results/eval.json
 eval: install train
 	$(PY) -m bot.cli eval $(FILE) --out $(OUT)
 
-# Webhook ack under saturation; end-to-end throughput and latency vs Rasa's REST channel (bench/meta.py)
-bench: install train
+# The baseline of the benchmark: Rasa's own `rasa init` config.yml (default pipeline and policies),
+# trained on our domain and data. Slow (DIET and TED, 100 epochs each): once, cached in .cache/baseline.
+BASELINE := .cache/baseline/baseline.tar.gz
+$(BASELINE): domain.yml data/rules.yml $(wildcard data/nlu/*.yml) .build/nlu_faq.yml $(RASA_STAMP)
+	mkdir -p .cache/baseline
+	cp "$$($(RASA_VENV)/bin/python -c 'import pathlib, rasa.cli; print(pathlib.Path(rasa.cli.__file__).parent / "initial_project" / "config.yml")')" .cache/baseline/config.yml
+	$(RASA_ENV) $(RASA) train --data $(TRAIN_DATA) --domain domain.yml -c .cache/baseline/config.yml \
+	    --out .cache/baseline --fixed-model-name baseline
+	@touch $@
+
+bench-baseline: install $(BASELINE)
+
+# End to end vs the baseline in the same run, long conversations, replicas, startup, retrieval
+# (bench/run.py; about 12 minutes; BENCH_ARGS=--quick: about 4). Writes bench/results/e2e.{json,md,png}.
+BENCH_ARGS ?=
+bench: install train $(BASELINE)
 	$(PY) -m bot.cli ensure-redis
-	$(PY) -m bench.meta
+	$(PY) -m bench.run $(BENCH_ARGS)
 
 lint:
 	$(APP_VENV)/bin/ruff check bot actions connectors tests

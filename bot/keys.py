@@ -181,3 +181,16 @@ class Keys:
     def send_rate(self, account_id: str, second: int) -> str:
         """Counter of Send API calls of one page in one second."""
         return f"{self.prefix}:sendrate:{account_id}:{second}"
+
+    # --- Rasa's tracker store (connectors/tracker_store.py)
+    def tracker_events(self, conversation_id: str) -> str:
+        """List: every tracker event of a conversation (JSON), oldest first; the whole history."""
+        return f"{self.prefix}:trackerevents:{conversation_id}"
+
+    def tracker_state(self, conversation_id: str) -> str:
+        """String: JSON of the conversation's current slots and paused flag (restores a windowed tracker)."""
+        return f"{self.prefix}:trackerstate:{conversation_id}"
+
+    def legacy_tracker(self, conversation_id: str) -> str:
+        """String: a tracker as Rasa's own RedisTrackerStore kept it (one JSON blob); migrated on first read."""
+        return f"{self.prefix}:tracker:{conversation_id}"

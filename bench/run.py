@@ -1,0 +1,524 @@
+"""End-to-end benchmark: dmdesk against Rasa 3.6's ``rasa init`` defaults, in the same run.
+
+    .venv-app/bin/python -m bench.run [--quick] [--out-dir bench/results]
+
+(``make bench``). Loopback only; a private stack (own ports, own Redis prefix).
+
+1. Startup: the dmdesk stack is started; time until the first reply to a signed
+   webhook reached the fake Graph API; resident memory of every process at idle.
+2. dmdesk under load: signed webhooks in, replies at the fake Graph API out,
+   realistic multilingual DMs (bench.harness.message_mix), each the first message
+   of a new conversation; closed loop at concurrency 1, 16 and 64, then open loop
+   at fixed rates from a quarter of the measured maximum to beyond saturation.
+   Reply and acknowledgement latency, errors, CPU and RSS of every process.
+3. Long conversation: one customer, message after message; latency of message
+   5, 500 and 1,000 (the median of the five messages around each).
+4. Scale-out: a second Rasa server, a second bot service and a second consumer
+   process on the same Redis; the same closed loop, then conversations of
+   several messages posted back to back to alternating bot services, checked
+   for exactly one answer per message, in order (bench.harness.check_replies).
+5. Baseline: Rasa 3.6.21 with ``rasa init``'s config.yml (its default pipeline
+   and policies) trained on dmdesk's domain and data (``make bench-baseline``),
+   our action server, Rasa's default (in-memory) tracker and lock stores,
+   Rasa's REST channel; the same loads.
+6. Retrieval micro-benchmarks (bench.retrieval).
+
+Writes ``e2e.json``, ``e2e.md`` and ``e2e.png`` under the output directory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import httpx
+from redis import Redis
+from redis.asyncio import Redis as AsyncRedis
+
+from bench import retrieval
+from bench.harness import Dm, ProcSampler, check_replies, message_mix, sample_processes, write_reports
+from bench.load import RestTarget, Target, WebhookTarget, closed_loop, new_customer, open_loop
+from bot.cli import ensure_redis, redis_url
+from bot.faq.models import FaqBook
+from bot.keys import Keys
+from bot.stack import RASA_BIN, ROOT, Stack, free_port, private_stack
+
+SECRET = "bench-secret"
+BASELINE_MODEL = ROOT / ".cache" / "baseline" / "baseline.tar.gz"
+OPEN_FRACTIONS = (0.25, 0.5, 0.8, 1.0, 1.25)
+
+
+class Plan:
+    """Sizes of every phase (``--quick``: a few minutes, for development)."""
+
+    def __init__(self, quick: bool) -> None:
+        self.quick = quick
+        self.closed = {1: 20, 16: 120, 64: 200} if quick else {1: 60, 16: 400, 64: 700}
+        self.baseline_closed = {1: 15, 16: 60, 64: 100} if quick else {1: 40, 16: 150, 64: 250}
+        self.open_s = 4.0 if quick else 10.0
+        self.long_n = 120 if quick else 1000
+        self.baseline_long_n = 60 if quick else 300
+        self.scale_conversations = 20 if quick else 60
+        self.scale_messages = 4 if quick else 6
+
+
+# --- processes
+@contextlib.contextmanager
+def fake_graph() -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """The fake Graph API in its own process."""
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bot.cli", "fake-graph", "--port", str(port)],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"{url}/_fake/stats", timeout=2).status_code == 200:
+                    break
+            time.sleep(0.2)
+        yield url, proc
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def _spawn(stack: Stack, name: str, argv: list[str], env: dict[str, str], nice: int) -> subprocess.Popen[bytes]:
+    """A further process next to a running stack (same environment, its log beside the others)."""
+    log = open(stack.config.log_dir / f"{name}.log", "ab")  # noqa: SIM115 (lives as long as the process)
+    proc = subprocess.Popen(
+        argv,
+        cwd=ROOT,
+        env={**stack.config.env(), **env},
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+        preexec_fn=(lambda: os.nice(nice)) if nice else None,  # noqa: PLW1509
+    )
+    stack.procs[name] = proc
+    return proc
+
+
+def _wait_http(url: str, timeout_s: float = 300) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        time.sleep(0.3)
+    raise RuntimeError(f"{url} not ready after {timeout_s:.0f}s")
+
+
+def rasa_argv(model: Path, endpoints: Path, credentials: Path, port: int) -> list[str]:
+    """``rasa run`` on loopback."""
+    return [
+        str(RASA_BIN),
+        "run",
+        "-m",
+        str(model),
+        "--endpoints",
+        str(endpoints),
+        "--credentials",
+        str(credentials),
+        "--port",
+        str(port),
+        "-i",
+        "127.0.0.1",
+    ]
+
+
+def stack_pids(stack: Stack) -> dict[str, int]:
+    """Name -> pid of every process of the stack."""
+    return {name: p.pid for name, p in stack.procs.items() if p.poll() is None}
+
+
+# --- phases
+def progress(message: str) -> None:
+    """One line on stderr while the benchmark runs."""
+    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+async def load_phases(target: Target, mix: Sequence[Dm], closed: dict[int, int], plan: Plan, pids: dict[str, int]) -> dict[str, Any]:
+    """Closed loop at each concurrency, then open loop at fractions of the best closed-loop throughput."""
+    phases: dict[str, Any] = {}
+    await closed_loop(target, mix, 10, 2)  # warm-up: caches, connections
+    for concurrency, n in closed.items():
+        with ProcSampler(pids) as sampler:
+            phase = await closed_loop(target, mix, n, concurrency)
+        phases[f"closed_c{concurrency}"] = {**phase, "processes": sampler.result, "rss_mib_total": sampler.total_rss_mib}
+        progress(f"closed c={concurrency}: {phase['throughput_msg_s']} msg/s, p99 {phase['latency_ms']['p99']} ms")
+    best = max(p["throughput_msg_s"] for p in phases.values())
+    for fraction in OPEN_FRACTIONS:
+        rate = max(0.5, best * fraction)
+        with ProcSampler(pids) as sampler:
+            phase = await open_loop(target, mix, rate, plan.open_s)
+        phases[f"open_{int(fraction * 100)}pct"] = {
+            **phase,
+            "fraction_of_closed_max": fraction,
+            "processes": sampler.result,
+            "rss_mib_total": sampler.total_rss_mib,
+        }
+        progress(f"open {rate:.1f}/s: {phase['throughput_msg_s']} msg/s, p99 {phase['latency_ms']['p99']} ms")
+    return phases
+
+
+def long_texts() -> list[str]:
+    """Questions the FAQ answers (its own questions and alternatives, every language) and small talk."""
+    book = FaqBook.model_validate(__import__("yaml").safe_load((ROOT / "data" / "faq.yml").read_text()))
+    texts = [t for entry in book.entries if entry.enabled for t in entry.alternatives[:6]]
+    small = ["hi", "thanks!", "makasih kak", "merci", "спасибо", "hello there"]
+    out: list[str] = []
+    for i, t in enumerate(texts):
+        out.append(t)
+        if i % 4 == 3:
+            out.append(small[(i // 4) % len(small)])
+    return out
+
+
+async def long_conversation(target: Target, n: int) -> dict[str, Any]:
+    """One customer, ``n`` messages one after the other; latency around message 5, n/2 and n."""
+    texts = long_texts()
+    customer = new_customer()
+    latencies: list[float] = []
+    errors = 0
+    for i in range(n):
+        if isinstance(target, WebhookTarget):
+            latency = await _webhook_turn(target, customer, texts[i % len(texts)])
+        else:
+            try:
+                _, latency = await target.one(customer, texts[i % len(texts)])
+            except (httpx.HTTPError, ValueError):
+                latency = None
+        if latency is None:
+            errors += 1
+            continue
+        latencies.append(latency)
+
+    def around(k: int) -> float:
+        window = latencies[max(0, k - 3) : k + 2]
+        return round(statistics.median(window), 1) if window else 0.0
+
+    marks = sorted({5, n // 2, n})
+    return {
+        "messages": n,
+        "errors": errors,
+        "latency_ms_at": {str(k): around(k) for k in marks},
+        "ratio_last_vs_5": round(around(n) / max(1e-6, around(5)), 2),
+        "every_50": [round(statistics.median(latencies[a : a + 50]), 1) for a in range(0, len(latencies), 50)],
+    }
+
+
+_sent_so_far: dict[str, int] = {}
+
+
+async def _webhook_turn(target: WebhookTarget, customer: str, text: str) -> float | None:
+    """Post one message of a conversation and wait for all of its reply parts; latency to the first part."""
+    before = _sent_so_far.get(customer, 0)
+    t0 = time.time()
+    try:
+        await target.send(customer, text)
+        sends = await target.wait_sends(customer, before + 1, timeout_s=60)
+    except httpx.HTTPError:
+        return None
+    if len(sends) <= before:
+        return None
+    parts = None
+    mid = target.mids[customer][-1]
+    for _ in range(100):
+        parts = await target.parts(mid)
+        if parts is not None:
+            break
+        await asyncio.sleep(0.01)
+    total = before + len(parts or [None])
+    if len(sends) < total:
+        sends = await target.wait_sends(customer, total, timeout_s=60)
+    _sent_so_far[customer] = len(sends)
+    return (sends[before]["at"] - t0) * 1000
+
+
+async def ordered_conversations(
+    target: WebhookTarget, redis: AsyncRedis, keys: Keys, conversations: int, per_conversation: int
+) -> dict[str, Any]:
+    """Conversations of several messages posted back to back (alternating bot services); exactly once, in order."""
+    texts = [t for t in long_texts()]
+    await target.reset()
+    customers = [new_customer() for _ in range(conversations)]
+    started = time.perf_counter()
+
+    async def conversation(k: int, customer: str) -> None:
+        for j in range(per_conversation):
+            await target.send(customer, texts[(k * per_conversation + j) % len(texts)])
+
+    await asyncio.gather(*(conversation(k, c) for k, c in enumerate(customers)))
+    expected: dict[str, list[Any]] = {}
+    deadline = time.monotonic() + 180
+    all_mids = [m for c in customers for m in target.mids.get(c, [])]
+    while time.monotonic() < deadline:
+        for mid in all_mids:
+            if mid in expected:
+                continue
+            parts = await target.parts(mid)
+            if parts is not None:
+                expected[mid] = parts
+            elif await redis.get(keys.seen_message("messenger", mid)) == b"done":
+                expected[mid] = []  # processed, nothing to send (a person owns the chat)
+        want = sum(len(p) for p in expected.values())
+        sends = await target.sends()
+        if len(expected) == len(all_mids) and len(sends) >= want:
+            break
+        await asyncio.sleep(0.5)
+    elapsed = time.perf_counter() - started
+    await asyncio.sleep(1.0)  # anything sent twice would arrive now
+    received: dict[str, list[Any]] = {}
+    for s in await target.sends():
+        received.setdefault(s["recipient"], []).append(s["message"])
+    check = check_replies({c: target.mids.get(c, []) for c in customers}, expected, received)
+    return {**check, "throughput_msg_s": round(len(all_mids) / elapsed, 2)}
+
+
+# --- systems
+def _env(fake_url: str) -> dict[str, str]:
+    return {
+        "META_APP_SECRET": SECRET,
+        "META_VERIFY_TOKEN": "bench",
+        "META_GRAPH_URL": fake_url,
+        "DMDESK_SUPPORT_HOURS": "mon-sun 00:00-23:59",
+        "DMDESK_SEND_RATE_PER_S": "100000",
+        # embeddings of FAQ texts are content-addressed and kept in Redis: a restarted stack reuses them
+        "DMDESK_EMBEDDING_CACHE_PREFIX": "dmdeskbenchcache",
+    }
+
+
+async def _first_answer(target: WebhookTarget, started: float) -> float:
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        with contextlib.suppress(httpx.HTTPError, TimeoutError):
+            await target.one(new_customer(), "hi")
+            return round(time.monotonic() - started, 1)
+        await asyncio.sleep(0.2)
+    raise RuntimeError("no first answer within 120 s")
+
+
+def run_dmdesk(plan: Plan, fake_url: str, fake_pid: int, mix: list[Dm]) -> dict[str, Any]:
+    """Phases 1 to 4."""
+    out: dict[str, Any] = {}
+    started = time.monotonic()
+    with private_stack("bench", redis_url(), _env(fake_url)) as stack:
+        keys = Keys(stack.config.redis_prefix)
+
+        async def single() -> None:
+            redis = AsyncRedis.from_url(redis_url())
+            target = WebhookTarget([stack.config.bot_url], fake_url, SECRET, redis, keys)
+            try:
+                out["first_answer_s"] = await _first_answer(target, started)
+                await asyncio.sleep(3)
+                out["rss_mib_idle"] = {n: round(r, 1) for n, (_, r) in sample_processes(stack_pids(stack)).items()}
+                out["load"] = await load_phases(target, mix, plan.closed, plan, {**stack_pids(stack), "fake_graph": fake_pid})
+                out["long_conversation"] = await long_conversation(target, plan.long_n)
+            finally:
+                await target.close()
+                await redis.aclose()
+
+        asyncio.run(single())
+        out["scale_out"] = scale_out(stack, plan, fake_url, fake_pid, mix)
+    return out
+
+
+def scale_out(stack: Stack, plan: Plan, fake_url: str, fake_pid: int, mix: list[Dm]) -> dict[str, Any]:
+    """A second Rasa, bot service and consumer process on the running stack's Redis; load and ordering."""
+    c = stack.config
+    endpoints = c.log_dir.parent / f"endpoints-{c.rasa_port}.yml"
+    credentials = ROOT / c.credentials
+    rasa2 = free_port()
+    _spawn(stack, "rasa_2", rasa_argv(ROOT / "models" / "dmdesk.tar.gz", endpoints, credentials, rasa2), {}, c.nlu_nice)
+    rasa2_url = f"http://127.0.0.1:{rasa2}"
+    bot2 = free_port()
+    _spawn(
+        stack,
+        "bot_2",
+        [sys.executable, "-m", "uvicorn", "bot.api.app:create_app", "--factory", "--host", "127.0.0.1",
+         "--port", str(bot2), "--no-access-log"],
+        {"DMDESK_CONSUMERS": "0", "DMDESK_PORT": str(bot2), "DMDESK_RASA_URL": rasa2_url},
+        0,
+    )
+    _spawn(stack, "consumers_2", [sys.executable, "-m", "bot.cli", "consume"], {"DMDESK_RASA_URL": rasa2_url}, c.nlu_nice)
+    _wait_http(f"{rasa2_url}/webhooks/dmdesk/")
+    _wait_http(f"http://127.0.0.1:{bot2}/healthz")
+    keys = Keys(c.redis_prefix)
+    out: dict[str, Any] = {"replicas": {"rasa": 2, "bot": 2, "consumer_processes": 2, "action_servers": 1}}
+
+    async def go() -> None:
+        redis = AsyncRedis.from_url(redis_url())
+        target = WebhookTarget([c.bot_url, f"http://127.0.0.1:{bot2}"], fake_url, SECRET, redis, keys)
+        try:
+            await closed_loop(target, mix, 10, 2)
+            load = {}
+            for concurrency in (16, 64):
+                with ProcSampler({**stack_pids(stack), "fake_graph": fake_pid}) as sampler:
+                    phase = await closed_loop(target, mix, plan.closed[concurrency], concurrency)
+                load[f"closed_c{concurrency}"] = {**phase, "processes": sampler.result, "rss_mib_total": sampler.total_rss_mib}
+            out["load"] = load
+            out["exactly_once_in_order"] = await ordered_conversations(
+                target, redis, keys, plan.scale_conversations, plan.scale_messages
+            )
+        finally:
+            await target.close()
+            await redis.aclose()
+
+    asyncio.run(go())
+    return out
+
+
+def run_baseline(plan: Plan, fake_url: str, mix: list[Dm]) -> dict[str, Any]:
+    """Phase 5: the same loads on Rasa's defaults through its REST channel."""
+    if not BASELINE_MODEL.exists():
+        raise SystemExit(f"no baseline model at {BASELINE_MODEL}: run `make bench-baseline`")
+    out: dict[str, Any] = {"model": str(BASELINE_MODEL.relative_to(ROOT)), "config": ".cache/baseline/config.yml"}
+    with private_stack_baseline(fake_url) as (stack, rasa_url):
+        pids = stack_pids(stack)
+
+        async def go() -> None:
+            target = RestTarget(rasa_url)
+            try:
+                out["load"] = await load_phases(target, mix, plan.baseline_closed, plan, pids)
+                out["long_conversation"] = await long_conversation(target, plan.baseline_long_n)
+            finally:
+                await target.close()
+
+        asyncio.run(go())
+    return out
+
+
+@contextlib.contextmanager
+def private_stack_baseline(fake_url: str) -> Iterator[tuple[Stack, str]]:
+    """Our action server and a Rasa server with the baseline model, Rasa's default endpoints (REST channel)."""
+    from bot.stack import StackConfig, delete_prefix
+
+    import secrets
+    import uuid
+
+    prefix = f"dmdeskbase{uuid.uuid4().hex[:8]}"
+    config = StackConfig(
+        redis_url=redis_url(),
+        redis_prefix=prefix,
+        rasa_port=free_port(),
+        action_port=free_port(),
+        bot_port=free_port(),
+        log_dir=ROOT / ".cache" / "logs-baseline",
+        api_token=secrets.token_urlsafe(24),
+        extra_env=_env(fake_url),
+    )
+    config.log_dir.mkdir(parents=True, exist_ok=True)
+    endpoints = config.log_dir / "endpoints.yml"
+    # rasa init's endpoints.yml: only the action server; default (in-memory) tracker and lock stores
+    endpoints.write_text(f'action_endpoint:\n  url: "http://127.0.0.1:{config.action_port}/webhook"\n')
+    credentials = config.log_dir / "credentials.yml"
+    credentials.write_text("rest:\n")
+    stack = Stack(config)
+    try:
+        _spawn(stack, "actions", [sys.executable, "-m", "actions.serve", "--port", str(config.action_port)], {}, config.nlu_nice)
+        _spawn(stack, "rasa", rasa_argv(BASELINE_MODEL, endpoints, credentials, config.rasa_port), {}, config.nlu_nice)
+        _wait_http(f"http://127.0.0.1:{config.action_port}/health")
+        _wait_http(f"http://127.0.0.1:{config.rasa_port}/")
+        yield stack, f"http://127.0.0.1:{config.rasa_port}"
+    finally:
+        stack.stop()
+        delete_prefix(redis_url(), prefix)
+
+
+# --- summary
+def _goal(target: str, measured: Any, holds: bool) -> dict[str, Any]:
+    return {"target": target, "measured": measured, "holds": bool(holds)}
+
+
+def summarise(dm: dict[str, Any], base: dict[str, Any], micro: dict[str, Any], plan: Plan) -> dict[str, Any]:
+    """The top-level figures, the goals and the ratios."""
+    load, bload = dm["load"], base.get("load") or {}
+    max_tp = max(p["throughput_msg_s"] for p in load.values())
+    base_max = max((p["throughput_msg_s"] for p in bload.values()), default=0.0)
+    at80 = load["open_80pct"]["latency_ms"]["p99"]
+    sat = [p for p in load.values() if p["mode"] == "open" and p["fraction_of_closed_max"] >= 1.0]
+    ack_max = max(p["ack_ms"]["p99"] for p in sat)
+    long_ratio = dm["long_conversation"]["ratio_last_vs_5"]
+    rss_load = max(p["rss_mib_total"] - p["processes"].get("fake_graph", {}).get("rss_mib_peak", 0) for p in load.values())
+    ratio = round(max_tp / max(1e-6, base_max), 2)
+    ratios = {
+        name: round(p["throughput_msg_s"] / max(1e-6, bload[name]["throughput_msg_s"]), 2)
+        for name, p in load.items()
+        if name.startswith("closed") and name in bload
+    }
+    result = {
+        "throughput_ratio_vs_baseline": ratio,
+        "max_throughput_msg_s": max_tp,
+        "baseline_max_throughput_msg_s": base_max,
+        "p99_ms_at_80pct": at80,
+        "ack_p99_ms_at_max": ack_max,
+        "long_conversation_ratio_1000_vs_5": long_ratio,
+        "rss_mib_total_under_load": round(rss_load, 1),
+        "first_answer_s": dm["first_answer_s"],
+        "closed_loop_throughput_ratios": ratios,
+        "scale_out_throughput_msg_s": max(p["throughput_msg_s"] for p in dm["scale_out"]["load"].values()),
+        "scale_out_exactly_once_in_order": dm["scale_out"]["exactly_once_in_order"]["ok"],
+        "baseline_long_conversation_ratio": (base.get("long_conversation") or {}).get("ratio_last_vs_5"),
+    }
+    result["goals"] = {
+        "throughput vs baseline": _goal(">= 4x", f"{ratio}x", ratio >= 4),
+        "p99 at 80 % of max": _goal("< 250 ms", f"{at80} ms", at80 < 250),
+        "ack p99 at max": _goal("< 20 ms", f"{ack_max} ms", ack_max < 20),
+        f"message {plan.long_n} vs 5": _goal("<= 1.5x", f"{long_ratio}x", long_ratio <= 1.5),
+        "stack RSS under load": _goal("< 1536 MiB", f"{rss_load:.0f} MiB", rss_load < 1536),
+        "first answer": _goal("< 30 s", f"{dm['first_answer_s']} s", dm["first_answer_s"] < 30),
+        "scale-out exactly once, in order": _goal("all", str(result["scale_out_exactly_once_in_order"]), result["scale_out_exactly_once_in_order"]),
+    }
+    result["machine"] = {"cpus": os.cpu_count(), "load_avg_at_end": os.getloadavg(), "quick": plan.quick}
+    result["dmdesk"] = dm
+    result["baseline"] = base
+    result["scale_out"] = dm.pop("scale_out")
+    result["retrieval"] = micro
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--quick", action="store_true", help="small phases (a few minutes), for development")
+    parser.add_argument("--out-dir", default=str(ROOT / "bench" / "results"))
+    parser.add_argument("--skip-retrieval", action="store_true", help="development only")
+    parser.add_argument("--skip-baseline", action="store_true", help="development only (no ratios)")
+    args = parser.parse_args()
+    plan = Plan(args.quick)
+    ensure_redis(redis_url())
+    mix = message_mix(ROOT)
+    t0 = time.monotonic()
+    with fake_graph() as (fake_url, fake_proc):
+        base = {} if args.skip_baseline else run_baseline(plan, fake_url, mix)
+        print(f"baseline done after {time.monotonic() - t0:.0f}s", flush=True)
+        dm = run_dmdesk(plan, fake_url, fake_proc.pid, mix)
+        print(f"dmdesk done after {time.monotonic() - t0:.0f}s", flush=True)
+    micro = {} if args.skip_retrieval else retrieval.run(quick=args.quick)
+    result = summarise(dm, base, micro, plan)
+    result["duration_s"] = round(time.monotonic() - t0, 1)
+    redis_rss = Redis.from_url(redis_url()).info("memory").get("used_memory_rss", 0) / 2**20
+    result["redis_used_memory_rss_mib_shared"] = round(redis_rss, 1)
+    paths = write_reports(result, Path(args.out_dir))
+    print(Path(paths["md"]).read_text())
+
+
+if __name__ == "__main__":
+    main()

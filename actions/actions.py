@@ -72,7 +72,7 @@ async def hand_off(
         },
         **variables,
     )
-    log.info("handoff", extra={"ticket": ticket.id, "reason": reason.value, "created": created})
+    log.info("handoff", extra={"ticket": ticket.id, "reason": reason.value, "new_ticket": created})
     return [SlotSet("pending_offer", None), SlotSet("failed_answers", 0), ConversationPaused()]
 
 

@@ -386,12 +386,13 @@ def scale_out(stack: Stack, plan: Plan, fake_url: str, fake_pid: int, mix: list[
     return out
 
 
-def run_baseline(plan: Plan, fake_url: str, mix: list[Dm]) -> dict[str, Any]:
+def run_baseline(plan: Plan, fake_url: str, mix: list[Dm], model: Path) -> dict[str, Any]:
     """Phase 5: the same loads on Rasa's defaults through its REST channel."""
-    if not BASELINE_MODEL.exists():
-        raise SystemExit(f"no baseline model at {BASELINE_MODEL}: run `make bench-baseline`")
-    out: dict[str, Any] = {"model": str(BASELINE_MODEL.relative_to(ROOT)), "config": ".cache/baseline/config.yml"}
-    with private_stack_baseline(fake_url) as (stack, rasa_url):
+    if not model.exists():
+        raise SystemExit(f"no baseline model at {model}: run `make bench-baseline`")
+    config = model.parent / "config.yml"
+    out: dict[str, Any] = {"model": str(model), "config": config.read_text(encoding="utf-8")}
+    with private_stack_baseline(fake_url, model) as (stack, rasa_url):
         pids = stack_pids(stack)
 
         async def go() -> None:
@@ -407,7 +408,7 @@ def run_baseline(plan: Plan, fake_url: str, mix: list[Dm]) -> dict[str, Any]:
 
 
 @contextlib.contextmanager
-def private_stack_baseline(fake_url: str) -> Iterator[tuple[Stack, str]]:
+def private_stack_baseline(fake_url: str, model: Path) -> Iterator[tuple[Stack, str]]:
     """Our action server and a Rasa server with the baseline model, Rasa's default endpoints (REST channel)."""
     from bot.stack import StackConfig, delete_prefix
 
@@ -434,7 +435,7 @@ def private_stack_baseline(fake_url: str) -> Iterator[tuple[Stack, str]]:
     stack = Stack(config)
     try:
         _spawn(stack, "actions", [sys.executable, "-m", "actions.serve", "--port", str(config.action_port)], {}, config.nlu_nice)
-        _spawn(stack, "rasa", rasa_argv(BASELINE_MODEL, endpoints, credentials, config.rasa_port), {}, config.nlu_nice)
+        _spawn(stack, "rasa", rasa_argv(model, endpoints, credentials, config.rasa_port), {}, config.nlu_nice)
         _wait_http(f"http://127.0.0.1:{config.action_port}/health")
         _wait_http(f"http://127.0.0.1:{config.rasa_port}/")
         yield stack, f"http://127.0.0.1:{config.rasa_port}"
@@ -458,7 +459,7 @@ def summarise(dm: dict[str, Any], base: dict[str, Any], micro: dict[str, Any], p
     ack_max = max(p["ack_ms"]["p99"] for p in sat)
     long_ratio = dm["long_conversation"]["ratio_last_vs_5"]
     rss_load = max(p["rss_mib_total"] - p["processes"].get("fake_graph", {}).get("rss_mib_peak", 0) for p in load.values())
-    ratio = round(max_tp / max(1e-6, base_max), 2)
+    ratio = round(max_tp / base_max, 2) if base_max else 0.0
     ratios = {
         name: round(p["throughput_msg_s"] / max(1e-6, bload[name]["throughput_msg_s"]), 2)
         for name, p in load.items()
@@ -501,13 +502,14 @@ def main() -> None:
     parser.add_argument("--out-dir", default=str(ROOT / "bench" / "results"))
     parser.add_argument("--skip-retrieval", action="store_true", help="development only")
     parser.add_argument("--skip-baseline", action="store_true", help="development only (no ratios)")
+    parser.add_argument("--baseline-model", type=Path, default=BASELINE_MODEL, help="its config.yml beside it")
     args = parser.parse_args()
     plan = Plan(args.quick)
     ensure_redis(redis_url())
     mix = message_mix(ROOT)
     t0 = time.monotonic()
     with fake_graph() as (fake_url, fake_proc):
-        base = {} if args.skip_baseline else run_baseline(plan, fake_url, mix)
+        base = {} if args.skip_baseline else run_baseline(plan, fake_url, mix, args.baseline_model)
         print(f"baseline done after {time.monotonic() - t0:.0f}s", flush=True)
         dm = run_dmdesk(plan, fake_url, fake_proc.pid, mix)
         print(f"dmdesk done after {time.monotonic() - t0:.0f}s", flush=True)

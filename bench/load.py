@@ -65,6 +65,7 @@ class WebhookTarget:
         self._redis = redis
         self._keys = keys
         self._next = 0
+        self.retries = 0
         self.mids: dict[str, list[str]] = {}
 
     async def send(self, customer: str, text: str) -> float:
@@ -75,11 +76,21 @@ class WebhookTarget:
         raw, headers = sim.signed(body, self._secret)
         bot = self._bots[self._next % len(self._bots)]
         self._next += 1
-        t0 = time.perf_counter()
-        response = await bot.post("/webhooks/messenger", content=raw, headers=headers)
-        ack = (time.perf_counter() - t0) * 1000
-        response.raise_for_status()
-        return ack
+        for attempt in range(3):
+            t0 = time.perf_counter()
+            try:
+                response = await bot.post("/webhooks/messenger", content=raw, headers=headers)
+            except (httpx.ReadError, httpx.RemoteProtocolError):
+                # a kept-alive connection closed by the server as it was reused: Meta redelivers
+                # too, and the message id makes the redelivery harmless
+                self.retries += 1
+                if attempt == 2:
+                    raise
+                continue
+            ack = (time.perf_counter() - t0) * 1000
+            response.raise_for_status()
+            return ack
+        raise AssertionError("unreachable")
 
     async def parts(self, mid: str) -> list[Any] | None:
         """The reply parts the bot decided on for a message (its outbox), or None (nothing answered yet)."""

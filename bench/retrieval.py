@@ -106,10 +106,14 @@ def run(quick: bool = False) -> dict[str, Any]:
         entries = real + synthetic_entries(real, size - len(real)) if size > len(real) else real
         cache = DictCache()
         real_texts = [t for e in real for t in e.texts()]
-        cache.set_many(encoder.name, {digest(t): v.tobytes() for t, v in zip(real_texts, encoder.encode(real_texts), strict=True)})
+        cache.set_many(
+            encoder.name, {digest(t): v.tobytes() for t, v in zip(real_texts, encoder.encode(real_texts), strict=True)}
+        )
         fake = rng.standard_normal((len(entries) - len(real), encoder.dim)).astype(np.float32)
         fake /= np.linalg.norm(fake, axis=1, keepdims=True)
-        cache.set_many(encoder.name, {digest(e.question): fake[i].tobytes() for i, e in enumerate(entries[len(real) :])})
+        cache.set_many(
+            encoder.name, {digest(e.question): fake[i].tobytes() for i, e in enumerate(entries[len(real) :])}
+        )
         index = FaqIndex([cached], weights, cache)
         t0 = time.perf_counter()
         index.build(entries)

@@ -62,11 +62,12 @@ class Plan:
 
     def __init__(self, quick: bool) -> None:
         self.quick = quick
-        self.closed = {1: 20, 16: 120, 64: 200} if quick else {1: 60, 16: 400, 64: 700}
-        self.baseline_closed = {1: 15, 16: 60, 64: 100} if quick else {1: 40, 16: 150, 64: 250}
-        self.open_s = 4.0 if quick else 10.0
+        self.closed = {1: 20, 16: 120, 64: 200} if quick else {1: 40, 16: 250, 64: 400}
+        self.baseline_closed = {1: 15, 16: 60, 64: 100} if quick else {1: 30, 16: 120, 64: 200}
+        self.scale_closed = {16: 60, 64: 100} if quick else {16: 200, 64: 300}
+        self.open_s = 4.0 if quick else 8.0
         self.long_n = 120 if quick else 1000
-        self.baseline_long_n = 60 if quick else 300
+        self.baseline_long_n = 60 if quick else 200
         self.scale_conversations = 20 if quick else 60
         self.scale_messages = 4 if quick else 6
 
@@ -155,14 +156,20 @@ def progress(message: str) -> None:
     print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
-async def load_phases(target: Target, mix: Sequence[Dm], closed: dict[int, int], plan: Plan, pids: dict[str, int]) -> dict[str, Any]:
+async def load_phases(
+    target: Target, mix: Sequence[Dm], closed: dict[int, int], plan: Plan, pids: dict[str, int]
+) -> dict[str, Any]:
     """Closed loop at each concurrency, then open loop at fractions of the best closed-loop throughput."""
     phases: dict[str, Any] = {}
     await closed_loop(target, mix, 10, 2)  # warm-up: caches, connections
     for concurrency, n in closed.items():
         with ProcSampler(pids) as sampler:
             phase = await closed_loop(target, mix, n, concurrency)
-        phases[f"closed_c{concurrency}"] = {**phase, "processes": sampler.result, "rss_mib_total": sampler.total_rss_mib}
+        phases[f"closed_c{concurrency}"] = {
+            **phase,
+            "processes": sampler.result,
+            "rss_mib_total": sampler.total_rss_mib,
+        }
         progress(f"closed c={concurrency}: {phase['throughput_msg_s']} msg/s, p99 {phase['latency_ms']['p99']} ms")
     best = max(p["throughput_msg_s"] for p in phases.values())
     for fraction in OPEN_FRACTIONS:
@@ -330,8 +337,11 @@ def run_dmdesk(plan: Plan, fake_url: str, fake_pid: int, mix: list[Dm]) -> dict[
                 out["first_answer_s"] = await _first_answer(target, started)
                 await asyncio.sleep(3)
                 out["rss_mib_idle"] = {n: round(r, 1) for n, (_, r) in sample_processes(stack_pids(stack)).items()}
-                out["load"] = await load_phases(target, mix, plan.closed, plan, {**stack_pids(stack), "fake_graph": fake_pid})
+                out["load"] = await load_phases(
+                    target, mix, plan.closed, plan, {**stack_pids(stack), "fake_graph": fake_pid}
+                )
                 out["long_conversation"] = await long_conversation(target, plan.long_n)
+                progress(f"long conversation: {out['long_conversation']['latency_ms_at']}")
             finally:
                 await target.close()
                 await redis.aclose()
@@ -353,12 +363,24 @@ def scale_out(stack: Stack, plan: Plan, fake_url: str, fake_pid: int, mix: list[
     _spawn(
         stack,
         "bot_2",
-        [sys.executable, "-m", "uvicorn", "bot.api.app:create_app", "--factory", "--host", "127.0.0.1",
-         "--port", str(bot2), "--no-access-log"],
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "bot.api.app:create_app",
+            "--factory",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(bot2),
+            "--no-access-log",
+        ],
         {"DMDESK_CONSUMERS": "0", "DMDESK_PORT": str(bot2), "DMDESK_RASA_URL": rasa2_url},
         0,
     )
-    _spawn(stack, "consumers_2", [sys.executable, "-m", "bot.cli", "consume"], {"DMDESK_RASA_URL": rasa2_url}, c.nlu_nice)
+    _spawn(
+        stack, "consumers_2", [sys.executable, "-m", "bot.cli", "consume"], {"DMDESK_RASA_URL": rasa2_url}, c.nlu_nice
+    )
     _wait_http(f"{rasa2_url}/webhooks/dmdesk/")
     _wait_http(f"http://127.0.0.1:{bot2}/healthz")
     keys = Keys(c.redis_prefix)
@@ -372,11 +394,18 @@ def scale_out(stack: Stack, plan: Plan, fake_url: str, fake_pid: int, mix: list[
             load = {}
             for concurrency in (16, 64):
                 with ProcSampler({**stack_pids(stack), "fake_graph": fake_pid}) as sampler:
-                    phase = await closed_loop(target, mix, plan.closed[concurrency], concurrency)
-                load[f"closed_c{concurrency}"] = {**phase, "processes": sampler.result, "rss_mib_total": sampler.total_rss_mib}
+                    phase = await closed_loop(target, mix, plan.scale_closed[concurrency], concurrency)
+                load[f"closed_c{concurrency}"] = {
+                    **phase,
+                    "processes": sampler.result,
+                    "rss_mib_total": sampler.total_rss_mib,
+                }
             out["load"] = load
             out["exactly_once_in_order"] = await ordered_conversations(
                 target, redis, keys, plan.scale_conversations, plan.scale_messages
+            )
+            progress(
+                f"scale-out: {load['closed_c64']['throughput_msg_s']} msg/s; ok {out['exactly_once_in_order']['ok']}"
             )
         finally:
             await target.close()
@@ -410,10 +439,10 @@ def run_baseline(plan: Plan, fake_url: str, mix: list[Dm], model: Path) -> dict[
 @contextlib.contextmanager
 def private_stack_baseline(fake_url: str, model: Path) -> Iterator[tuple[Stack, str]]:
     """Our action server and a Rasa server with the baseline model, Rasa's default endpoints (REST channel)."""
-    from bot.stack import StackConfig, delete_prefix
-
     import secrets
     import uuid
+
+    from bot.stack import StackConfig, delete_prefix
 
     prefix = f"dmdeskbase{uuid.uuid4().hex[:8]}"
     config = StackConfig(
@@ -434,7 +463,13 @@ def private_stack_baseline(fake_url: str, model: Path) -> Iterator[tuple[Stack, 
     credentials.write_text("rest:\n")
     stack = Stack(config)
     try:
-        _spawn(stack, "actions", [sys.executable, "-m", "actions.serve", "--port", str(config.action_port)], {}, config.nlu_nice)
+        _spawn(
+            stack,
+            "actions",
+            [sys.executable, "-m", "actions.serve", "--port", str(config.action_port)],
+            {},
+            config.nlu_nice,
+        )
         _spawn(stack, "rasa", rasa_argv(model, endpoints, credentials, config.rasa_port), {}, config.nlu_nice)
         _wait_http(f"http://127.0.0.1:{config.action_port}/health")
         _wait_http(f"http://127.0.0.1:{config.rasa_port}/")
@@ -458,7 +493,9 @@ def summarise(dm: dict[str, Any], base: dict[str, Any], micro: dict[str, Any], p
     sat = [p for p in load.values() if p["mode"] == "open" and p["fraction_of_closed_max"] >= 1.0]
     ack_max = max(p["ack_ms"]["p99"] for p in sat)
     long_ratio = dm["long_conversation"]["ratio_last_vs_5"]
-    rss_load = max(p["rss_mib_total"] - p["processes"].get("fake_graph", {}).get("rss_mib_peak", 0) for p in load.values())
+    rss_load = max(
+        p["rss_mib_total"] - p["processes"].get("fake_graph", {}).get("rss_mib_peak", 0) for p in load.values()
+    )
     ratio = round(max_tp / base_max, 2) if base_max else 0.0
     ratios = {
         name: round(p["throughput_msg_s"] / max(1e-6, bload[name]["throughput_msg_s"]), 2)
@@ -486,7 +523,9 @@ def summarise(dm: dict[str, Any], base: dict[str, Any], micro: dict[str, Any], p
         f"message {plan.long_n} vs 5": _goal("<= 1.5x", f"{long_ratio}x", long_ratio <= 1.5),
         "stack RSS under load": _goal("< 1536 MiB", f"{rss_load:.0f} MiB", rss_load < 1536),
         "first answer": _goal("< 30 s", f"{dm['first_answer_s']} s", dm["first_answer_s"] < 30),
-        "scale-out exactly once, in order": _goal("all", str(result["scale_out_exactly_once_in_order"]), result["scale_out_exactly_once_in_order"]),
+        "scale-out exactly once, in order": _goal(
+            "all", str(result["scale_out_exactly_once_in_order"]), result["scale_out_exactly_once_in_order"]
+        ),
     }
     result["machine"] = {"cpus": os.cpu_count(), "load_avg_at_end": os.getloadavg(), "quick": plan.quick}
     result["dmdesk"] = dm

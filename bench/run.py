@@ -31,11 +31,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import os
+import secrets
 import statistics
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -47,10 +48,22 @@ from redis.asyncio import Redis as AsyncRedis
 from bench import retrieval
 from bench.harness import Dm, ProcSampler, check_replies, message_mix, sample_processes, write_reports
 from bench.load import RestTarget, Target, WebhookTarget, closed_loop, new_customer, open_loop
+from bench.summary import summarise
 from bot.cli import ensure_redis, redis_url
 from bot.faq.models import FaqBook
 from bot.keys import Keys
-from bot.stack import RASA_BIN, ROOT, Stack, free_port, private_stack
+from bot.stack import (
+    ROOT,
+    Stack,
+    StackConfig,
+    actions_argv,
+    bot_argv,
+    consumers_argv,
+    delete_prefix,
+    free_port,
+    private_stack,
+    rasa_argv,
+)
 
 SECRET = "bench-secret"
 BASELINE_MODEL = ROOT / ".cache" / "baseline" / "baseline.tar.gz"
@@ -101,22 +114,6 @@ def fake_graph() -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
             proc.wait()
 
 
-def _spawn(stack: Stack, name: str, argv: list[str], env: dict[str, str], nice: int) -> subprocess.Popen[bytes]:
-    """A further process next to a running stack (same environment, its log beside the others)."""
-    log = open(stack.config.log_dir / f"{name}.log", "ab")  # noqa: SIM115 (lives as long as the process)
-    proc = subprocess.Popen(
-        argv,
-        cwd=ROOT,
-        env={**stack.config.env(), **env},
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-        preexec_fn=(lambda: os.nice(nice)) if nice else None,  # noqa: PLW1509
-    )
-    stack.procs[name] = proc
-    return proc
-
-
 def _wait_http(url: str, timeout_s: float = 300) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
@@ -125,24 +122,6 @@ def _wait_http(url: str, timeout_s: float = 300) -> None:
                 return
         time.sleep(0.3)
     raise RuntimeError(f"{url} not ready after {timeout_s:.0f}s")
-
-
-def rasa_argv(model: Path, endpoints: Path, credentials: Path, port: int) -> list[str]:
-    """``rasa run`` on loopback."""
-    return [
-        str(RASA_BIN),
-        "run",
-        "-m",
-        str(model),
-        "--endpoints",
-        str(endpoints),
-        "--credentials",
-        str(credentials),
-        "--port",
-        str(port),
-        "-i",
-        "127.0.0.1",
-    ]
 
 
 def stack_pids(stack: Stack) -> dict[str, int]:
@@ -357,30 +336,12 @@ def scale_out(stack: Stack, plan: Plan, fake_url: str, fake_pid: int, mix: list[
     endpoints = c.log_dir.parent / f"endpoints-{c.rasa_port}.yml"
     credentials = ROOT / c.credentials
     rasa2 = free_port()
-    _spawn(stack, "rasa_2", rasa_argv(ROOT / "models" / "dmdesk.tar.gz", endpoints, credentials, rasa2), {}, c.nlu_nice)
+    stack.spawn("rasa_2", rasa_argv(ROOT / "models" / "dmdesk.tar.gz", endpoints, credentials, rasa2), c.nlu_nice)
     rasa2_url = f"http://127.0.0.1:{rasa2}"
     bot2 = free_port()
-    _spawn(
-        stack,
-        "bot_2",
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "bot.api.app:create_app",
-            "--factory",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(bot2),
-            "--no-access-log",
-        ],
-        {"DMDESK_CONSUMERS": "0", "DMDESK_PORT": str(bot2), "DMDESK_RASA_URL": rasa2_url},
-        0,
-    )
-    _spawn(
-        stack, "consumers_2", [sys.executable, "-m", "bot.cli", "consume"], {"DMDESK_RASA_URL": rasa2_url}, c.nlu_nice
-    )
+    env2 = {"DMDESK_CONSUMERS": "0", "DMDESK_PORT": str(bot2), "DMDESK_RASA_URL": rasa2_url}
+    stack.spawn("bot_2", bot_argv(bot2), env=env2)
+    stack.spawn("consumers_2", consumers_argv(), c.nlu_nice, {"DMDESK_RASA_URL": rasa2_url})
     _wait_http(f"{rasa2_url}/webhooks/dmdesk/")
     _wait_http(f"http://127.0.0.1:{bot2}/healthz")
     keys = Keys(c.redis_prefix)
@@ -439,11 +400,6 @@ def run_baseline(plan: Plan, fake_url: str, mix: list[Dm], model: Path) -> dict[
 @contextlib.contextmanager
 def private_stack_baseline(fake_url: str, model: Path) -> Iterator[tuple[Stack, str]]:
     """Our action server and a Rasa server with the baseline model, Rasa's default endpoints (REST channel)."""
-    import secrets
-    import uuid
-
-    from bot.stack import StackConfig, delete_prefix
-
     prefix = f"dmdeskbase{uuid.uuid4().hex[:8]}"
     config = StackConfig(
         redis_url=redis_url(),
@@ -463,76 +419,14 @@ def private_stack_baseline(fake_url: str, model: Path) -> Iterator[tuple[Stack, 
     credentials.write_text("rest:\n")
     stack = Stack(config)
     try:
-        _spawn(
-            stack,
-            "actions",
-            [sys.executable, "-m", "actions.serve", "--port", str(config.action_port)],
-            {},
-            config.nlu_nice,
-        )
-        _spawn(stack, "rasa", rasa_argv(model, endpoints, credentials, config.rasa_port), {}, config.nlu_nice)
+        stack.spawn("actions", actions_argv(config.action_port), config.nlu_nice)
+        stack.spawn("rasa", rasa_argv(model, endpoints, credentials, config.rasa_port), config.nlu_nice)
         _wait_http(f"http://127.0.0.1:{config.action_port}/health")
         _wait_http(f"http://127.0.0.1:{config.rasa_port}/")
         yield stack, f"http://127.0.0.1:{config.rasa_port}"
     finally:
         stack.stop()
         delete_prefix(redis_url(), prefix)
-
-
-# --- summary
-def _goal(target: str, measured: Any, holds: bool) -> dict[str, Any]:
-    return {"target": target, "measured": measured, "holds": bool(holds)}
-
-
-def summarise(dm: dict[str, Any], base: dict[str, Any], micro: dict[str, Any], plan: Plan) -> dict[str, Any]:
-    """The top-level figures, the goals and the ratios."""
-    load, bload = dm["load"], base.get("load") or {}
-    max_tp = max(p["throughput_msg_s"] for p in load.values())
-    base_max = max((p["throughput_msg_s"] for p in bload.values()), default=0.0)
-    at80 = load["open_80pct"]["latency_ms"]["p99"]
-    sat = [p for p in load.values() if p["mode"] == "open" and p["fraction_of_closed_max"] >= 1.0]
-    ack_max = max(p["ack_ms"]["p99"] for p in sat)
-    long_ratio = dm["long_conversation"]["ratio_last_vs_5"]
-    rss_load = max(
-        p["rss_mib_total"] - p["processes"].get("fake_graph", {}).get("rss_mib_peak", 0) for p in load.values()
-    )
-    ratio = round(max_tp / base_max, 2) if base_max else 0.0
-    ratios = {
-        name: round(p["throughput_msg_s"] / max(1e-6, bload[name]["throughput_msg_s"]), 2)
-        for name, p in load.items()
-        if name.startswith("closed") and name in bload
-    }
-    result = {
-        "throughput_ratio_vs_baseline": ratio,
-        "max_throughput_msg_s": max_tp,
-        "baseline_max_throughput_msg_s": base_max,
-        "p99_ms_at_80pct": at80,
-        "ack_p99_ms_at_max": ack_max,
-        "long_conversation_ratio_1000_vs_5": long_ratio,
-        "rss_mib_total_under_load": round(rss_load, 1),
-        "first_answer_s": dm["first_answer_s"],
-        "closed_loop_throughput_ratios": ratios,
-        "scale_out_throughput_msg_s": max(p["throughput_msg_s"] for p in dm["scale_out"]["load"].values()),
-        "scale_out_exactly_once_in_order": dm["scale_out"]["exactly_once_in_order"]["ok"],
-        "baseline_long_conversation_ratio": (base.get("long_conversation") or {}).get("ratio_last_vs_5"),
-    }
-    result["goals"] = {
-        "throughput vs baseline": _goal(">= 4x", f"{ratio}x", ratio >= 4),
-        "p99 at 80 % of max": _goal("< 250 ms", f"{at80} ms", at80 < 250),
-        "ack p99 at max": _goal("< 20 ms", f"{ack_max} ms", ack_max < 20),
-        f"message {plan.long_n} vs 5": _goal("<= 1.5x", f"{long_ratio}x", long_ratio <= 1.5),
-        "stack RSS under load": _goal("< 1536 MiB", f"{rss_load:.0f} MiB", rss_load < 1536),
-        "first answer": _goal("< 30 s", f"{dm['first_answer_s']} s", dm["first_answer_s"] < 30),
-        "scale-out exactly once, in order": _goal(
-            "all", str(result["scale_out_exactly_once_in_order"]), result["scale_out_exactly_once_in_order"]
-        ),
-    }
-    result["machine"] = {"cpus": os.cpu_count(), "load_avg_at_end": os.getloadavg(), "quick": plan.quick}
-    result["dmdesk"] = dm
-    result["baseline"] = base
-    result["scale_out"] = dm.pop("scale_out")
-    result["retrieval"] = micro
-    return result
 
 
 def main() -> None:
@@ -553,7 +447,7 @@ def main() -> None:
         dm = run_dmdesk(plan, fake_url, fake_proc.pid, mix)
         print(f"dmdesk done after {time.monotonic() - t0:.0f}s", flush=True)
     micro = {} if args.skip_retrieval else retrieval.run(quick=args.quick)
-    result = summarise(dm, base, micro, plan)
+    result = summarise(dm, base, micro, plan.long_n, plan.quick)
     result["duration_s"] = round(time.monotonic() - t0, 1)
     redis_rss = Redis.from_url(redis_url()).info("memory").get("used_memory_rss", 0) / 2**20
     result["redis_used_memory_rss_mib_shared"] = round(redis_rss, 1)

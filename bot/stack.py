@@ -30,6 +30,51 @@ TOKEN_FILE = ROOT / ".cache" / "dev-token"
 BLAS_THREAD_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 
 
+def actions_argv(port: int) -> list[str]:
+    """The action server (one process, actions/serve.py)."""
+    return [sys.executable, "-m", "actions.serve", "--port", str(port)]
+
+
+def rasa_argv(model: Path, endpoints: Path, credentials: str | Path, port: int, api: bool = False) -> list[str]:
+    """``rasa run`` on loopback (``api``: with its HTTP API)."""
+    return [
+        str(RASA_BIN),
+        "run",
+        *(["--enable-api"] if api else []),
+        "-m",
+        str(model),
+        "--endpoints",
+        str(endpoints),
+        "--credentials",
+        str(credentials),
+        "--port",
+        str(port),
+        "-i",
+        "127.0.0.1",
+    ]
+
+
+def consumers_argv() -> list[str]:
+    """A ``dmdesk consume`` replica (DMDESK_CONSUMERS consumers)."""
+    return [sys.executable, "-m", "bot.cli", "consume"]
+
+
+def bot_argv(port: int) -> list[str]:
+    """The bot service (FastAPI under uvicorn) on loopback."""
+    return [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "bot.api.app:create_app",
+        "--factory",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--no-access-log",
+    ]
+
+
 class StackError(RuntimeError):
     """A process of the stack did not start."""
 
@@ -128,7 +173,8 @@ class Stack:
         self.config = config
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
 
-    def _spawn(self, name: str, argv: list[str], nice: int = 0, env: dict[str, str] | None = None) -> None:
+    def spawn(self, name: str, argv: list[str], nice: int = 0, env: dict[str, str] | None = None) -> None:
+        """Start one process of the stack (its log in ``log_dir``; stopped with the others)."""
         self.config.log_dir.mkdir(parents=True, exist_ok=True)
         log = open(self.config.log_dir / f"{name}.log", "ab")  # noqa: SIM115 (closed with the process)
         self.procs[name] = subprocess.Popen(
@@ -164,31 +210,8 @@ class Stack:
         endpoints.parent.mkdir(parents=True, exist_ok=True)
         endpoints.write_text(c.endpoints_yaml())
         endpoints.chmod(0o600)
-        self._spawn(
-            "actions",
-            [sys.executable, "-m", "actions.serve", "--port", str(c.action_port)],
-            nice=c.nlu_nice,
-        )
-        api = ["--enable-api"] if c.rasa_api else []
-        self._spawn(
-            "rasa",
-            [
-                str(RASA_BIN),
-                "run",
-                *api,
-                "-m",
-                str(model),
-                "--endpoints",
-                str(endpoints),
-                "--credentials",
-                c.credentials,
-                "--port",
-                str(c.rasa_port),
-                "-i",
-                "127.0.0.1",
-            ],
-            nice=c.nlu_nice,
-        )
+        self.spawn("actions", actions_argv(c.action_port), nice=c.nlu_nice)
+        self.spawn("rasa", rasa_argv(model, endpoints, c.credentials, c.rasa_port, c.rasa_api), nice=c.nlu_nice)
         # Webhook consumers run in a process of their own (`dmdesk consume`, at the NLU's lower
         # priority), so that the bot service's event loop only acknowledges webhooks and serves
         # the APIs: under saturation this keeps the acknowledgement p99 low (README, "Performance").
@@ -197,21 +220,10 @@ class Stack:
         env = c.env()
         separate = env.get("DMDESK_CONSUMER_PROCESS", "true").lower() in ("1", "true", "yes")
         if separate and env.get("DMDESK_CONSUMERS", "") != "0":
-            self._spawn("consumers", [sys.executable, "-m", "bot.cli", "consume"], nice=c.nlu_nice)
-        self._spawn(
+            self.spawn("consumers", consumers_argv(), nice=c.nlu_nice)
+        self.spawn(
             "bot",
-            [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                "bot.api.app:create_app",
-                "--factory",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(c.bot_port),
-                "--no-access-log",
-            ],
+            bot_argv(c.bot_port),
             env={"DMDESK_CONSUMERS": "0"} if "consumers" in self.procs else None,
         )
         try:

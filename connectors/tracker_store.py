@@ -44,6 +44,8 @@ import os
 from collections.abc import Iterable
 from typing import Any, Optional
 
+from rasa.core.brokers.broker import EventBroker
+from rasa.core.tracker_store import SerializedTrackerAsText, TrackerStore
 from rasa.shared.core.constants import ACTION_LISTEN_NAME, ACTION_SESSION_START_NAME
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import (
@@ -55,8 +57,6 @@ from rasa.shared.core.events import (
     UserUttered,
 )
 from rasa.shared.core.trackers import DialogueStateTracker
-from rasa.core.brokers.broker import EventBroker
-from rasa.core.tracker_store import SerializedTrackerAsText, TrackerStore
 from redis.asyncio import Redis
 
 from bot.keys import Keys
@@ -72,7 +72,7 @@ def restored_prefix(slots: dict[str, Any], paused: bool, timestamp: float) -> li
     """The events that put a tracker in the state the window starts from."""
     ts = timestamp - 1e-3
     events: list[Event] = [ActionExecuted(ACTION_SESSION_START_NAME, timestamp=ts), SessionStarted(timestamp=ts)]
-    events += [SlotSet(name, value, timestamp=ts) for name, value in slots.items()]
+    events += [SlotSet(name, value, timestamp=ts) for name, value in slots.items() if value is not None]
     if paused:
         events.append(ConversationPaused(timestamp=ts))
     events.append(ActionExecuted(ACTION_LISTEN_NAME, timestamp=ts))

@@ -72,7 +72,7 @@ def test_the_message_mix_is_multilingual_and_has_every_kind() -> None:
 
 
 def test_process_sampling_reads_cpu_and_memory_of_a_process_tree() -> None:
-    (ticks, rss), = sample_processes({"me": os.getpid()}).values()
+    ((ticks, rss),) = sample_processes({"me": os.getpid()}).values()
     assert ticks > 0 and rss > 10
     with ProcSampler({"me": os.getpid()}, interval_s=0.01) as sampler:
         sum(i * i for i in range(200_000))
@@ -81,8 +81,14 @@ def test_process_sampling_reads_cpu_and_memory_of_a_process_tree() -> None:
 
 
 def _result() -> dict[str, object]:
-    phase = {"mode": "open", "offered": 10.0, "throughput_msg_s": 9.5, "latency_ms": stats([10.0, 20.0]),
-             "ack_ms": stats([1.0]), "errors": 0}
+    phase = {
+        "mode": "open",
+        "offered": 10.0,
+        "throughput_msg_s": 9.5,
+        "latency_ms": stats([10.0, 20.0]),
+        "ack_ms": stats([1.0]),
+        "errors": 0,
+    }
     base = {**phase, "latency_ms": stats([100.0, 400.0]), "ack_ms": None}
     result: dict[str, object] = dict.fromkeys(SUMMARY_KEYS, 1.0)
     result["goals"] = {"throughput vs baseline": {"target": ">= 4x", "measured": "5x", "holds": True}}

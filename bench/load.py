@@ -97,6 +97,13 @@ class WebhookTarget:
         raw = await self._redis.hget(self._keys.outbox("messenger", mid), "parts")
         return json.loads(raw) if raw else None
 
+    async def handed_off(self, customer: str) -> bool:
+        """True if one of the customer's messages opened a handoff ticket (a person owns the chat)."""
+        for mid in self.mids.get(customer, []):
+            if await self._redis.hget(self._keys.outbox("messenger", mid), "ticket"):
+                return True
+        return False
+
     async def wait_sends(self, customer: str, n: int, timeout_s: float = 120) -> list[dict[str, Any]]:
         """The Send API calls to ``customer`` once there are ``n`` (or the timeout passed)."""
         params: dict[str, Any] = {"recipient": customer, "n": n, "timeout": timeout_s}

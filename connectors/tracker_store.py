@@ -19,7 +19,7 @@ and, if the bot is paused, the pause. Dialogue state is therefore what it was
 window stay in Redis and ``retrieve_full_tracker`` returns all of them. The
 handoff ticket's transcript (bot/handoff/context.py) is built from the
 tracker the action receives: the last ``window`` events, about
-``window / 7`` turns; the ticket then keeps its transcript itself.
+``window / 8.5`` turns (FAQ turns have 8 to 9 events); the ticket then keeps its transcript itself.
 
 endpoints.yml::
 

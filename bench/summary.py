@@ -48,7 +48,7 @@ def summarise(
         "throughput vs baseline": _goal(">= 4x", f"{ratio}x", ratio >= 4),
         "p99 at 80 % of max": _goal("< 250 ms", f"{at80} ms", at80 < 250),
         "ack p99 at max": _goal("< 20 ms", f"{ack_max} ms", ack_max < 20),
-        f"message {long_n} vs 5": _goal("<= 1.5x", f"{long_ratio}x", long_ratio <= 1.5),
+        f"message {long_n} vs 5": _goal("<= 1.5x", f"{long_ratio}x", long_ratio is not None and long_ratio <= 1.5),
         "stack RSS under load": _goal("< 1536 MiB", f"{rss_load:.0f} MiB", rss_load < 1536),
         "first answer": _goal("< 30 s", f"{dm['first_answer_s']} s", dm["first_answer_s"] < 30),
         "scale-out exactly once, in order": _goal(

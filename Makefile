@@ -101,7 +101,7 @@ $(BASELINE): domain.yml data/rules.yml $(wildcard data/nlu/*.yml) .build/nlu_faq
 bench-baseline: install $(BASELINE)
 
 # End to end vs the baseline in the same run, long conversations, replicas, startup, retrieval
-# (bench/run.py; about 12 minutes; BENCH_ARGS=--quick: about 4). Writes bench/results/e2e.{json,md,png}.
+# (bench/run.py; about 16 minutes on 2 busy cores; BENCH_ARGS=--quick: about 6). Writes bench/results/e2e.{json,md,png}.
 BENCH_ARGS ?=
 bench: install train $(BASELINE)
 	$(PY) -m bot.cli ensure-redis

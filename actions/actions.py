@@ -87,7 +87,7 @@ async def hand_off(
     )
     log.info(
         "handoff",
-        extra={"ticket": ticket.id, "reason": ticket.reason.value, "rule": ticket.rule, "created": created},
+        extra={"ticket": ticket.id, "reason": ticket.reason.value, "rule": ticket.rule, "new_ticket": created},
     )
     return [SlotSet("pending_offer", None), SlotSet("failed_answers", 0), ConversationPaused()]
 

@@ -296,10 +296,6 @@ class Keys:
         """Hash: Rasa client id -> ClientReport JSON (generation seen, requests still on older URLs)."""
         return f"{self.prefix}:nlu:clients"
 
-    def rasa_tracker(self, sender_id: str) -> str:
-        """Rasa's Redis tracker store key of a conversation (Rasa builds it as ``<prefix>:tracker:<id>``)."""
-        return f"{self.prefix}:tracker:{sender_id}"
-
     # --- unanswered questions (bot/unanswered)
     def unanswered_items(self, brand: str) -> str:
         """Hash: item id -> UnansweredItem JSON."""
@@ -308,3 +304,16 @@ class Keys:
     def unanswered_order(self, brand: str) -> str:
         """Sorted set of item ids by time (newest highest)."""
         return f"{self.prefix}:unanswered:{brand}:order"
+
+    # --- Rasa's tracker store (connectors/tracker_store.py)
+    def tracker_events(self, conversation_id: str) -> str:
+        """List: every tracker event of a conversation (JSON), oldest first; the whole history."""
+        return f"{self.prefix}:trackerevents:{conversation_id}"
+
+    def tracker_state(self, conversation_id: str) -> str:
+        """String: JSON of the conversation's current slots and paused flag (restores a windowed tracker)."""
+        return f"{self.prefix}:trackerstate:{conversation_id}"
+
+    def legacy_tracker(self, conversation_id: str) -> str:
+        """String: a tracker as Rasa's own RedisTrackerStore kept it (one JSON blob); migrated on first read."""
+        return f"{self.prefix}:tracker:{conversation_id}"

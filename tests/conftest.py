@@ -88,6 +88,8 @@ def stack(redis_url: str, cache_prefix: str, fake_graph: RunningFake) -> Iterato
         "META_GRAPH_URL": fake_graph.url + "/v21.0",
         "DMDESK_INGEST_LEASE_MS": "3000",
         "DMDESK_WEBHOOK_MAX_BYTES": "200000",
+        # a small tracker window, so that conversations of the tests outgrow it (connectors/tracker_store.py)
+        "DMDESK_TRACKER_WINDOW": "60",
     }
     with private_stack("test", redis_url, env) as running:
         yield running.config

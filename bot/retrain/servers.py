@@ -16,30 +16,11 @@ from redis import Redis
 from bot.errors import UpstreamError
 from bot.keys import Keys
 from bot.retrain.trainer import rasa_env
-from bot.stack import RASA_BIN, ROOT
+from bot.stack import ROOT, rasa_argv
 
 log = logging.getLogger(__name__)
 
 PROBE_TEXT = "hello"
-
-
-def rasa_run_argv(model: Path, port: int, endpoints: Path, credentials: str, api: bool) -> list[str]:
-    """``rasa run`` for one server (loopback only; HTTP API only when asked for)."""
-    return [
-        str(RASA_BIN),
-        "run",
-        *(["--enable-api"] if api else []),
-        "-m",
-        str(model),
-        "--endpoints",
-        str(endpoints),
-        "--credentials",
-        credentials,
-        "--port",
-        str(port),
-        "-i",
-        "127.0.0.1",
-    ]
 
 
 @dataclass
@@ -61,7 +42,7 @@ class RasaServer:
         log_dir.mkdir(parents=True, exist_ok=True)
         out = open(log_dir / f"rasa-{self.port}.log", "ab")  # noqa: SIM115 (closed with the process)
         self.proc = subprocess.Popen(
-            rasa_run_argv(self.model, self.port, endpoints, credentials, api),
+            rasa_argv(self.model, endpoints, credentials, self.port, api),
             cwd=ROOT,
             env=rasa_env(),
             stdout=out,
@@ -108,7 +89,7 @@ class RasaServer:
         except httpx.HTTPError as exc:
             raise UpstreamError(f"probe of the new model failed: {type(exc).__name__}") from exc
         finally:
-            redis.delete(keys.rasa_tracker(sender))
+            redis.delete(keys.tracker_events(sender), keys.tracker_state(sender), keys.legacy_tracker(sender))
         if response.status_code != 200 or not response.json().get("messages"):
             raise UpstreamError(f"probe of the new model got {response.status_code} without a reply")
 

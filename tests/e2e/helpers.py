@@ -3,9 +3,17 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import httpx
+from redis import Redis
+
+from bot.agents.accounts import AccountStore
+from bot.agents.models import AccountCreate, Role
+from bot.keys import Keys
+from bot.stack import StackConfig
 
 
 def new_sender() -> str:
@@ -23,3 +31,34 @@ def say(api: httpx.Client, sender: str, text: str, channel: str = "dev", **extra
 def kinds(result: dict[str, Any]) -> list[str]:
     """The ``meta.kind`` of each reply ('' for plain responses)."""
     return [str((r.get("meta") or {}).get("kind", "")) for r in result["replies"]]
+
+
+@contextmanager
+def agent_online(stack: StackConfig, username: str, brand: str = "kopiku") -> Iterator[httpx.Client]:
+    """An agent account of ``brand``, logged in and marked available; logged out and deleted afterwards.
+
+    With agent accounts in the brand (other tests create some), a handoff tells the customer
+    "nobody is online" unless an agent is: tests of the ordinary wait message hold one online.
+    """
+    redis = Redis.from_url(stack.redis_url)
+    accounts = AccountStore(redis, Keys(stack.redis_prefix))
+    password = f"pw-{uuid.uuid4().hex}"
+    accounts.create(brand, AccountCreate(username=username, password=password, role=Role.AGENT))
+    try:
+        login = httpx.post(
+            stack.bot_url + "/api/agent/session",
+            json={"brand": brand, "username": username, "password": password},
+            timeout=60,
+        )
+        assert login.status_code == 200, login.text
+        headers = {"Authorization": f"Bearer {login.json()['token']}"}
+        with httpx.Client(base_url=stack.bot_url, headers=headers, timeout=60) as client:
+            assert client.put("/api/agent/availability", json={"available": True}).status_code == 200
+            try:
+                yield client
+            finally:
+                client.put("/api/agent/availability", json={"available": False})
+                client.delete("/api/agent/session")
+    finally:
+        accounts.delete(brand, username)
+        redis.close()

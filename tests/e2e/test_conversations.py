@@ -7,8 +7,8 @@ import pytest
 import yaml
 
 from bot.faq import store
-from bot.stack import ROOT
-from tests.e2e.helpers import kinds, new_sender, say
+from bot.stack import ROOT, StackConfig
+from tests.e2e.helpers import agent_online, kinds, new_sender, say
 
 pytestmark = pytest.mark.stack
 
@@ -61,9 +61,12 @@ def test_faq_question_is_answered_from_the_kb_in_the_customers_language(
         ("позовите оператора пожалуйста", "ru"),
     ],
 )
-def test_asking_for_a_person_hands_off_in_the_same_turn(api: httpx.Client, text: str, lang: str) -> None:
+def test_asking_for_a_person_hands_off_in_the_same_turn(
+    api: httpx.Client, stack: StackConfig, text: str, lang: str
+) -> None:
     sender = new_sender()
-    result = say(api, sender, text, profile={"name": "Sari"})
+    with agent_online(stack, f"online{lang}"):  # the ordinary wait message: a person is online
+        result = say(api, sender, text, profile={"name": "Sari"})
     assert kinds(result) == ["handoff"]
     assert result["replies"][0]["text"] == response_text("utter_handoff_open", lang).replace("{wait}", "10")
     ticket = api.get(f"/api/handoffs/{result['ticket_id']}").json()

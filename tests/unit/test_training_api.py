@@ -11,6 +11,7 @@ from redis import Redis
 from bot.keys import Keys
 from bot.retrain.jobs import JobStore
 from bot.retrain.models import JobState
+from tests.unit.test_training_data import examples_in_files
 from tests.unit.training_app import account, service, session
 
 BRAND = "kopiku"
@@ -39,7 +40,7 @@ def greet_examples(client: TestClient, headers: dict[str, str]) -> list[dict]:
 def test_intents_and_examples_are_imported_on_first_use(client: TestClient, rina: dict[str, str]) -> None:
     status = client.get("/api/training/intents", headers=rina).json()
     counts = {i["intent"]: i["examples"] for i in status["intents"]}
-    assert counts["greet"] == 83 and counts["choose_faq"] == 0 and sum(counts.values()) == 1420
+    assert counts["greet"] == 83 and counts["choose_faq"] == 0 and sum(counts.values()) == examples_in_files()
     assert status["data_version"] == 1
     assert [(i["code"], i["severity"]) for i in status["issues"]] == [("intent_without_examples", "warning")]
     russian = client.get("/api/training/intents/greet/examples?language=ru", headers=rina).json()

@@ -7,6 +7,7 @@ import threading
 from pathlib import Path
 
 import pytest
+import yaml
 from redis import Redis
 
 from bot.agents.errors import ConflictError
@@ -20,6 +21,12 @@ from bot.trainingdata.validate import Domain
 
 NLU = ROOT / "data" / "nlu"
 BRAND = "kopiku"
+
+
+def examples_in_files() -> int:
+    """The number of examples in data/nlu, counted straight from the YAML (not through the store)."""
+    blocks = [b for p in NLU.glob("*.yml") for b in yaml.safe_load(p.read_text(encoding="utf-8"))["nlu"]]
+    return sum(1 for b in blocks for line in b.get("examples", "").splitlines() if line.strip().startswith("- "))
 
 
 @pytest.fixture()
@@ -49,7 +56,7 @@ def test_import_detects_languages_and_is_done_once(data: TrainingDataStore) -> N
     assert greet["hello"] == "en"
     assert any(lang == "ru" for lang in greet.values()) and any(lang == "id" for lang in greet.values())
     status = data.status(BRAND)
-    assert sum(s.examples for s in status.intents) == 1420
+    assert sum(s.examples for s in status.intents) == examples_in_files() > 1000
     assert [i.code for i in status.issues] == [IssueCode.NO_EXAMPLES]  # choose_faq: button payloads only
 
 

@@ -41,7 +41,10 @@ def replica(stack: StackConfig, prefix: str, fake: RunningFake) -> subprocess.Po
         "DMDESK_RASA_URL": f"http://127.0.0.1:{stack.rasa_port}",
         "DMDESK_CHANNEL_TOKEN": stack.channel_token,
         "META_GRAPH_URL": fake.url,
-        "DMDESK_INGEST_LEASE_MS": "1500",
+        # Short enough for a quick takeover after the kill, long enough that a live replica on a
+        # loaded 2-core machine does not lose its lease mid-message: a consumer that loses its lease
+        # while a message is in flight has no fencing yet, so the message can be answered twice.
+        "DMDESK_INGEST_LEASE_MS": "4000",
     }
     return subprocess.Popen(
         [sys.executable, "-m", "bot.cli", "consume", "--n", "2"],

@@ -9,16 +9,19 @@ browsers leaves a screenshot in ``.cache/browser/``.
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from selenium import webdriver
 from selenium.webdriver.chrome.options import Options
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.remote.webdriver import WebDriver
 
-from bot.stack import ROOT
+from bot.stack import ROOT, StackConfig
+from tests.browser.helpers import make_account
 
 CHROMIUM = Path(os.environ.get("DMDESK_CHROMIUM", "/usr/bin/chromium"))
 CHROMEDRIVER = Path(os.environ.get("DMDESK_CHROMEDRIVER", "/usr/bin/chromedriver"))
@@ -84,3 +87,18 @@ def browser(request: pytest.FixtureRequest) -> Iterator[BrowserFactory]:
                 driver.save_screenshot(str(SCREENSHOTS / f"{request.node.name}-{n}.png"))
         finally:
             driver.quit()
+
+
+@pytest.fixture(scope="module")
+def accounts(stack: StackConfig) -> dict[str, str]:
+    """username -> password of a module's console accounts (names unique to the run)."""
+    suffix = uuid.uuid4().hex[:4]
+    roles = {"sari": "agent", "budi": "agent", "rina": "editor", "boss": "admin"}
+    return {f"{name}{suffix}": make_account(stack, "kopiku", f"{name}{suffix}", role) for name, role in roles.items()}
+
+
+@pytest.fixture()
+def customer(stack: StackConfig) -> Iterator[httpx.Client]:
+    """The dev endpoint, with the static API token."""
+    with httpx.Client(base_url=stack.bot_url, headers={"Authorization": f"Bearer {stack.api_token}"}, timeout=60) as c:
+        yield c

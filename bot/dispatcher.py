@@ -17,6 +17,7 @@ from typing import Any
 
 from redis.asyncio import Redis
 
+from bot.fencing import DONE, PROCESSING, Worker
 from bot.handoff.models import TranscriptLine
 from bot.handoff.queue import HandoffStore
 from bot.handoff.rules import Escalator
@@ -28,7 +29,6 @@ log = logging.getLogger(__name__)
 
 DEDUPE_TTL_S = 7 * 24 * 3600
 LOCK_TIMEOUT_S = 60
-PROCESSING, DONE = "processing", "done"
 
 
 class Dispatcher:
@@ -57,20 +57,18 @@ class Dispatcher:
             metadata["escalation"] = {"rule": match.rule.id, "term": match.term}
         return metadata
 
-    async def seen_before(self, message: InboundMessage, takeover: bool = False) -> bool:
+    async def seen_before(self, message: InboundMessage, worker: Worker | None = None) -> bool:
         """Mark the message id as being processed; True if it was seen before.
 
-        With ``takeover``, a message whose processing started but never finished
-        (the process died) is processed again: the ingest consumers pass it,
-        since they only see an entry again when its first consumer died.
+        With a ``worker`` (an ingest consumer), a message whose processing started
+        but never finished is processed again when the consumer that started it
+        died (see :mod:`bot.fencing`); while that consumer lives, this raises
+        :class:`bot.fencing.InFlightElsewhere` and the consumer retries later.
         """
         key = self._keys.seen_message(message.channel.value, message.message_id)
-        if await self._redis.set(key, PROCESSING, nx=True, ex=DEDUPE_TTL_S):
-            return False
-        if takeover and await self._redis.get(key) == PROCESSING.encode():
-            log.warning("taking over a message whose processing never finished", extra={"mid": message.message_id})
-            return False
-        return True
+        if worker is not None:
+            return not await worker.hold_message(key, DEDUPE_TTL_S)
+        return not await self._redis.set(key, PROCESSING, nx=True, ex=DEDUPE_TTL_S)
 
     def _metadata(self, message: InboundMessage) -> dict[str, Any]:
         return {
@@ -83,19 +81,19 @@ class Dispatcher:
     async def dispatch(
         self,
         message: InboundMessage,
-        takeover: bool = False,
+        worker: Worker | None = None,
         record: Callable[[DispatchResult], Awaitable[None]] | None = None,
     ) -> DispatchResult:
         """Process one inbound message exactly once, in conversation order.
 
         Args:
             message: The customer message.
-            takeover: See ``seen_before``.
+            worker: The ingest consumer processing it, if any; see ``seen_before``.
             record: Called with the bot's answer before the message counts as done
                 (the ingest consumers store the replies to send there).
         """
         conversation = message.conversation_id
-        if await self.seen_before(message, takeover):
+        if await self.seen_before(message, worker):
             log.info("duplicate dropped", extra={"conversation": conversation, "mid": message.message_id})
             return DispatchResult(conversation_id=conversation, message_id=message.message_id, status="duplicate")
         lock = self._redis.lock(
@@ -123,7 +121,11 @@ class Dispatcher:
                     await asyncio.to_thread(self._handoffs.append_lines, ticket, lines)
         except BaseException:
             # Not processed: forget the id so that a retry of the same message is handled.
-            await self._redis.delete(self._keys.seen_message(message.channel.value, message.message_id))
+            marker = self._keys.seen_message(message.channel.value, message.message_id)
+            if worker is not None:
+                await worker.release_message(marker)
+            else:
+                await self._redis.delete(marker)
             raise
         result = DispatchResult(
             conversation_id=conversation,

@@ -15,7 +15,10 @@ entries (XAUTOCLAIM) and processes them first. An entry is acknowledged
 dead-letter stream after ``max_attempts``.
 
 Exactly once: a replayed entry is dropped by the handler (message ids are
-de-duplicated by the dispatcher).
+de-duplicated by the dispatcher). A consumer that lost its lease while still
+working is fenced (:mod:`bot.fencing`): the handler gets the consumer's
+:class:`~bot.fencing.Worker`, and what another live consumer holds is retried
+later (:class:`~bot.fencing.InFlightElsewhere`), never counted as a failure.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.exceptions import RedisError, ResponseError
 
+from bot.fencing import InFlightElsewhere, Worker
 from bot.keys import Keys
 from connectors.meta.events import MetaEvent
 
@@ -51,7 +55,7 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) 
 return 0
 """
 
-Handler = Callable[[MetaEvent], Awaitable[None]]
+Handler = Callable[[MetaEvent, Worker], Awaitable[None]]
 
 
 def shard_of(conversation_id: str, shards: int) -> int:
@@ -113,6 +117,7 @@ class Consumer:
         self._recovering: set[int] = set()
         self._busy: set[int] = set()
         self._attempts: dict[bytes, int] = {}
+        self.worker = Worker(redis, keys, self.name, lease_ms)
         self._renew = redis.register_script(_RENEW)
         self._release = redis.register_script(_RELEASE)
 
@@ -263,9 +268,12 @@ class Consumer:
         raw = fields.get(FIELD) if fields else None
         try:
             if raw is not None:
-                await self._handler(MetaEvent.model_validate_json(raw))
+                await self._handler(MetaEvent.model_validate_json(raw), self.worker)
         except asyncio.CancelledError:
             raise
+        except InFlightElsewhere as exc:
+            log.info("event in flight in another consumer: retried later", extra={"consumer": self.name, **exc.context})
+            return False
         except Exception as exc:  # noqa: BLE001 (any failure: keep the entry, retry, then dead-letter)
             attempts = self._attempts.get(entry_id, 0) + 1
             self._attempts[entry_id] = attempts

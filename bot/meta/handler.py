@@ -3,7 +3,8 @@
 * customer messages (text, quick reply, postback, attachment) -> the dispatcher
   (exactly once by mid, in order, human-owned chats to the ticket), then the
   replies are rendered and sent; the replies are kept in an outbox with the
-  number of parts sent, so a retried event resends only what was not sent;
+  number of parts sent, so a retried event resends only what was not sent,
+  and each part is held by the consumer sending it (``bot.fencing``);
 * echoes never reach NLU; an echo that is not one of our sends (a person
   answering from Meta's inbox) hands the conversation to that person;
 * standby events (another app holds the thread) go to the ticket, never to the bot;
@@ -23,6 +24,7 @@ from typing import Any
 from redis.asyncio import Redis
 
 from bot.dispatcher import DEDUPE_TTL_S, Dispatcher
+from bot.fencing import Worker
 from bot.handoff.models import CustomerProfile, HandoffReason, Ticket, TicketStatus, TranscriptLine
 from bot.handoff.queue import HandoffStore
 from bot.keys import Keys
@@ -58,8 +60,8 @@ class MetaHandler:
         self._handoffs = handoffs
         self._app_id = app_id
 
-    async def __call__(self, event: MetaEvent) -> None:
-        """Handle the event; raises on a failure worth retrying (the entry stays pending)."""
+    async def __call__(self, event: MetaEvent, worker: Worker) -> None:
+        """Handle the event for consumer ``worker``; raises on a failure worth retrying (the entry stays pending)."""
         account = self._client.pages.find(event.account_id)
         if account is None:
             log.warning("event for an account not configured", extra={"account": event.account_id})
@@ -67,11 +69,11 @@ class MetaHandler:
         if event.kind in MESSAGE_KINDS and is_like(event) and not event.standby:
             # a thumbs-up is an acknowledgement: recorded (and shown to a person who owns the chat), not answered
             if await self._handoffs_owner(event.conversation_id) is not None:
-                await self._message(event, account)
+                await self._message(event, account, worker)
             elif await self._first_time(event):
                 await self._record_activity(event)
         elif event.kind in MESSAGE_KINDS:
-            await self._message(event, account)
+            await self._message(event, account, worker)
         elif event.kind == EventKind.ECHO:
             await self._echo(event)
         elif event.kind == EventKind.DELETED:
@@ -121,7 +123,7 @@ class MetaHandler:
         raw = await self._redis.lrange(self._keys.conversation_context(conversation_id), -5, -1)
         return [json.loads(r) for r in raw]
 
-    async def _message(self, event: MetaEvent, account: Account) -> None:
+    async def _message(self, event: MetaEvent, account: Account, worker: Worker) -> None:
         text, shown = inbound_text(event)
         if not text.strip():
             log.info("empty message ignored", extra={"conversation": event.conversation_id})
@@ -131,6 +133,10 @@ class MetaHandler:
         if event.standby:
             await self._ensure_human(event, account)
         if not await self._redis.exists(outbox):
+            # held before any side effect, so that a consumer waiting for another repeats none of them
+            if not await worker.hold_message(self._keys.seen_message(event.channel.value, mid), DEDUPE_TTL_S):
+                log.info("duplicate dropped", extra={"conversation": conversation, "mid": mid})
+                return
             await self._client.record_inbound(conversation, event.timestamp)
             await self._add_context(event)
             typing = None
@@ -160,17 +166,20 @@ class MetaHandler:
 
             async def record(result: DispatchResult) -> None:
                 parts = [p for reply in result.replies for p in render(reply, event.channel)]
+                # never over an outbox that exists (a consumer that took this message over wrote it)
                 async with self._redis.pipeline(transaction=True) as pipe:
-                    pipe.hset(outbox, mapping={"parts": json.dumps(parts), "sent": 0, "ticket": result.ticket_id or ""})
+                    pipe.hsetnx(outbox, "parts", json.dumps(parts))
+                    pipe.hsetnx(outbox, "sent", 0)
+                    pipe.hsetnx(outbox, "ticket", result.ticket_id or "")
                     pipe.expire(outbox, DEDUPE_TTL_S)
                     await pipe.execute()
 
             try:
-                await self._dispatcher.dispatch(message, takeover=True, record=record)
+                await self._dispatcher.dispatch(message, worker=worker, record=record)
             finally:
                 if typing is not None:
                     await typing
-        await self._deliver(outbox, event, account)
+        await self._deliver(outbox, event, account, worker)
 
     async def _typing(self, account: Account, customer_id: str) -> None:
         await self._client.sender_action(account, customer_id, "mark_seen")
@@ -179,14 +188,21 @@ class MetaHandler:
     async def _handoffs_owner(self, conversation_id: str) -> str | None:
         return await asyncio.to_thread(self._handoffs.owner, conversation_id)
 
-    async def _deliver(self, outbox: str, event: MetaEvent, account: Account) -> None:
-        """Send the parts not sent yet, in order; a transient failure raises (retried later)."""
+    async def _deliver(self, outbox: str, event: MetaEvent, account: Account, worker: Worker) -> None:
+        """Send the parts not sent yet, in order, each held by ``worker`` while it is sent.
+
+        Raises:
+            SendError: A transient failure (the event is retried later).
+            InFlightElsewhere: Another live consumer is sending a part (likewise).
+        """
         raw = await self._redis.hgetall(outbox)
         if not raw:
             return
         parts: list[dict[str, Any]] = json.loads(raw[b"parts"])
         sent = int(raw.get(b"sent", 0))
         for index in range(sent, len(parts)):
+            if not await worker.hold_part(outbox, index):
+                continue  # sent meanwhile by the consumer that held it
             try:
                 await self._client.send_message(account, event.customer_id, parts[index], event.conversation_id)
             except PermanentSendError as exc:
@@ -198,7 +214,7 @@ class MetaHandler:
                 await self._redis.hset(outbox, mapping={"sent": len(parts), "error": reason})
                 await self._note_ticket(event.conversation_id, reason, [plain_text(p) for p in parts[index:]])
                 return
-            await self._redis.hincrby(outbox, "sent", 1)
+            await worker.part_sent(outbox, index)
 
     async def _note_ticket(self, conversation_id: str, reason: str, texts: list[str]) -> None:
         owner = await self._handoffs_owner(conversation_id)

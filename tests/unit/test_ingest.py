@@ -10,6 +10,7 @@ import pytest
 from redis.asyncio import Redis as AsyncRedis
 
 from bot import simulate as sim
+from bot.fencing import Worker
 from bot.ingest import Consumer, Ingest, run_consumers
 from bot.keys import Keys
 from connectors.meta.events import MetaEvent, parse_delivery
@@ -42,7 +43,7 @@ async def test_a_batch_of_50_over_10_conversations_is_processed_completely_and_i
 ) -> None:
     seen: list[str] = []
 
-    async def handler(event: MetaEvent) -> None:
+    async def handler(event: MetaEvent, worker: Worker) -> None:
         await asyncio.sleep(random.uniform(0, 0.01))
         seen.append(str(event.text))
 
@@ -65,13 +66,13 @@ async def test_a_consumer_killed_mid_stream_loses_nothing(aredis: AsyncRedis, ke
     handled_b: list[str] = []
     stuck = asyncio.Event()
 
-    async def dying(event: MetaEvent) -> None:
+    async def dying(event: MetaEvent, worker: Worker) -> None:
         if len(handled_a) == 7:
             stuck.set()
             await asyncio.Event().wait()  # hangs mid-message until killed
         handled_a.append(str(event.text))
 
-    async def healthy(event: MetaEvent) -> None:
+    async def healthy(event: MetaEvent, worker: Worker) -> None:
         handled_b.append(str(event.text))
 
     await Ingest(aredis, keys, 4).enqueue(batch(6, 5))
@@ -117,7 +118,7 @@ async def test_a_failing_event_is_retried_then_dead_lettered_without_blocking_th
     attempts: dict[str, int] = {}
     done: list[str] = []
 
-    async def handler(event: MetaEvent) -> None:
+    async def handler(event: MetaEvent, worker: Worker) -> None:
         attempts[str(event.text)] = attempts.get(str(event.text), 0) + 1
         if event.text == "0:1":
             raise RuntimeError("boom")
@@ -134,7 +135,7 @@ async def test_a_failing_event_is_retried_then_dead_lettered_without_blocking_th
 
 
 async def test_shards_are_shared_between_live_consumers(aredis: AsyncRedis, keys: Keys) -> None:
-    async def handler(event: MetaEvent) -> None:
+    async def handler(event: MetaEvent, worker: Worker) -> None:
         return None
 
     consumers = [Consumer(aredis, keys, 8, handler, lease_ms=1000) for _ in range(2)]

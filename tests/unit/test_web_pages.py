@@ -57,6 +57,15 @@ def log_in(client: TestClient, name: str) -> str:
     return str(response.json()["token"])
 
 
+def test_the_session_cookie_is_secure_over_https_only(app: FastAPI, client: TestClient) -> None:
+    plain = client.post("/api/agent/session", json={"brand": "kopiku", "username": "ana", "password": PASSWORD})
+    assert plain.status_code == 200 and "secure" not in plain.headers["set-cookie"].lower()
+    with TestClient(app, base_url="https://dmdesk.example") as tls:
+        response = tls.post("/api/agent/session", json={"brand": "kopiku", "username": "ana", "password": PASSWORD})
+        assert response.status_code == 200
+        assert "; secure" in response.headers["set-cookie"].lower()
+
+
 def test_a_page_without_a_session_redirects_to_the_login_page_and_back(client: TestClient) -> None:
     response = client.get("/test/editor-page?x=1&y=2", follow_redirects=False)
     assert response.status_code == 303

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Response, status
+from fastapi import APIRouter, Path, Request, Response, status
 
 from bot.agents.errors import ConflictError
 from bot.agents.models import (
@@ -30,11 +30,13 @@ Username = Annotated[str, Path(pattern=USERNAME_PATTERN)]
     summary="Log in: an opaque session token",
     responses={k: v for k, v in errors(401, 422, 429).items() if k != 403},
 )
-async def login(body: LoginRequest, agents: AgentsDep, response: Response) -> SessionPublic:
+async def login(body: LoginRequest, agents: AgentsDep, request: Request, response: Response) -> SessionPublic:
     """Checks the password (scrypt) and starts a session of ``DMDESK_SESSION_TTL_S`` seconds.
 
     The token is also set as an HttpOnly, SameSite=Strict cookie, which only GET requests accept
-    (the pages and the console's EventSource); everything else needs the Bearer header.
+    (the pages and the console's EventSource); everything else needs the Bearer header. The cookie
+    is ``Secure`` when the request came over HTTPS (directly, or through a TLS proxy on loopback
+    that sets ``X-Forwarded-Proto``), so a browser never sends it in clear text afterwards.
     """
     account = await asyncio.to_thread(agents.accounts.authenticate, body.brand, body.username, body.password)
     token, session = await asyncio.to_thread(agents.sessions.create, account)
@@ -44,6 +46,7 @@ async def login(body: LoginRequest, agents: AgentsDep, response: Response) -> Se
         max_age=agents.settings.session_ttl_s,
         httponly=True,
         samesite="strict",
+        secure=request.url.scheme == "https",
         path="/",  # the pages (bot/web) authenticate their GETs with it too
     )
     return SessionPublic(token=token, expires_at=session.expires_at, account=AccountPublic.of(account))

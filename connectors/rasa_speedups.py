@@ -200,4 +200,11 @@ def install() -> None:
     LogisticRegressionClassifier._create_X = create_x  # type: ignore[method-assign]
 
 
-__all__ = ["ValidationError", "create_x", "endpoint_request", "install", "validate_action_result", "validate_action_result_full"]
+__all__ = [
+    "ValidationError",
+    "create_x",
+    "endpoint_request",
+    "install",
+    "validate_action_result",
+    "validate_action_result_full",
+]

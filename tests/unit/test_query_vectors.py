@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -10,6 +12,8 @@ from redis import Redis
 from bot.faq.normalize import expand
 from bot.faq.query_vectors import QueryVectors, text_digest
 from bot.keys import Keys
+from bot.stack import ROOT
+from tests.conftest import TEST_REDIS_URL
 from tests.unit.test_kb import make_kb
 
 TEXT = "brp lama pengiriman ke balikpapan?"  # normalisation changes it ("brp" -> "berapa")
@@ -53,3 +57,22 @@ def test_a_vector_of_another_text_is_not_used(redis: Redis, keys: Keys, faq_file
     QueryVectors(redis, keys).put(encoder.name, [TEXT], encoder.encode(["completely different words"]))
     kb.search(TEXT)
     assert kb.index.query_vectors_reused == 0 and kb.index.query_vectors_encoded == 1
+
+
+def test_the_nlu_featurizer_puts_the_vector_the_search_finds(redis: Redis, keys: Keys, faq_file: Path) -> None:
+    text = "how long does delivery to Balikpapan take?"  # normalisation leaves it as it is
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "REDIS_URL": TEST_REDIS_URL,
+        "DMDESK_REDIS_PREFIX": keys.prefix,
+        "TF_CPP_MIN_LOG_LEVEL": "2",
+    }
+    argv = [str(ROOT / ".venv-rasa" / "bin" / "python"), "-m", "tests.rasa_env.check_featurizer_shares", text]
+    done = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0 and done.stdout.strip().endswith("ok"), done.stderr[-3000:]
+    kb = make_kb(redis, keys)  # the action server's side: the search uses that vector, encodes nothing
+    kb.seed_from_file(faq_file)
+    kb.refresh()
+    kb.search(text)
+    assert kb.index.query_vectors_reused == 1 and kb.index.query_vectors_encoded == 0

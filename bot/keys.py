@@ -70,6 +70,13 @@ class Keys:
         """Hash: sha1(text) -> float32 vector bytes, per encoder."""
         return f"{self.cache_prefix or self.prefix}:emb:{encoder}"
 
+    def query_embedding(self, encoder: str, digest: str) -> str:
+        """String with a short TTL: the vector (float32 bytes) of a customer message by sha1(text).
+
+        Put by the NLU featurizer, read by the FAQ search of the same turn (bot/faq/query_vectors.py).
+        """
+        return f"{self.prefix}:qemb:{encoder}:{digest}"
+
     # --- conversations and handoff
     def seen_message(self, channel: str, message_id: str) -> str:
         """Dedupe marker for one inbound message id."""

@@ -29,6 +29,13 @@ from bot.faq.normalize import expand
 from bot.faq.terms import TermCoverage, terms
 
 
+class QueryVectorSource(Protocol):
+    """Vectors of queries already encoded elsewhere (the NLU, bot/faq/query_vectors.py)."""
+
+    def get(self, encoder: str, text: str, dim: int) -> np.ndarray | None:
+        """The vector of ``text`` by ``encoder``, or None."""
+
+
 class VectorCache(Protocol):
     """Where embeddings of FAQ texts are kept between restarts."""
 
@@ -83,10 +90,20 @@ def zscore(scores: np.ndarray) -> np.ndarray:
 class FaqIndex:
     """Hybrid retrieval over the enabled FAQ entries."""
 
-    def __init__(self, encoders: Sequence[Encoder], weights: IndexWeights, cache: VectorCache | None = None) -> None:
+    def __init__(
+        self,
+        encoders: Sequence[Encoder],
+        weights: IndexWeights,
+        cache: VectorCache | None = None,
+        queries: QueryVectorSource | None = None,
+    ) -> None:
         self.encoders = list(encoders)
         self.weights = weights
         self._cache = cache
+        self._queries = queries
+        #: searches whose query vector came from ``queries`` / were encoded here (per encoder)
+        self.query_vectors_reused = 0
+        self.query_vectors_encoded = 0
         self._texts: list[str] = []
         self._owner = np.zeros(0, dtype=np.int64)
         self._ids: list[str] = []
@@ -226,12 +243,23 @@ class FaqIndex:
         """Vectors of ``texts`` by the primary encoder (cached like the index's own)."""
         return self._vectors(self.encoders[0], texts)[0]
 
+    def query_vector(self, encoder: Encoder, text: str) -> np.ndarray:
+        """``encoder``'s vector of the (normalised) query ``text``: the NLU's if it shared it, else encoded."""
+        if self._queries is not None:
+            found = self._queries.get(encoder.name, text, encoder.dim)
+            if found is not None:
+                self.query_vectors_reused += 1
+                return found
+        self.query_vectors_encoded += 1
+        return encoder.encode_one(text)
+
     def _component_scores(self, text: str) -> tuple[dict[str, np.ndarray], np.ndarray]:
         n = len(self._ids)
         scores: dict[str, np.ndarray] = {}
         primary_rows = np.zeros(len(self._texts), dtype=np.float32)
+        query = expand(text)
         for i, encoder in enumerate(self.encoders):
-            rows = self._dense[encoder.name] @ encoder.encode_one(expand(text))
+            rows = self._dense[encoder.name] @ self.query_vector(encoder, query)
             if i == 0:
                 primary_rows = rows
             scores[encoder.name] = top2_mean(rows, self._owner, n)

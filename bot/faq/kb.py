@@ -29,6 +29,7 @@ from bot.encoders import Encoder
 from bot.faq import store
 from bot.faq.index import Candidate, FaqIndex, IndexWeights
 from bot.faq.models import FaqBook, FaqEntry
+from bot.faq.query_vectors import QueryVectors, sharing_enabled
 from bot.faq.verifier import Verifier
 from bot.keys import Keys
 
@@ -177,7 +178,9 @@ class KnowledgeBase:
         self._keys = keys
         self.verifier = verifier
         self.thresholds = thresholds
-        self.index = FaqIndex(encoders, weights, RedisVectorCache(redis, keys))
+        # the NLU's vector of a customer message, when it shared it (bot/faq/query_vectors.py)
+        queries = QueryVectors(redis, keys) if sharing_enabled() else None
+        self.index = FaqIndex(encoders, weights, RedisVectorCache(redis, keys), queries)
         self._book: FaqBook | None = None
         self._version: int | None = None
         self._lock = threading.RLock()  # refreshes and searches: a search never sees a half-updated index

@@ -1,7 +1,9 @@
 """Rasa 3.6 graph components named in config.yml.
 
 * :class:`SentenceEncoderFeaturizer` adds the multilingual sentence
-  embedding (the same encoder the FAQ uses) as dense sentence features.
+  embedding (the same encoder the FAQ uses) as dense sentence features, and
+  puts each message's vector in Redis for the FAQ search of the same turn
+  (``bot/faq/query_vectors.py``), which then does not encode it again.
 * :class:`LanguageDetector` adds a ``language`` entity when a message's
   language is clear, which fills the ``language`` slot.
 * :class:`EscalationOverride` makes a message the dispatcher found an
@@ -12,6 +14,7 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any, Optional
 
 import numpy as np
@@ -41,6 +44,7 @@ from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from bot.encoders import get_encoder
 from bot.encoders.base import DEFAULT_ENCODER
+from bot.faq.query_vectors import QueryVectors, from_environment
 from bot.language import SUPPORTED, detect_language
 
 
@@ -73,10 +77,13 @@ class SentenceEncoderFeaturizer(DenseFeaturizer, GraphComponent):
         """The encoder backends import their own packages lazily."""
         return []
 
-    def _featurize(self, messages: list[Message], attribute: str) -> None:
+    def _featurize(self, messages: list[Message], attribute: str) -> tuple[list[str], list[np.ndarray]]:
+        """Add the features in place; the texts encoded and their vectors."""
         todo = [m for m in messages if isinstance(m.get(attribute), str) and m.get(attribute)]
+        texts: list[str] = []
+        encoded: list[np.ndarray] = []
         if not todo:
-            return
+            return texts, encoded
         encoder = get_encoder(self._config["encoder"])
         size = int(self._config["batch_size"])
         for start in range(0, len(todo), size):
@@ -90,10 +97,16 @@ class SentenceEncoderFeaturizer(DenseFeaturizer, GraphComponent):
                     self._config["alias"],
                 )
                 message.add_features(features)
+                texts.append(message.get(attribute))
+                encoded.append(vector)
+        return texts, encoded
 
     def process(self, messages: list[Message]) -> list[Message]:
-        """Featurizes incoming messages in place."""
-        self._featurize(messages, TEXT)
+        """Featurizes incoming messages in place; shares their vectors with the FAQ search."""
+        texts, vectors = self._featurize(messages, TEXT)
+        shared = _shared_query_vectors()
+        if shared is not None and texts:
+            shared.put(get_encoder(self._config["encoder"]).name, texts, np.stack(vectors))
         return messages
 
     def process_training_data(self, training_data: TrainingData) -> TrainingData:
@@ -101,6 +114,12 @@ class SentenceEncoderFeaturizer(DenseFeaturizer, GraphComponent):
         for attribute in DENSE_FEATURIZABLE_ATTRIBUTES:
             self._featurize(training_data.training_examples, attribute)
         return training_data
+
+
+@lru_cache(maxsize=1)
+def _shared_query_vectors() -> Optional[QueryVectors]:
+    """Where message vectors go for the FAQ search (None outside a stack: no REDIS_URL)."""
+    return from_environment()
 
 
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR], is_trainable=False)

@@ -1,0 +1,22 @@
+"""connectors/rasa_speedups.py changes no result: checked inside Rasa's environment (tests/rasa_env)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+
+import pytest
+
+from bot.stack import MODEL, ROOT
+
+RASA_PYTHON = ROOT / ".venv-rasa" / "bin" / "python"
+
+
+@pytest.mark.skipif(not MODEL.exists(), reason="no trained model (make train)")
+def test_speedups_keep_parses_matrices_and_validation_errors() -> None:
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "RASA_TELEMETRY_ENABLED": "false", "TF_CPP_MIN_LOG_LEVEL": "2"}
+    queries = [str(ROOT / "eval" / "dev.yml")]
+    argv = [str(RASA_PYTHON), "-m", "tests.rasa_env.check_speedups", str(MODEL), *queries]
+    done = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-4000:]
+    assert done.stdout.strip().endswith("ok")

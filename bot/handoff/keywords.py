@@ -20,8 +20,9 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
 
 _WORD = re.compile(r"\w+")
 MIN_STEM = 4
@@ -91,6 +92,7 @@ ENDINGS: dict[str, tuple[str, ...]] = {
 ID_PREFIXES = ("meng", "peng", "mem", "men", "pem", "pen", "ber", "ter", "di", "me", "pe")
 
 
+@lru_cache(maxsize=65536)
 def stem(word: str, language: str) -> str:
     """``word`` without its longest known ending (at least ``MIN_STEM`` letters are kept)."""
     for ending in ENDINGS.get(language, ()):
@@ -99,8 +101,15 @@ def stem(word: str, language: str) -> str:
     return word
 
 
-def _unprefixed(word: str) -> list[str]:
-    return [word[len(p) :] for p in ID_PREFIXES if word.startswith(p) and len(word) - len(p) >= MIN_STEM]
+@lru_cache(maxsize=65536)
+def _candidates(word: str, language: str) -> tuple[tuple[str, str], ...]:
+    """The forms of a text word a term's word is compared with, each with its stem: the word itself
+    and, in Indonesian, the word without a verb prefix (cached: the same words come back message
+    after message, and every term of every rule looks at every word)."""
+    forms = [word]
+    if language == "id":
+        forms += [word[len(p) :] for p in ID_PREFIXES if word.startswith(p) and len(word) - len(p) >= MIN_STEM]
+    return tuple((form, stem(form, language)) for form in forms)
 
 
 @dataclass(frozen=True)
@@ -111,6 +120,10 @@ class Term:
     language: str
     parts: tuple[str, ...]
     prefix: bool
+    stems: tuple[str, ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "stems", tuple(stem(p, self.language) for p in self.parts))
 
     @classmethod
     def of(cls, text: str, language: str) -> Term:
@@ -126,23 +139,62 @@ class Term:
             raise ValueError(f"keyword {text!r} has no letters")
         return cls(raw, language, parts, prefix)
 
-    def _word_matches(self, part: str, word: str, last: bool) -> bool:
+    def _word_matches(self, index: int, word: str, last: bool) -> bool:
+        part = self.parts[index]
         if word == part or (last and self.prefix and word.startswith(part)):
             return True
         endings = ENDINGS.get(self.language, ())
-        candidates = [word, *(_unprefixed(word) if self.language == "id" else [])]
-        for cand in candidates:
+        part_stem = self.stems[index]
+        for cand, stemmed in _candidates(word, self.language):
             if cand == part or (cand.startswith(part) and cand[len(part) :] in endings):
                 return True
-            stemmed = stem(cand, self.language)
-            if len(stemmed) >= MIN_STEM and stemmed == stem(part, self.language):
+            if len(stemmed) >= MIN_STEM and stemmed == part_stem:
                 return True
         return False
 
-    def find(self, text_words: list[str]) -> bool:
-        """True if the term occurs in ``text_words`` (folded words, as ``words`` gives)."""
+    def _anywhere(self, index: int, text: TextWords) -> bool:
+        """True if word ``index`` of the term matches some word of the text (set look-ups)."""
+        part, part_stem = self.parts[index], self.stems[index]
+        forms, stems = text.forms(self.language)
+        if part in forms or (len(part_stem) >= MIN_STEM and part_stem in stems):
+            return True
+        if any(part + ending in forms for ending in ENDINGS.get(self.language, ())):
+            return True
+        return index == len(self.parts) - 1 and self.prefix and any(w.startswith(part) for w in text.words)
+
+    def find(self, text_words: Sequence[str] | TextWords) -> bool:
+        """True if the term occurs in the text (its folded words, as ``words`` gives, or a ``TextWords``)."""
+        text = text_words if isinstance(text_words, TextWords) else TextWords(text_words)
         n = len(self.parts)
-        for start in range(len(text_words) - n + 1):
-            if all(self._word_matches(part, text_words[start + i], i == n - 1) for i, part in enumerate(self.parts)):
+        if not all(self._anywhere(i, text) for i in range(n)):
+            return False
+        if n == 1:
+            return True
+        found = text.words
+        for start in range(len(found) - n + 1):
+            if all(self._word_matches(i, found[start + i], i == n - 1) for i in range(n)):
                 return True
         return False
+
+
+class TextWords:
+    """A message's folded words, with the forms and stems terms compare with (built once per language)."""
+
+    def __init__(self, text_words: Sequence[str]) -> None:
+        self.words = list(text_words)
+        self._forms: dict[str, tuple[frozenset[str], frozenset[str]]] = {}
+
+    @classmethod
+    def of(cls, text: str) -> TextWords:
+        """The words of ``text``."""
+        return cls(words(text))
+
+    def forms(self, language: str) -> tuple[frozenset[str], frozenset[str]]:
+        """Every form of every word (``_candidates``), and their stems of at least ``MIN_STEM`` letters."""
+        if language not in self._forms:
+            pairs = [pair for word in self.words for pair in _candidates(word, language)]
+            self._forms[language] = (
+                frozenset(form for form, _ in pairs),
+                frozenset(st for _, st in pairs if len(st) >= MIN_STEM),
+            )
+        return self._forms[language]

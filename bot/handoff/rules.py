@@ -26,7 +26,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
 
 from bot.errors import DmdeskError
-from bot.handoff.keywords import Term, words
+from bot.handoff.keywords import Term, TextWords
 from bot.handoff.models import PRIORITY_BY_REASON, HandoffReason
 
 TEAM_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,39}$"
@@ -214,7 +214,7 @@ class Escalator:
             text: The customer's message.
             handoff_only: Only rules that hand off in the same turn (``handoff: true``).
         """
-        found = words(text)
+        found = TextWords.of(text)
         matches: list[KeywordMatch] = []
         for rule, terms in self._terms:
             if handoff_only and not rule.handoff:

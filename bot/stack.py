@@ -25,6 +25,7 @@ from redis import Redis
 
 ROOT = Path(__file__).resolve().parent.parent
 RASA_BIN = ROOT / ".venv-rasa" / "bin" / "rasa"
+RASA_PYTHON = ROOT / ".venv-rasa" / "bin" / "python"
 MODEL = ROOT / "models" / "dmdesk.tar.gz"
 TOKEN_FILE = ROOT / ".cache" / "dev-token"
 BLAS_THREAD_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
@@ -36,9 +37,11 @@ def actions_argv(port: int) -> list[str]:
 
 
 def rasa_argv(model: Path, endpoints: Path, credentials: str | Path, port: int, api: bool = False) -> list[str]:
-    """``rasa run`` on loopback (``api``: with its HTTP API)."""
+    """``rasa run`` on loopback (``api``: with its HTTP API), through ``bot.nlu.launch`` (a faster start)."""
     return [
-        str(RASA_BIN),
+        str(RASA_PYTHON),
+        "-m",
+        "bot.nlu.launch",
         "run",
         *(["--enable-api"] if api else []),
         "-m",
@@ -287,10 +290,10 @@ def delete_prefix(redis_url: str, prefix: str) -> None:
 
 
 @contextmanager
-def private_stack(
+def private_stack_config(
     name: str, redis_url: str, extra_env: dict[str, str] | None = None, credentials: str = "credentials.yml"
-) -> Iterator[Stack]:
-    """A running stack on free ports with its own key prefix and API token, removed afterwards."""
+) -> Iterator[StackConfig]:
+    """The configuration of a private stack: free ports, its own key prefix and API token; keys removed after."""
     prefix = f"dmdesk{name}{uuid.uuid4().hex[:8]}"
     config = StackConfig(
         redis_url=redis_url,
@@ -305,8 +308,16 @@ def private_stack(
         credentials=credentials,
     )
     try:
-        with Stack(config) as stack:
-            stack.start()
-            yield stack
+        yield config
     finally:
         delete_prefix(redis_url, prefix)
+
+
+@contextmanager
+def private_stack(
+    name: str, redis_url: str, extra_env: dict[str, str] | None = None, credentials: str = "credentials.yml"
+) -> Iterator[Stack]:
+    """A running stack on free ports with its own key prefix and API token, removed afterwards."""
+    with private_stack_config(name, redis_url, extra_env, credentials) as config, Stack(config) as stack:
+        stack.start()
+        yield stack

@@ -24,14 +24,11 @@ import time
 import uuid
 from pathlib import Path
 from types import FrameType
+from typing import TYPE_CHECKING
 
 from redis import Redis
 
-from bot import runtime
 from bot.errors import DmdeskError, NotFoundError
-from bot.faq import store as faq_store
-from bot.faq.editor import FaqEditor
-from bot.faq.models import FaqBook
 from bot.keys import Keys
 from bot.retrain.jobs import JobStore
 from bot.retrain.models import BASE_VERSION, JobKind, JobState, ModelRecord, TrainingJob
@@ -41,6 +38,9 @@ from bot.settings import ROOT, NluSettings
 from bot.trainingdata import nlufile
 from bot.trainingdata.store import LANGUAGES_FILE, TrainingDataStore
 from bot.trainingdata.validate import Domain
+
+if TYPE_CHECKING:
+    from bot.faq.models import FaqBook
 
 log = logging.getLogger(__name__)
 
@@ -189,6 +189,12 @@ class Supervisor:
             if side.exists():
                 files[LANGUAGES_FILE] = side.read_text(encoding="utf-8")
             version = None
+        # imported here, not at start: the knowledge base pulls in scikit-learn (seconds on a busy machine),
+        # and the first Rasa server is spawned before anything heavy is imported
+        from bot import runtime
+        from bot.faq import store as faq_store
+        from bot.faq.editor import FaqEditor
+
         try:  # the live FAQ (the FAQ editor's), else the file a deployment starts from
             book = FaqEditor(self.redis, self.keys, brand, runtime.knowledge_base).book(brand)
         except NotFoundError:

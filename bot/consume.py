@@ -6,6 +6,7 @@ import asyncio
 import logging
 import os
 import signal
+from contextlib import suppress
 
 from redis import Redis
 from redis.asyncio import Redis as AsyncRedis
@@ -22,6 +23,32 @@ from bot.retrain.endpoint import RasaEndpoints
 from bot.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
+
+
+async def wait_for_rasa(rasa: RasaClient, stop: asyncio.Event, period_s: float = 0.25) -> bool:
+    """Wait until the Rasa server answers, or ``stop`` is set; False if stopped first.
+
+    Consumers start after this: a message taken while Rasa still loads its model would fail at
+    every retry and be dead-lettered (webhooks are stored from the moment the bot service listens).
+    """
+    waited = False
+    while not stop.is_set():
+        if await rasa.ready():
+            if waited:
+                log.info("rasa answers: consuming")
+            return True
+        if not waited:
+            log.info("waiting for the Rasa server before consuming")
+            waited = True
+        with suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=period_s)
+    return False
+
+
+async def consume_when_ready(consumers: list[Consumer], rasa: RasaClient, stop: asyncio.Event) -> None:
+    """Run ``consumers`` until ``stop`` is set, once Rasa answers."""
+    if consumers and await wait_for_rasa(rasa, stop):
+        await run_consumers(consumers, stop)
 
 
 async def consume(count: int | None = None) -> None:
@@ -57,7 +84,7 @@ async def consume(count: int | None = None) -> None:
     print(f"dmdesk consume: {n} consumers on prefix {cfg.redis_prefix}", flush=True)
     watching = asyncio.create_task(endpoints.run(stop))
     try:
-        await run_consumers(consumers, stop)
+        await consume_when_ready(consumers, rasa, stop)
     finally:
         stop.set()
         await watching

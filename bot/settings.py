@@ -74,6 +74,9 @@ class NluSettings(CoreSettings):
     rasa_credentials: str = "credentials.yml"
     rasa_api: bool = Field(default=False, description="Start Rasa with --enable-api (calibration only).")
     nlu_nice: int = Field(default=5, ge=0, le=19, description="Niceness of Rasa servers and trainings.")
+    nlu_start_nice: int = Field(
+        default=0, ge=0, le=19, description="Niceness of the first Rasa server until it serves (then nlu_nice)."
+    )
     channel_token: SecretStr = Field(default=SecretStr(""), description="Shared with Rasa's dmdesk channel.")
     models_dir: Path = ROOT / "models"
     base_model: Path = Field(default=ROOT / "models" / "dmdesk.tar.gz", description="What `make train` writes.")

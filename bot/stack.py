@@ -78,6 +78,36 @@ def bot_argv(port: int) -> list[str]:
     ]
 
 
+def process_threads(pid: int) -> list[int]:
+    """Thread ids of a process and of all its descendants (Linux ``/proc``; empty if it is gone)."""
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        try:
+            tids = [int(t) for t in os.listdir(f"/proc/{p}/task")]
+        except OSError:
+            continue
+        out += tids
+        for tid in tids:
+            try:
+                todo += [int(c) for c in Path(f"/proc/{p}/task/{tid}/children").read_text().split()]
+            except OSError:
+                continue
+    return out
+
+
+def renice(pid: int, nice: int) -> None:
+    """Set the niceness of a process tree, every thread (on Linux each thread has its own).
+
+    Raising niceness needs no privilege; a thread that is gone is skipped.
+    """
+    for tid in process_threads(pid) or [pid]:
+        try:
+            os.setpriority(os.PRIO_PROCESS, tid, nice)
+        except (ProcessLookupError, PermissionError):
+            continue
+
+
 class StackError(RuntimeError):
     """A process of the stack did not start."""
 
@@ -125,6 +155,9 @@ class StackConfig:
     #: scheduling niceness of the Rasa server and the action server (NLU is throughput work): on a
     #: saturated machine the bot service, which acknowledges webhooks, gets the CPU first
     nlu_nice: int = field(default_factory=lambda: int(os.environ.get("DMDESK_NLU_NICE", "5")))
+    #: their niceness until the stack is ready: starting is the critical path (nothing to acknowledge
+    #: yet), so they start at full priority and are lowered to ``nlu_nice`` once the stack answers
+    start_nice: int = field(default_factory=lambda: int(os.environ.get("DMDESK_NLU_START_NICE", "0")))
 
     @property
     def bot_url(self) -> str:
@@ -176,6 +209,7 @@ class StackConfig:
             "DMDESK_RASA_CREDENTIALS": self.credentials,
             "DMDESK_RASA_API": "true" if self.rasa_api else "false",
             "DMDESK_NLU_NICE": str(self.nlu_nice),
+            "DMDESK_NLU_START_NICE": str(self.start_nice),
             "DMDESK_LOG_DIR": str(self.log_dir),
             # one BLAS/OpenMP thread per process: the stack's concurrency is its processes. Multi-threaded
             # BLAS spins on a busy 2-core machine: a 2,761 x 512 FAQ search took 8 ms instead of 0.13 ms
@@ -228,7 +262,10 @@ class Stack:
         endpoints.parent.mkdir(parents=True, exist_ok=True)
         endpoints.write_text(c.endpoints_yaml())
         endpoints.chmod(0o600)
-        self.spawn("actions", actions_argv(c.action_port), nice=c.nlu_nice)
+        # everything starts at once (no process waits for another to start); the NLU side at
+        # ``start_nice`` and lowered to ``nlu_nice`` once the stack answers (the supervisor does
+        # the same for its Rasa server once that serves)
+        self.spawn("actions", actions_argv(c.action_port), nice=c.start_nice)
         # The NLU supervisor starts the Rasa server (at DMDESK_NLU_NICE) on `model`, runs the
         # trainings asked for in the training data editor and swaps in new models (bot/retrain).
         self.spawn("nlu", [sys.executable, "-m", "bot.cli", "nlu"], env={"DMDESK_BASE_MODEL": str(model)})
@@ -240,7 +277,7 @@ class Stack:
         env = c.env()
         separate = env.get("DMDESK_CONSUMER_PROCESS", "true").lower() in ("1", "true", "yes")
         if separate and env.get("DMDESK_CONSUMERS", "") != "0":
-            self.spawn("consumers", consumers_argv(), nice=c.nlu_nice)
+            self.spawn("consumers", consumers_argv(), nice=c.start_nice)
         self.spawn(
             "bot",
             bot_argv(c.bot_port),
@@ -256,6 +293,10 @@ class Stack:
         except BaseException:
             self.stop()
             raise
+        if c.nlu_nice != c.start_nice:
+            for name in ("actions", "consumers"):
+                if name in self.procs:
+                    renice(self.procs[name].pid, c.nlu_nice)
         return self
 
     def stop(self) -> None:

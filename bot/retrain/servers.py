@@ -16,7 +16,7 @@ from redis import Redis
 from bot.errors import UpstreamError
 from bot.keys import Keys
 from bot.retrain.trainer import rasa_env
-from bot.stack import ROOT, rasa_argv
+from bot.stack import ROOT, rasa_argv, renice
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +51,11 @@ class RasaServer:
         )
         out.close()
         log.info("rasa server started", extra={"port": self.port, "version": self.version, "pid": self.proc.pid})
+
+    def renice(self, nice: int) -> None:
+        """Set the server's niceness (every thread of it)."""
+        if self.proc is not None and self.proc.poll() is None:
+            renice(self.proc.pid, nice)
 
     def alive(self) -> bool:
         """True while the process runs."""

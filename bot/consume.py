@@ -58,7 +58,8 @@ async def consume(count: int | None = None) -> None:
     keys = Keys(cfg.redis_prefix)
     aredis = AsyncRedis.from_url(cfg.redis_url)
     sredis = Redis.from_url(cfg.redis_url)
-    endpoints = RasaEndpoints(aredis, keys, cfg.rasa_url, cfg.rasa_endpoint_refresh_s)
+    # pinned: this replica's own Rasa server (DMDESK_RASA_URL); else the one the NLU supervisor publishes
+    endpoints = None if cfg.rasa_pinned else RasaEndpoints(aredis, keys, cfg.rasa_url, cfg.rasa_endpoint_refresh_s)
     rasa = RasaClient(cfg.rasa_url, cfg.rasa_timeout_s, cfg.channel_token.get_secret_value(), endpoints)
     store = HandoffStore(sredis, keys, cfg.brand)
     send = build_send_client(cfg, aredis, keys)
@@ -82,12 +83,13 @@ async def consume(count: int | None = None) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     print(f"dmdesk consume: {n} consumers on prefix {cfg.redis_prefix}", flush=True)
-    watching = asyncio.create_task(endpoints.run(stop))
+    watching = asyncio.create_task(endpoints.run(stop)) if endpoints is not None else None
     try:
         await consume_when_ready(consumers, rasa, stop)
     finally:
         stop.set()
-        await watching
+        if watching is not None:
+            await watching
         await send.close()
         await rasa.close()
         await aredis.aclose()

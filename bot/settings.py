@@ -91,6 +91,13 @@ class ServiceSettings(CoreSettings):
     """Settings of the bot service (FastAPI)."""
 
     rasa_url: str = Field(default="http://127.0.0.1:5005", description="Rasa until the NLU supervisor publishes one.")
+    rasa_pinned: bool = Field(
+        default=False,
+        description=(
+            "Send to DMDESK_RASA_URL only, not to the Rasa server the NLU supervisor publishes: a replica "
+            "(bot service or consumers) paired with a Rasa server of its own, which model swaps do not reach."
+        ),
+    )
     rasa_endpoint_refresh_s: float = Field(default=0.25, gt=0, le=5, description="How often the Rasa URL is read.")
     rasa_timeout_s: float = 30.0
     channel_token: SecretStr = Field(default=SecretStr(""), description="Shared with Rasa's dmdesk channel.")

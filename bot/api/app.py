@@ -114,7 +114,8 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         keys = Keys(cfg.redis_prefix)
         aredis = AsyncRedis.from_url(cfg.redis_url)
         sredis = Redis.from_url(cfg.redis_url)
-        endpoints = RasaEndpoints(aredis, keys, cfg.rasa_url, cfg.rasa_endpoint_refresh_s)
+        # pinned: this replica's own Rasa server (DMDESK_RASA_URL); else the one the NLU supervisor publishes
+        endpoints = None if cfg.rasa_pinned else RasaEndpoints(aredis, keys, cfg.rasa_url, cfg.rasa_endpoint_refresh_s)
         rasa = RasaClient(cfg.rasa_url, cfg.rasa_timeout_s, cfg.channel_token.get_secret_value(), endpoints)
         store = HandoffStore(sredis, keys, cfg.brand)
         escalator = load_escalator(cfg.escalation_file)  # a bad rules file stops the service here, with the reason
@@ -158,7 +159,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
             idle_task: asyncio.Task[None] | None = asyncio.create_task(closer.run(stop))
         else:
             idle_task = None
-        watching = asyncio.create_task(endpoints.run(stop))
+        watching = asyncio.create_task(endpoints.run(stop)) if endpoints is not None else None
         try:
             yield
         finally:
@@ -172,7 +173,8 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
                     await asyncio.wait_for(idle_task, timeout=10)
                 except asyncio.TimeoutError:
                     idle_task.cancel()
-            await watching
+            if watching is not None:
+                await watching
             if warming is not None:
                 await warming
             await send.close()

@@ -91,6 +91,9 @@ class ServiceSettings(CoreSettings):
     """Settings of the bot service (FastAPI)."""
 
     rasa_url: str = Field(default="http://127.0.0.1:5005", description="Rasa until the NLU supervisor publishes one.")
+    gc_freeze: bool = Field(
+        default=True, description="Exempt the objects alive after start-up from garbage collection (gc.freeze)."
+    )
     rasa_pinned: bool = Field(
         default=False,
         description=(

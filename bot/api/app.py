@@ -177,7 +177,8 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         else:
             idle_task = None
         watching = asyncio.create_task(endpoints.run(stop)) if endpoints is not None else None
-        _freeze_startup_objects(cfg)
+        if settings is None:  # the service proper, not an app built in a test process
+            _freeze_startup_objects(cfg)
         try:
             yield
         finally:

@@ -9,10 +9,18 @@ import signal
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
+from fastapi.testclient import TestClient
+from redis import Redis
+
+from bot.api.app import create_app
 from bot.consume import wait_for_rasa
+from bot.keys import Keys
 from bot.rasa_client import RasaClient
+from bot.retrain.jobs import JobStore
+from bot.settings import ServiceSettings
 from bot.stack import RASA_PYTHON, ROOT, free_port, process_threads, rasa_argv, renice
 
 
@@ -92,3 +100,27 @@ def test_consumers_wait_while_no_rasa_answers_and_stop_when_told() -> None:
     still_waiting, result = asyncio.run(go())
     assert still_waiting
     assert result is False
+
+
+def _client_reports(redis: Redis, keys: Keys, app_settings: ServiceSettings) -> tuple[object, dict[bytes, bytes]]:
+    with TestClient(create_app(app_settings)) as client:
+        rasa = client.app.state.services.rasa  # type: ignore[attr-defined]
+        time.sleep(0.3)  # a following client reports within one refresh (0.05 s)
+        return rasa.endpoints, redis.hgetall(keys.rasa_clients)  # type: ignore[return-value]
+
+
+def test_a_pinned_service_keeps_its_own_rasa_and_a_following_one_reports_to_the_supervisor(
+    redis: Redis, redis_url: str, keys: Keys
+) -> None:
+    JobStore(redis, keys).switch("http://127.0.0.1:5999", "base")  # what a supervisor publishes
+    common = {"redis_url": redis_url, "redis_prefix": keys.prefix, "api_token": "t", "consumers": 0}
+    own = f"http://127.0.0.1:{free_port()}"
+    following = ServiceSettings(rasa_url=own, rasa_endpoint_refresh_s=0.05, **common)  # type: ignore[arg-type]
+    endpoints, reports = _client_reports(redis, keys, following)
+    assert endpoints is not None and endpoints.url == "http://127.0.0.1:5999"  # type: ignore[attr-defined]
+    assert len(reports) == 1  # the supervisor waits for this client when it swaps
+    redis.delete(keys.rasa_clients)
+    pinned = ServiceSettings(rasa_url=own, rasa_pinned=True, **common)  # type: ignore[arg-type]
+    endpoints, reports = _client_reports(redis, keys, pinned)
+    assert endpoints is None  # every request goes to DMDESK_RASA_URL
+    assert reports == {}  # and a swap does not wait for it

@@ -31,6 +31,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
 import secrets
 import subprocess
 import sys
@@ -97,12 +98,7 @@ def fake_graph() -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{url}/_fake/stats", timeout=2).status_code == 200:
-                    break
-            time.sleep(0.2)
+        _wait_http(f"{url}/_fake/stats", 30)
         yield url, proc
     finally:
         proc.terminate()
@@ -115,11 +111,12 @@ def fake_graph() -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
 
 def _wait_http(url: str, timeout_s: float = 300) -> None:
     deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        with contextlib.suppress(httpx.HTTPError):
-            if httpx.get(url, timeout=2).status_code == 200:
-                return
-        time.sleep(0.3)
+    with httpx.Client(timeout=2) as http:  # one client: each httpx.get() builds an SSL context (80 ms of CPU)
+        while time.monotonic() < deadline:
+            with contextlib.suppress(httpx.HTTPError):
+                if http.get(url).status_code == 200:
+                    return
+            time.sleep(0.2)
     raise RuntimeError(f"{url} not ready after {timeout_s:.0f}s")
 
 
@@ -215,8 +212,29 @@ def run_dmdesk(plan: Plan, fake_url: str, fake_pid: int, mix: list[Dm]) -> dict[
     return out
 
 
+def rasa_requests(log_dir: Path, names: Sequence[str]) -> dict[str, int]:
+    """Rasa URL -> messages the consumer processes ``names`` sent to it so far (their httpx log lines)."""
+    counts: dict[str, int] = {}
+    for name in names:
+        path = log_dir / f"{name}.log"
+        if not path.exists():
+            continue
+        with path.open(encoding="utf-8", errors="replace") as f:
+            for line in f:
+                if "/webhooks/dmdesk/webhook" in line and "HTTP Request: POST" in line:
+                    url = line.split("POST ", 1)[1].split("/webhooks/", 1)[0]
+                    counts[url] = counts.get(url, 0) + 1
+    return counts
+
+
 def scale_out(stack: Stack, plan: Plan, fake_url: str, fake_pid: int, mix: list[Dm]) -> dict[str, Any]:
-    """A second Rasa, bot service and consumer process on the running stack's Redis; load and ordering."""
+    """A second Rasa, bot service and consumer process on the running stack's Redis; load and ordering.
+
+    Pairs: the stack's consumers send to the Rasa server the NLU supervisor publishes; the second
+    consumer process and bot service are pinned to the second Rasa server (DMDESK_RASA_PINNED), so
+    both Rasa servers work. Both consumer processes take messages from the same streams (whichever
+    is free), whichever bot service stored them; the requests each Rasa server received are counted.
+    """
     c = stack.config
     endpoints = c.log_dir.parent / f"endpoints-{c.rasa_port}.yml"
     credentials = ROOT / c.credentials
@@ -224,19 +242,21 @@ def scale_out(stack: Stack, plan: Plan, fake_url: str, fake_pid: int, mix: list[
     stack.spawn("rasa_2", rasa_argv(ROOT / "models" / "dmdesk.tar.gz", endpoints, credentials, rasa2), c.nlu_nice)
     rasa2_url = f"http://127.0.0.1:{rasa2}"
     bot2 = free_port()
-    env2 = {"DMDESK_CONSUMERS": "0", "DMDESK_PORT": str(bot2), "DMDESK_RASA_URL": rasa2_url}
-    stack.spawn("bot_2", bot_argv(bot2), env=env2)
-    stack.spawn("consumers_2", consumers_argv(), c.nlu_nice, {"DMDESK_RASA_URL": rasa2_url})
+    pinned = {"DMDESK_RASA_URL": rasa2_url, "DMDESK_RASA_PINNED": "true"}
+    stack.spawn("bot_2", bot_argv(bot2), env={**pinned, "DMDESK_CONSUMERS": "0", "DMDESK_PORT": str(bot2)})
+    stack.spawn("consumers_2", consumers_argv(), c.nlu_nice, pinned)
     _wait_http(f"{rasa2_url}/webhooks/dmdesk/")
     _wait_http(f"http://127.0.0.1:{bot2}/healthz")
     keys = Keys(c.redis_prefix)
     out: dict[str, Any] = {"replicas": {"rasa": 2, "bot": 2, "consumer_processes": 2, "action_servers": 1}}
+    consumer_logs = ("consumers", "consumers_2")
 
     async def go() -> None:
         redis = AsyncRedis.from_url(redis_url())
         target = WebhookTarget([c.bot_url, f"http://127.0.0.1:{bot2}"], fake_url, SECRET, redis, keys)
         try:
             await closed_loop(target, mix, 10, 2)
+            before = rasa_requests(c.log_dir, consumer_logs)
             load = {}
             for concurrency in (16, 64):
                 with ProcSampler({**stack_pids(stack), "fake_graph": fake_pid}) as sampler:
@@ -250,8 +270,14 @@ def scale_out(stack: Stack, plan: Plan, fake_url: str, fake_pid: int, mix: list[
             out["exactly_once_in_order"] = await ordered_conversations(
                 target, redis, keys, plan.scale_conversations, plan.scale_messages
             )
+            after = rasa_requests(c.log_dir, consumer_logs)
+            first = f"http://127.0.0.1:{c.rasa_port}"
+            served = {url: n - before.get(url, 0) for url, n in after.items() if n > before.get(url, 0)}
+            out["rasa_requests"] = {"rasa_1": served.get(first, 0), "rasa_2": served.get(rasa2_url, 0)}
+            out["rasa_requests"]["other"] = sum(n for url, n in served.items() if url not in (first, rasa2_url))
             progress(
-                f"scale-out: {load['closed_c64']['throughput_msg_s']} msg/s; ok {out['exactly_once_in_order']['ok']}"
+                f"scale-out: {load['closed_c64']['throughput_msg_s']} msg/s; ok {out['exactly_once_in_order']['ok']};"
+                f" messages per Rasa {out['rasa_requests']}"
             )
         finally:
             await target.close()
@@ -321,10 +347,31 @@ def main() -> None:
     parser.add_argument("--skip-retrieval", action="store_true", help="development only")
     parser.add_argument("--skip-baseline", action="store_true", help="development only (no ratios)")
     parser.add_argument("--baseline-model", type=Path, default=BASELINE_MODEL, help="its config.yml beside it")
+    parser.add_argument("--scale-out-only", action="store_true", help="part 4 alone: writes scale_out.json")
     args = parser.parse_args()
     plan = Plan(args.quick)
     ensure_redis(redis_url())
     mix = message_mix(ROOT)
+    if args.scale_out_only:
+        with fake_graph() as (fake_url, fake_proc), private_stack("benchscale", redis_url(), _env(fake_url)) as stack:
+            result = scale_out(stack, plan, fake_url, fake_proc.pid, mix)
+        out = Path(args.out_dir) / "scale_out.json"
+        out.write_text(json.dumps(result, indent=2) + "\n")
+        print(
+            json.dumps(
+                {k: v for k, v in result.items() if k != "load"}
+                | {
+                    name: {
+                        "throughput_msg_s": p["throughput_msg_s"],
+                        "p99_ms": p["latency_ms"]["p99"],
+                        "cpu_pct": {n: r["cpu_pct"] for n, r in p["processes"].items()},
+                    }
+                    for name, p in result["load"].items()
+                },
+                indent=2,
+            )
+        )
+        return
     t0 = time.monotonic()
     with fake_graph() as (fake_url, fake_proc):
         base = {} if args.skip_baseline else run_baseline(plan, fake_url, mix, args.baseline_model)

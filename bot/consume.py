@@ -6,6 +6,7 @@ import asyncio
 import logging
 import os
 import signal
+from contextlib import suppress
 
 from redis import Redis
 from redis.asyncio import Redis as AsyncRedis
@@ -24,6 +25,32 @@ from bot.settings import ServiceSettings
 log = logging.getLogger(__name__)
 
 
+async def wait_for_rasa(rasa: RasaClient, stop: asyncio.Event, period_s: float = 0.25) -> bool:
+    """Wait until the Rasa server answers, or ``stop`` is set; False if stopped first.
+
+    Consumers start after this: a message taken while Rasa still loads its model would fail at
+    every retry and be dead-lettered (webhooks are stored from the moment the bot service listens).
+    """
+    waited = False
+    while not stop.is_set():
+        if await rasa.ready():
+            if waited:
+                log.info("rasa answers: consuming")
+            return True
+        if not waited:
+            log.info("waiting for the Rasa server before consuming")
+            waited = True
+        with suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=period_s)
+    return False
+
+
+async def consume_when_ready(consumers: list[Consumer], rasa: RasaClient, stop: asyncio.Event) -> None:
+    """Run ``consumers`` until ``stop`` is set, once Rasa answers."""
+    if consumers and await wait_for_rasa(rasa, stop):
+        await run_consumers(consumers, stop)
+
+
 async def consume(count: int | None = None) -> None:
     """Run ``count`` consumers (default DMDESK_CONSUMERS) until SIGINT or SIGTERM."""
     # the JSON API token is not used by a consumer replica
@@ -31,7 +58,8 @@ async def consume(count: int | None = None) -> None:
     keys = Keys(cfg.redis_prefix)
     aredis = AsyncRedis.from_url(cfg.redis_url)
     sredis = Redis.from_url(cfg.redis_url)
-    endpoints = RasaEndpoints(aredis, keys, cfg.rasa_url, cfg.rasa_endpoint_refresh_s)
+    # pinned: this replica's own Rasa server (DMDESK_RASA_URL); else the one the NLU supervisor publishes
+    endpoints = None if cfg.rasa_pinned else RasaEndpoints(aredis, keys, cfg.rasa_url, cfg.rasa_endpoint_refresh_s)
     rasa = RasaClient(cfg.rasa_url, cfg.rasa_timeout_s, cfg.channel_token.get_secret_value(), endpoints)
     store = HandoffStore(sredis, keys, cfg.brand)
     send = build_send_client(cfg, aredis, keys)
@@ -55,12 +83,13 @@ async def consume(count: int | None = None) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     print(f"dmdesk consume: {n} consumers on prefix {cfg.redis_prefix}", flush=True)
-    watching = asyncio.create_task(endpoints.run(stop))
+    watching = asyncio.create_task(endpoints.run(stop)) if endpoints is not None else None
     try:
-        await run_consumers(consumers, stop)
+        await consume_when_ready(consumers, rasa, stop)
     finally:
         stop.set()
-        await watching
+        if watching is not None:
+            await watching
         await send.close()
         await rasa.close()
         await aredis.aclose()

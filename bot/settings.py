@@ -74,6 +74,9 @@ class NluSettings(CoreSettings):
     rasa_credentials: str = "credentials.yml"
     rasa_api: bool = Field(default=False, description="Start Rasa with --enable-api (calibration only).")
     nlu_nice: int = Field(default=5, ge=0, le=19, description="Niceness of Rasa servers and trainings.")
+    nlu_start_nice: int = Field(
+        default=0, ge=0, le=19, description="Niceness of the first Rasa server until it serves (then nlu_nice)."
+    )
     channel_token: SecretStr = Field(default=SecretStr(""), description="Shared with Rasa's dmdesk channel.")
     models_dir: Path = ROOT / "models"
     base_model: Path = Field(default=ROOT / "models" / "dmdesk.tar.gz", description="What `make train` writes.")
@@ -88,6 +91,16 @@ class ServiceSettings(CoreSettings):
     """Settings of the bot service (FastAPI)."""
 
     rasa_url: str = Field(default="http://127.0.0.1:5005", description="Rasa until the NLU supervisor publishes one.")
+    gc_freeze: bool = Field(
+        default=True, description="Exempt the objects alive after start-up from garbage collection (gc.freeze)."
+    )
+    rasa_pinned: bool = Field(
+        default=False,
+        description=(
+            "Send to DMDESK_RASA_URL only, not to the Rasa server the NLU supervisor publishes: a replica "
+            "(bot service or consumers) paired with a Rasa server of its own, which model swaps do not reach."
+        ),
+    )
     rasa_endpoint_refresh_s: float = Field(default=0.25, gt=0, le=5, description="How often the Rasa URL is read.")
     rasa_timeout_s: float = 30.0
     channel_token: SecretStr = Field(default=SecretStr(""), description="Shared with Rasa's dmdesk channel.")

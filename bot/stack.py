@@ -25,6 +25,7 @@ from redis import Redis
 
 ROOT = Path(__file__).resolve().parent.parent
 RASA_BIN = ROOT / ".venv-rasa" / "bin" / "rasa"
+RASA_PYTHON = ROOT / ".venv-rasa" / "bin" / "python"
 MODEL = ROOT / "models" / "dmdesk.tar.gz"
 TOKEN_FILE = ROOT / ".cache" / "dev-token"
 BLAS_THREAD_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
@@ -36,9 +37,11 @@ def actions_argv(port: int) -> list[str]:
 
 
 def rasa_argv(model: Path, endpoints: Path, credentials: str | Path, port: int, api: bool = False) -> list[str]:
-    """``rasa run`` on loopback (``api``: with its HTTP API)."""
+    """``rasa run`` on loopback (``api``: with its HTTP API), through ``bot.nlu.launch`` (a faster start)."""
     return [
-        str(RASA_BIN),
+        str(RASA_PYTHON),
+        "-m",
+        "bot.nlu.launch",
         "run",
         *(["--enable-api"] if api else []),
         "-m",
@@ -73,6 +76,36 @@ def bot_argv(port: int) -> list[str]:
         str(port),
         "--no-access-log",
     ]
+
+
+def process_threads(pid: int) -> list[int]:
+    """Thread ids of a process and of all its descendants (Linux ``/proc``; empty if it is gone)."""
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        try:
+            tids = [int(t) for t in os.listdir(f"/proc/{p}/task")]
+        except OSError:
+            continue
+        out += tids
+        for tid in tids:
+            try:
+                todo += [int(c) for c in Path(f"/proc/{p}/task/{tid}/children").read_text().split()]
+            except OSError:
+                continue
+    return out
+
+
+def renice(pid: int, nice: int) -> None:
+    """Set the niceness of a process tree, every thread (on Linux each thread has its own).
+
+    Raising niceness needs no privilege; a thread that is gone is skipped.
+    """
+    for tid in process_threads(pid) or [pid]:
+        try:
+            os.setpriority(os.PRIO_PROCESS, tid, nice)
+        except (ProcessLookupError, PermissionError):
+            continue
 
 
 class StackError(RuntimeError):
@@ -122,6 +155,9 @@ class StackConfig:
     #: scheduling niceness of the Rasa server and the action server (NLU is throughput work): on a
     #: saturated machine the bot service, which acknowledges webhooks, gets the CPU first
     nlu_nice: int = field(default_factory=lambda: int(os.environ.get("DMDESK_NLU_NICE", "5")))
+    #: their niceness until the stack is ready: starting is the critical path (nothing to acknowledge
+    #: yet), so they start at full priority and are lowered to ``nlu_nice`` once the stack answers
+    start_nice: int = field(default_factory=lambda: int(os.environ.get("DMDESK_NLU_START_NICE", "0")))
 
     @property
     def bot_url(self) -> str:
@@ -173,6 +209,7 @@ class StackConfig:
             "DMDESK_RASA_CREDENTIALS": self.credentials,
             "DMDESK_RASA_API": "true" if self.rasa_api else "false",
             "DMDESK_NLU_NICE": str(self.nlu_nice),
+            "DMDESK_NLU_START_NICE": str(self.start_nice),
             "DMDESK_LOG_DIR": str(self.log_dir),
             # one BLAS/OpenMP thread per process: the stack's concurrency is its processes. Multi-threaded
             # BLAS spins on a busy 2-core machine: a 2,761 x 512 FAQ search took 8 ms instead of 0.13 ms
@@ -202,18 +239,18 @@ class Stack:
             preexec_fn=(lambda: os.nice(nice)) if nice else None,  # noqa: PLW1509 (no threads started yet)
         )
 
-    def _wait(self, name: str, url: str, timeout_s: float, ok: int = 200) -> None:
+    def _wait(self, http: httpx.Client, name: str, url: str, timeout_s: float, ok: int = 200) -> None:
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             proc = self.procs[name]
             if proc.poll() is not None:
                 raise StackError(f"{name} exited with {proc.returncode}; see {self.config.log_dir / (name + '.log')}")
             try:
-                if httpx.get(url, timeout=2).status_code == ok:
+                if http.get(url).status_code == ok:
                     return
             except httpx.HTTPError:
                 pass
-            time.sleep(0.3)
+            time.sleep(0.2)
         raise StackError(f"{name} not ready after {timeout_s:.0f}s; see {self.config.log_dir / (name + '.log')}")
 
     def start(self, model: Path = MODEL, timeout_s: float = 240) -> Stack:
@@ -225,7 +262,10 @@ class Stack:
         endpoints.parent.mkdir(parents=True, exist_ok=True)
         endpoints.write_text(c.endpoints_yaml())
         endpoints.chmod(0o600)
-        self.spawn("actions", actions_argv(c.action_port), nice=c.nlu_nice)
+        # everything starts at once (no process waits for another to start); the NLU side at
+        # ``start_nice`` and lowered to ``nlu_nice`` once the stack answers (the supervisor does
+        # the same for its Rasa server once that serves)
+        self.spawn("actions", actions_argv(c.action_port), nice=c.start_nice)
         # The NLU supervisor starts the Rasa server (at DMDESK_NLU_NICE) on `model`, runs the
         # trainings asked for in the training data editor and swaps in new models (bot/retrain).
         self.spawn("nlu", [sys.executable, "-m", "bot.cli", "nlu"], env={"DMDESK_BASE_MODEL": str(model)})
@@ -237,22 +277,29 @@ class Stack:
         env = c.env()
         separate = env.get("DMDESK_CONSUMER_PROCESS", "true").lower() in ("1", "true", "yes")
         if separate and env.get("DMDESK_CONSUMERS", "") != "0":
-            self.spawn("consumers", consumers_argv(), nice=c.nlu_nice)
+            self.spawn("consumers", consumers_argv(), nice=c.start_nice)
         self.spawn(
             "bot",
             bot_argv(c.bot_port),
             env={"DMDESK_CONSUMERS": "0"} if "consumers" in self.procs else None,
         )
+        # one client for every poll: each httpx.get() builds an SSL context (80 ms of CPU here, taken from
+        # the processes starting); the processes start at once, so waiting for them in turn costs nothing
         try:
-            self._wait("actions", f"http://127.0.0.1:{c.action_port}/health", timeout_s)
-            self._wait("nlu", f"http://127.0.0.1:{c.rasa_port}/webhooks/dmdesk/", timeout_s)
-            self._wait("bot", f"{c.bot_url}/healthz", timeout_s)
+            with httpx.Client(timeout=2) as http:
+                self._wait(http, "actions", f"http://127.0.0.1:{c.action_port}/health", timeout_s)
+                self._wait(http, "nlu", f"http://127.0.0.1:{c.rasa_port}/webhooks/dmdesk/", timeout_s)
+                self._wait(http, "bot", f"{c.bot_url}/healthz", timeout_s)
             consumers = self.procs.get("consumers")
             if consumers is not None and consumers.poll() is not None:
                 raise StackError(f"consumers exited with {consumers.returncode}; see {c.log_dir / 'consumers.log'}")
         except BaseException:
             self.stop()
             raise
+        if c.nlu_nice != c.start_nice:
+            for name in ("actions", "consumers"):
+                if name in self.procs:
+                    renice(self.procs[name].pid, c.nlu_nice)
         return self
 
     def stop(self) -> None:
@@ -287,10 +334,10 @@ def delete_prefix(redis_url: str, prefix: str) -> None:
 
 
 @contextmanager
-def private_stack(
+def private_stack_config(
     name: str, redis_url: str, extra_env: dict[str, str] | None = None, credentials: str = "credentials.yml"
-) -> Iterator[Stack]:
-    """A running stack on free ports with its own key prefix and API token, removed afterwards."""
+) -> Iterator[StackConfig]:
+    """The configuration of a private stack: free ports, its own key prefix and API token; keys removed after."""
     prefix = f"dmdesk{name}{uuid.uuid4().hex[:8]}"
     config = StackConfig(
         redis_url=redis_url,
@@ -305,8 +352,16 @@ def private_stack(
         credentials=credentials,
     )
     try:
-        with Stack(config) as stack:
-            stack.start()
-            yield stack
+        yield config
     finally:
         delete_prefix(redis_url, prefix)
+
+
+@contextmanager
+def private_stack(
+    name: str, redis_url: str, extra_env: dict[str, str] | None = None, credentials: str = "credentials.yml"
+) -> Iterator[Stack]:
+    """A running stack on free ports with its own key prefix and API token, removed afterwards."""
+    with private_stack_config(name, redis_url, extra_env, credentials) as config, Stack(config) as stack:
+        stack.start()
+        yield stack

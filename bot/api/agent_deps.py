@@ -27,7 +27,7 @@ _session_bearer = HTTPBearer(
 )
 
 
-def get_agents(services: ServicesDep) -> AgentServices:
+async def get_agents(services: ServicesDep) -> AgentServices:
     """The agent workspace services."""
     if services.agents is None:
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "agent workspace not configured")

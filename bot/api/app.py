@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import threading
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from urllib.parse import urlencode
 
 from fastapi import FastAPI, Request
@@ -45,12 +46,13 @@ from bot.api.routers import (
 )
 from bot.api.training_deps import build_training_services
 from bot.api.web_deps import LoginRequired, PageForbidden
+from bot.consume import consume_when_ready, wait_for_rasa
 from bot.dispatcher import Dispatcher
 from bot.errors import DmdeskError, FaqConflictError, InvalidInputError, NotFoundError, UpstreamError
 from bot.faq.editor import FaqEditor
 from bot.handoff.queue import HandoffStore
 from bot.handoff.rules import load_escalator, rule_summary
-from bot.ingest import Consumer, Ingest, run_consumers
+from bot.ingest import Consumer, Ingest
 from bot.keys import Keys
 from bot.messages import Channel
 from bot.meta.agent_sender import MetaAgentSender
@@ -75,12 +77,49 @@ _STATUS.update(  # agent workspace
 )
 
 
-def _warm_knowledge_base() -> None:
+def _warm_knowledge_base(freeze: bool = False) -> None:
     """Build this process's knowledge base at start, so its FAQ listener runs from then on (and Try it is fast)."""
     try:
         runtime.knowledge_base()
     except (OSError, DmdeskError, RedisError) as exc:  # the first request that needs it raises again
         log.warning("faq knowledge base not built at start", extra={"error": str(exc)})
+        return
+    if freeze:
+        gc.freeze()  # the knowledge base's objects too (see _freeze_startup_objects)
+
+
+def _freeze_startup_objects(settings: ServiceSettings) -> None:
+    """Move every object alive after start-up out of the garbage collector's sight (``gc.freeze``).
+
+    The service holds about 166,000 long-lived objects (FastAPI, pydantic, the routers); a full
+    collection walks all of them: 300 to 1,200 ms on this busy 2-core machine, during which the
+    event loop acknowledges no webhook. Frozen, a collection walks only what was allocated since.
+    They live as long as the process anyway. DMDESK_GC_FREEZE=false turns it off.
+    """
+    if settings.gc_freeze:
+        gc.collect()
+        gc.freeze()
+
+
+async def _warm_when_rasa_serves(rasa: RasaClient, stop: asyncio.Event, freeze: bool, settle_s: float = 20.0) -> None:
+    """Build the knowledge base in a thread once Rasa serves.
+
+    Not at once: while the stack starts, the encoder and the index (about 4 CPU seconds) would compete
+    with the Rasa server's start and its first turn (the supervisor's probe, which loads Rasa's own
+    encoder), which the first answer waits for. So: once Rasa answers and the NLU supervisor has
+    published it (after its probe), or ``settle_s`` after Rasa answers without a supervisor. The
+    first request that needs the knowledge base before then builds it itself.
+    """
+    if not await wait_for_rasa(rasa, stop):
+        return
+    deadline = asyncio.get_running_loop().time() + settle_s
+    endpoints = rasa.endpoints
+    while endpoints is not None and endpoints.generation == 0 and asyncio.get_running_loop().time() < deadline:
+        with suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=endpoints.refresh_s)
+        if stop.is_set():
+            return
+    threading.Thread(target=_warm_knowledge_base, args=(freeze,), name="faq-warmup", daemon=True).start()
 
 
 def create_app(settings: ServiceSettings | None = None) -> FastAPI:
@@ -92,7 +131,8 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         keys = Keys(cfg.redis_prefix)
         aredis = AsyncRedis.from_url(cfg.redis_url)
         sredis = Redis.from_url(cfg.redis_url)
-        endpoints = RasaEndpoints(aredis, keys, cfg.rasa_url, cfg.rasa_endpoint_refresh_s)
+        # pinned: this replica's own Rasa server (DMDESK_RASA_URL); else the one the NLU supervisor publishes
+        endpoints = None if cfg.rasa_pinned else RasaEndpoints(aredis, keys, cfg.rasa_url, cfg.rasa_endpoint_refresh_s)
         rasa = RasaClient(cfg.rasa_url, cfg.rasa_timeout_s, cfg.channel_token.get_secret_value(), endpoints)
         store = HandoffStore(sredis, keys, cfg.brand)
         escalator = load_escalator(cfg.escalation_file)  # a bad rules file stops the service here, with the reason
@@ -109,13 +149,15 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
             agents.outbound.register(channel.value, MetaAgentSender(send, channel))
         collector = WorkspaceCollector(sredis, keys, store, agents.presence)
         faq = FaqEditor(sredis, keys, cfg.brand, runtime.knowledge_base, cfg.faq_near_duplicate)
+        stop = asyncio.Event()
         if settings is None:  # the service proper (its knowledge base follows the environment's settings)
-            threading.Thread(target=_warm_knowledge_base, name="faq-warmup", daemon=True).start()
+            warming: asyncio.Task[None] | None = asyncio.create_task(_warm_when_rasa_serves(rasa, stop, cfg.gc_freeze))
+        else:
+            warming = None
         app.state.services = Services(
             cfg, dispatcher, store, rasa, agents=agents, ingest=ingest, send=send, metrics=collector, faq=faq
         )
         app.state.training = build_training_services(cfg, sredis, keys, faq)
-        stop = asyncio.Event()
         handler = MetaHandler(aredis, keys, dispatcher, send, store, cfg.meta_app_id)
         consumers = [
             Consumer(
@@ -128,13 +170,15 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
             )
             for _ in range(cfg.consumers)
         ]
-        running = asyncio.create_task(run_consumers(consumers, stop))
+        running = asyncio.create_task(consume_when_ready(consumers, rasa, stop))
         if cfg.idle_close_s > 0:
             closer = IdleCloser(agents.workflow, aredis, keys, cfg.idle_close_s, cfg.idle_scan_s)
             idle_task: asyncio.Task[None] | None = asyncio.create_task(closer.run(stop))
         else:
             idle_task = None
-        watching = asyncio.create_task(endpoints.run(stop))
+        watching = asyncio.create_task(endpoints.run(stop)) if endpoints is not None else None
+        if settings is None:  # the service proper, not an app built in a test process
+            _freeze_startup_objects(cfg)
         try:
             yield
         finally:
@@ -148,7 +192,10 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
                     await asyncio.wait_for(idle_task, timeout=10)
                 except asyncio.TimeoutError:
                     idle_task.cancel()
-            await watching
+            if watching is not None:
+                await watching
+            if warming is not None:
+                await warming
             await send.close()
             await rasa.close()
             await aredis.aclose()

@@ -35,8 +35,13 @@ class Services:
     faq: FaqEditor | None = None
 
 
-def get_services(request: Request) -> Services:
-    """The app's services."""
+async def get_services(request: Request) -> Services:
+    """The app's services.
+
+    ``async`` like every dependency that does no I/O: FastAPI runs a plain ``def`` dependency in its
+    thread pool, a hop to a worker thread and back on every request (every webhook too), which on
+    a busy machine waits for that thread to get a CPU.
+    """
     services: Services = request.app.state.services
     return services
 
@@ -46,7 +51,7 @@ ServicesDep = Annotated[Services, Depends(get_services)]
 _bearer = HTTPBearer(auto_error=False, description="DMDESK_API_TOKEN")
 
 
-def require_token(
+async def require_token(
     services: ServicesDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> None:

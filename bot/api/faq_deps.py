@@ -12,7 +12,7 @@ from bot.faq.editor import FaqEditor
 from bot.faq.editor_models import Check, EntryPublic, ImportReport
 
 
-def get_faq_editor(services: ServicesDep) -> FaqEditor:
+async def get_faq_editor(services: ServicesDep) -> FaqEditor:
     """The FAQ editing service."""
     if services.faq is None:
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "FAQ editor not configured")

@@ -42,7 +42,7 @@ def build_training_services(settings: ServiceSettings, redis: Redis, keys: Keys,
     return TrainingServices(settings, TrainingDataStore(redis, keys, domain), JobStore(redis, keys), unanswered, inbox)
 
 
-def get_training(request: Request) -> TrainingServices:
+async def get_training(request: Request) -> TrainingServices:
     """The app's training services."""
     services: TrainingServices | None = getattr(request.app.state, "training", None)
     if services is None:

@@ -24,14 +24,11 @@ import time
 import uuid
 from pathlib import Path
 from types import FrameType
+from typing import TYPE_CHECKING
 
 from redis import Redis
 
-from bot import runtime
 from bot.errors import DmdeskError, NotFoundError
-from bot.faq import store as faq_store
-from bot.faq.editor import FaqEditor
-from bot.faq.models import FaqBook
 from bot.keys import Keys
 from bot.retrain.jobs import JobStore
 from bot.retrain.models import BASE_VERSION, JobKind, JobState, ModelRecord, TrainingJob
@@ -41,6 +38,9 @@ from bot.settings import ROOT, NluSettings
 from bot.trainingdata import nlufile
 from bot.trainingdata.store import LANGUAGES_FILE, TrainingDataStore
 from bot.trainingdata.validate import Domain
+
+if TYPE_CHECKING:
+    from bot.faq.models import FaqBook
 
 log = logging.getLogger(__name__)
 
@@ -88,10 +88,12 @@ class Supervisor:
             log.warning("active model file missing; serving the base model", extra={"version": active.version})
         return base
 
-    def _launch(self, record: ModelRecord, port: int) -> RasaServer:
+    def _launch(self, record: ModelRecord, port: int, nice: int | None = None) -> RasaServer:
         s = self.settings
         server = RasaServer(record.version, Path(record.path), port)
-        server.start(s.rasa_endpoints_file, s.rasa_credentials, s.rasa_api, s.nlu_nice, s.log_dir)
+        server.start(
+            s.rasa_endpoints_file, s.rasa_credentials, s.rasa_api, s.nlu_nice if nice is None else nice, s.log_dir
+        )
         return server
 
     def start(self) -> None:
@@ -114,14 +116,20 @@ class Supervisor:
         log.info("serving", extra={"version": record.version, "url": server.url})
 
     def _serve_first(self, record: ModelRecord) -> RasaServer:
-        server = self._launch(record, self.settings.rasa_port)
+        # Nothing is served before this server: its start is the stack's critical path, so it runs at
+        # ``nlu_start_nice`` until it serves, then at ``nlu_nice`` like every NLU process (a swap's
+        # candidate starts at ``nlu_nice``: the running server keeps answering meanwhile).
+        s = self.settings
+        server = self._launch(record, s.rasa_port, nice=s.nlu_start_nice)
         try:
-            server.wait_ready(self.settings.rasa_start_timeout_s)
+            server.wait_ready(s.rasa_start_timeout_s)
             # the first turn through a fresh server is slow (lazy loading): a probe takes it, not a customer
-            server.probe(self.settings.channel_token.get_secret_value(), self.redis, self.keys)
+            server.probe(s.channel_token.get_secret_value(), self.redis, self.keys)
         except DmdeskError:
             server.stop()
             raise
+        if s.nlu_start_nice != s.nlu_nice:
+            server.renice(s.nlu_nice)
         return server
 
     def _fail_orphans(self) -> None:
@@ -189,6 +197,12 @@ class Supervisor:
             if side.exists():
                 files[LANGUAGES_FILE] = side.read_text(encoding="utf-8")
             version = None
+        # imported here, not at start: the knowledge base pulls in scikit-learn (seconds on a busy machine),
+        # and the first Rasa server is spawned before anything heavy is imported
+        from bot import runtime
+        from bot.faq import store as faq_store
+        from bot.faq.editor import FaqEditor
+
         try:  # the live FAQ (the FAQ editor's), else the file a deployment starts from
             book = FaqEditor(self.redis, self.keys, brand, runtime.knowledge_base).book(brand)
         except NotFoundError:

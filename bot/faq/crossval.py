@@ -10,14 +10,21 @@ no-FAQ messages answered with one. NLU routing is not replayed: every
 non-handoff query is searched as an FAQ question (``bot.calibration``
 replays routing, with a running Rasa).
 
-    python -m bot.faq.crossval eval/dev.yml [--weights 3 6 10] [--c 0.3 1 3]
+    python -m bot.faq.crossval eval/dev.yml [--weights 3 6 10] [--c 0.3 1 3] [--cache .cache/crossval.pkl]
+
+The searches (simulation and dev queries) take most of the time; ``--cache``
+keeps their ranked candidates in a local pickle keyed by the FAQ file, the
+query file and the retrieval code, so trying verifier features or settings
+again takes seconds.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import itertools
 import json
+import pickle
 import sys
 from collections import defaultdict
 from collections.abc import Sequence
@@ -26,6 +33,9 @@ from pathlib import Path
 from bot.faq.index import Candidate
 from bot.faq.kb import DecisionKind, Thresholds, decide
 from bot.faq.verifier import Verifier, features, fit
+
+#: sources whose change invalidates cached searches
+_RETRIEVAL_CODE = ("index.py", "lexical.py", "normalize.py", "terms.py", "verifier.py", "models.py")
 
 
 def outcome(candidates: Sequence[Candidate], verifier: Verifier, t: Thresholds, strict: bool = False) -> str:
@@ -49,6 +59,15 @@ def rates(queries: Sequence[dict[str, str]], got: Sequence[str]) -> dict[str, di
     return {
         lang: {k: round(sum(v) / len(v), 3) for k, v in sorted(kinds.items())} for lang, kinds in sorted(per.items())
     }
+
+
+def cache_key(*files: Path) -> str:
+    """Digest of the given files and the retrieval code (a cached search is valid while it is unchanged)."""
+    digest = hashlib.sha256()
+    here = Path(__file__).parent
+    for path in (*files, *(here / name for name in _RETRIEVAL_CODE)):
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
 
 
 def cross_validate(
@@ -77,7 +96,7 @@ def main(argv: list[str]) -> int:
     from bot.evaluation import load_queries
     from bot.faq import store
     from bot.faq.index import FaqIndex
-    from bot.faq.verifier import _MemoryCache, simulate
+    from bot.faq.verifier import _MemoryCache, simulate_candidates
     from bot.runtime import index_config, thresholds
     from bot.settings import CoreSettings
 
@@ -87,16 +106,30 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--weights", type=float, nargs="+", default=[1.0, 3.0, 6.0, 10.0])
     parser.add_argument("--c", type=float, nargs="+", default=[0.3, 1.0, 3.0])
     parser.add_argument("--folds", type=int, default=4)
+    parser.add_argument("--cache", type=Path, help="pickle of the searches, reused while inputs and code are unchanged")
     args = parser.parse_args(argv)
     settings = CoreSettings()
-    encoders, weights = index_config(settings)
-    book = store.load(args.faq)
-    cache = _MemoryCache()
-    simulated = simulate(book, encoders, weights, cache)
-    index = FaqIndex(encoders, weights, cache)
-    index.build(book.entries)
     queries = load_queries(args.queries)  # handoff rows train as negatives, are not scored
-    ranked = [index.search(q["text"], 5) for q in queries]
+    key = cache_key(args.faq, args.queries) + ":" + json.dumps(settings.encoders) + str(settings.lexical_weight)
+    searches = None
+    if args.cache and args.cache.exists():
+        with args.cache.open("rb") as fh:
+            stored = pickle.load(fh)  # a local file this command wrote
+        searches = stored["searches"] if stored.get("key") == key else None
+    if searches is None:
+        encoders, weights = index_config(settings)
+        book = store.load(args.faq)
+        cache = _MemoryCache()
+        found, sim_labels = simulate_candidates(book, encoders, weights, cache)
+        index = FaqIndex(encoders, weights, cache)
+        index.build(book.entries)
+        searches = (found, sim_labels, [index.search(q["text"], 5) for q in queries])
+        if args.cache:
+            args.cache.parent.mkdir(parents=True, exist_ok=True)
+            with args.cache.open("wb") as fh:
+                pickle.dump({"key": key, "searches": searches}, fh)
+    found, sim_labels, ranked = searches
+    simulated = ([features(f) for f in found], sim_labels)
     for w, c in itertools.product(args.weights, args.c):
         result = cross_validate(simulated, queries, ranked, thresholds(settings), w, c, args.folds)
         worst = min(v.get("faq", 0.0) for v in result.values())

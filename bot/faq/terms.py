@@ -29,11 +29,76 @@ from bot.faq.normalize import fold
 
 STEM_CHARS = 5
 _WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
+#: Russian inflectional endings (after folding: "ё" is "е", "й" is "и"), longest first. Russian stems are
+#: often shorter than :data:`STEM_CHARS` ("карта"/"карту"/"картой", "чай"/"чая"), so the ending
+#: goes before the cut.
+_RU_ENDINGS = tuple(
+    sorted(
+        [
+            "иями",
+            "ями",
+            "ами",
+            "ого",
+            "его",
+            "ому",
+            "ему",
+            "ыми",
+            "ими",
+            "ая",
+            "яя",
+            "ое",
+            "ее",
+            "ые",
+            "ие",
+            "ую",
+            "юю",
+            "ои",
+            "еи",
+            "ии",
+            "ыи",
+            "ом",
+            "ем",
+            "ам",
+            "ям",
+            "ах",
+            "ях",
+            "ов",
+            "ев",
+            "ию",
+            "ия",
+            "ью",
+            "ть",
+            "ти",
+            "а",
+            "я",
+            "у",
+            "ю",
+            "ы",
+            "и",
+            "е",
+            "о",
+            "ь",
+        ],
+        key=len,
+        reverse=True,
+    )
+)
+_RU_MIN_STEM = 3
+
+
+def stem(word: str) -> str:
+    """A crude stem: a Russian word loses its inflectional ending, then every word is cut to STEM_CHARS."""
+    if "а" <= word[0] <= "я":
+        for ending in _RU_ENDINGS:
+            if word.endswith(ending) and len(word) - len(ending) >= _RU_MIN_STEM:
+                word = word[: -len(ending)]
+                break
+    return word[:STEM_CHARS]
 
 
 def terms(text: str) -> set[str]:
     """The stemmed terms of ``text`` (letters only, abbreviations expanded, folded: :mod:`bot.faq.normalize`)."""
-    return {w[:STEM_CHARS] for w in _WORD.findall(fold(text))}
+    return {stem(w) for w in _WORD.findall(fold(text))}
 
 
 def entry_terms(entry: FaqEntry) -> set[str]:
@@ -51,6 +116,7 @@ class TermEvidence:
     uncovered: float
     unknown: float
     unknown_terms: int
+    query_terms: int = 0
 
     def as_dict(self) -> dict[str, float]:
         """For :class:`bot.faq.index.Candidate` and tickets."""
@@ -58,6 +124,7 @@ class TermEvidence:
             "uncovered": round(self.uncovered, 4),
             "unknown": round(self.unknown, 4),
             "unknown_terms": self.unknown_terms,
+            "query_terms": self.query_terms,
         }
 
 
@@ -106,7 +173,7 @@ class TermCoverage:
     def evidence(self, query: set[str], entries: Sequence[int]) -> list[TermEvidence]:
         """Coverage of ``query`` terms by each entry (by position) in ``entries``."""
         if not self._n:
-            return [TermEvidence(0.0, 0.0, 0) for _ in entries]
+            return [TermEvidence(0.0, 0.0, 0, len(query)) for _ in entries]
         if not query:  # emoji, digits, punctuation only: nothing the FAQ could be said to cover
             return [TermEvidence(1.0, 1.0, 0) for _ in entries]
         weights = {t: self.weight(t) for t in query}
@@ -115,7 +182,10 @@ class TermCoverage:
         unknown_share = sum(weights[t] for t in unknown) / total
         return [
             TermEvidence(
-                sum(w for t, w in weights.items() if t not in self._vocab[i]) / total, unknown_share, len(unknown)
+                sum(w for t, w in weights.items() if t not in self._vocab[i]) / total,
+                unknown_share,
+                len(unknown),
+                len(query),
             )
             for i in entries
         ]

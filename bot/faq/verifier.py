@@ -95,20 +95,20 @@ class _MemoryCache:
         self._data.update({f"{encoder}:{d}": v for d, v in items.items()})
 
 
-def simulate(
+def simulate_candidates(
     book: FaqBook, encoders: Sequence, weights: IndexWeights, cache: VectorCache | None = None, seed: int = 0
-) -> tuple[list[list[float]], list[int]]:
-    """Labelled feature rows from leave-one-out searches over ``book``."""
+) -> tuple[list[list[Candidate]], list[int]]:
+    """Ranked candidates and labels of leave-one-out searches over ``book`` (see :func:`simulate`)."""
     rng = random.Random(seed)
     store = cache or _MemoryCache()
     entries = [e for e in book.entries if e.enabled]
-    rows: list[list[float]] = []
+    found: list[list[Candidate]] = []
     labels: list[int] = []
     for entry in entries:
         index = FaqIndex(encoders, weights, store)
         index.build([e for e in entries if e.id != entry.id])
         for text in rng.sample(entry.texts(), min(SAMPLES_PER_ENTRY, len(entry.texts()))):
-            rows.append(features(index.search(text, 5)))
+            found.append(index.search(text, 5))
             labels.append(0)
     for entry in entries:
         for text in rng.sample(entry.alternatives, min(SAMPLES_PER_ENTRY, len(entry.alternatives))):
@@ -120,10 +120,18 @@ def simulate(
             ]
             index = FaqIndex(encoders, weights, store)
             index.build(reduced)
-            found = index.search(text, 5)
-            rows.append(features(found))
-            labels.append(int(found[0].entry_id == entry.id))
-    return rows, labels
+            ranked = index.search(text, 5)
+            found.append(ranked)
+            labels.append(int(ranked[0].entry_id == entry.id))
+    return found, labels
+
+
+def simulate(
+    book: FaqBook, encoders: Sequence, weights: IndexWeights, cache: VectorCache | None = None, seed: int = 0
+) -> tuple[list[list[float]], list[int]]:
+    """Labelled feature rows from leave-one-out searches over ``book``."""
+    found, labels = simulate_candidates(book, encoders, weights, cache, seed)
+    return [features(f) for f in found], labels
 
 
 def calibration_rows(

@@ -1,6 +1,6 @@
 """Cross-validation of the verifier settings: out-of-fold outcomes and rates."""
 
-from bot.faq.crossval import cross_validate, rates
+from bot.faq.crossval import cache_key, cross_validate, rates
 from bot.faq.index import Candidate
 from bot.faq.kb import Thresholds
 from bot.faq.verifier import features
@@ -34,3 +34,13 @@ def test_cross_validation_answers_clear_hits_and_rejects_uncovered_messages() ->
         simulated, queries, good[:8] + bad[:8], Thresholds(answer=0.5, clarify=0.2, window=0.5, strict=0.8), 3.0, 1.0
     )
     assert result == {"en": {"faq": 1.0, "none_answered": 0.0}}
+
+
+def test_cache_key_follows_the_input_files(tmp_path) -> None:
+    faq, queries = tmp_path / "faq.yml", tmp_path / "q.yml"
+    faq.write_text("a")
+    queries.write_text("b")
+    first = cache_key(faq, queries)
+    assert cache_key(faq, queries) == first
+    queries.write_text("b2")
+    assert cache_key(faq, queries) != first

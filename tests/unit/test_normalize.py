@@ -12,6 +12,12 @@ def test_expand_writes_out_chat_abbreviations_and_keeps_other_words() -> None:
     # words that are also plain words in another demo language are left alone
     assert expand("min order 2 bags, c'est pr Bali") == "min order 2 bags, c'est pr Bali"
     assert expand("KPK-10482 udh dibayar") == "KPK-10482 sudah dibayar"
+    assert expand("u ship to jogja? plz") == "you ship to jogja? please"
+    assert expand("спс, а скидос есть? плз") == "спасибо, а скидка есть? пожалуйста"
+    assert expand("skrg bisa pake ovo?") == "sekarang bisa pakai ovo?"
+    assert expand("c dispo stp ?") == "c disponible s'il te plaît ?"
+    # "dont" is a French word, "trs" is French for "très": left alone
+    assert expand("le colis dont je parle, trs urgent") == "le colis dont je parle, trs urgent"
 
 
 def test_fold_strips_accents_so_hurried_spelling_matches() -> None:

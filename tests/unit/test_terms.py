@@ -21,6 +21,22 @@ def test_terms_fold_inflections_and_ignore_digits() -> None:
     assert terms("🙂 123") == set()
 
 
+def test_russian_endings_go_before_the_cut() -> None:
+    # short Russian stems: the 5-character cut alone kept "карта"/"карту"/"картой" apart
+    assert terms("карта карту картой картами") == {"карт"}
+    assert terms("подписку подписка подписки") == {"подпи"}
+    assert terms("новый новая новое") == {"нов"}
+    # the stem keeps at least three letters; Latin words are only cut
+    assert terms("чай") == {"чаи"} and terms("чаю") == {"чаю"}
+    assert terms("cartes carte") == {"carte"} and terms("parkir") == {"parki"}
+
+
+def test_evidence_counts_the_query_terms() -> None:
+    cov = TermCoverage([entry("hours", "When is the store open?", "Our store opens at 8.")])
+    (ev,) = cov.evidence(terms("when is the store open"), [0])
+    assert ev.query_terms == 5 and ev.as_dict()["query_terms"] == 5
+
+
 def test_evidence_separates_covered_from_unknown_words() -> None:
     cov = TermCoverage(
         [

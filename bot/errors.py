@@ -33,6 +33,15 @@ class UpstreamError(DmdeskError):
     """A service dmdesk depends on (Rasa, the action server) failed."""
 
 
+class RetryLater(DmdeskError):
+    """A passing condition outside the event itself: an ingest consumer retries the event later,
+    with a growing pause, and does not count it against the attempts before the dead-letter stream."""
+
+
+class UpstreamUnavailable(UpstreamError, RetryLater):
+    """A service dmdesk depends on refused the connection (down, restarting, not listening yet)."""
+
+
 class FaqConflictError(DmdeskError):
     """An FAQ entry changed since the version an editor started from (409; the body has the current entry)."""
 

@@ -22,7 +22,7 @@ import time
 
 from redis.asyncio import Redis
 
-from bot.errors import DmdeskError
+from bot.errors import RetryLater
 from bot.keys import Keys
 
 PROCESSING, DONE = "processing", "done"
@@ -80,7 +80,7 @@ return 0
 """
 
 
-class InFlightElsewhere(DmdeskError):
+class InFlightElsewhere(RetryLater):
     """Another live consumer is processing this message or sending this part: retry later."""
 
 

@@ -18,7 +18,9 @@ Exactly once: a replayed entry is dropped by the handler (message ids are
 de-duplicated by the dispatcher). A consumer that lost its lease while still
 working is fenced (:mod:`bot.fencing`): the handler gets the consumer's
 :class:`~bot.fencing.Worker`, and what another live consumer holds is retried
-later (:class:`~bot.fencing.InFlightElsewhere`), never counted as a failure.
+later (:class:`~bot.fencing.InFlightElsewhere`), never counted as a failure;
+so is an event that meets a passing condition outside it (:class:`~bot.errors.RetryLater`,
+e.g. Rasa not listening while it restarts): it waits, it is not dead-lettered.
 """
 
 from __future__ import annotations
@@ -37,7 +39,8 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.exceptions import RedisError, ResponseError
 
-from bot.fencing import InFlightElsewhere, Worker
+from bot.errors import RetryLater
+from bot.fencing import Worker
 from bot.keys import Keys
 from connectors.meta.events import MetaEvent
 
@@ -116,7 +119,8 @@ class Consumer:
         self.owned: set[int] = set()
         self._recovering: set[int] = set()
         self._busy: set[int] = set()
-        self._attempts: dict[bytes, int] = {}
+        self._attempts: dict[bytes, int] = {}  # failures, per entry
+        self._waits: dict[bytes, int] = {}  # retries for a passing condition (RetryLater), per entry
         self.worker = Worker(redis, keys, self.name, lease_ms)
         self._renew = redis.register_script(_RENEW)
         self._release = redis.register_script(_RELEASE)
@@ -259,7 +263,8 @@ class Consumer:
                 if not await self._handle_entry(stream, entry_id, fields):
                     # keep the order: retry this entry (and those after it) on the next read of the shard
                     self._recovering.add(shard)
-                    await asyncio.sleep(min(2.0, 0.1 * 2 ** self._attempts.get(entry_id, 1)))
+                    tries = self._attempts.get(entry_id, 0) + self._waits.get(entry_id, 0)
+                    await asyncio.sleep(min(2.0, 0.1 * 2 ** max(1, tries)))
                     break
         finally:
             self._busy.discard(shard)
@@ -271,8 +276,12 @@ class Consumer:
                 await self._handler(MetaEvent.model_validate_json(raw), self.worker)
         except asyncio.CancelledError:
             raise
-        except InFlightElsewhere as exc:
-            log.info("event in flight in another consumer: retried later", extra={"consumer": self.name, **exc.context})
+        except RetryLater as exc:
+            self._waits[entry_id] = self._waits.get(entry_id, 0) + 1
+            log.info(
+                "event retried later",
+                extra={"consumer": self.name, "entry": entry_id.decode(), "reason": str(exc), **exc.context},
+            )
             return False
         except Exception as exc:  # noqa: BLE001 (any failure: keep the entry, retry, then dead-letter)
             attempts = self._attempts.get(entry_id, 0) + 1
@@ -291,6 +300,7 @@ class Consumer:
             await self._redis.xadd(self._keys.ingest_dead, {FIELD: raw or b"", b"error": repr(exc)[:500]})
             log.error("event dead-lettered", extra={"consumer": self.name, "entry": entry_id.decode()})
         self._attempts.pop(entry_id, None)
+        self._waits.pop(entry_id, None)
         async with self._redis.pipeline(transaction=True) as pipe:
             pipe.xack(stream, GROUP, entry_id)
             pipe.xdel(stream, entry_id)

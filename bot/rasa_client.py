@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 
-from bot.errors import UpstreamError
+from bot.errors import UpstreamError, UpstreamUnavailable
 from bot.messages import Button, OutboundMessage
 from bot.retrain.endpoint import RasaEndpoints
 
@@ -67,12 +67,15 @@ class RasaClient:
         """Post one message; returns the bot's replies (empty while paused).
 
         Raises:
-            UpstreamError: Rasa is unreachable or answered with an error.
+            UpstreamUnavailable: Rasa refused the connection (nothing was processed).
+            UpstreamError: Rasa timed out or answered with an error.
         """
         body = {"sender": conversation_id, "message": text, "metadata": metadata}
         async with self._base() as base:
             try:
                 response = await self._http.post(f"{base}/webhooks/dmdesk/webhook", json=body)
+            except httpx.ConnectError as exc:
+                raise UpstreamUnavailable("rasa not listening", error=type(exc).__name__) from exc
             except httpx.HTTPError as exc:
                 raise UpstreamError("rasa unreachable", error=type(exc).__name__) from exc
         if response.status_code != 200:

@@ -13,6 +13,8 @@ from bot import simulate as sim
 from bot.fencing import Worker
 from bot.ingest import Consumer, Ingest, run_consumers
 from bot.keys import Keys
+from bot.rasa_client import RasaClient
+from bot.stack import free_port
 from connectors.meta.events import MetaEvent, parse_delivery
 
 P = sim.DEMO_PAGE
@@ -150,3 +152,28 @@ async def test_shards_are_shared_between_live_consumers(aredis: AsyncRedis, keys
     assert not consumers[0].owned & consumers[1].owned
     for c in consumers:
         await c.release_all()
+
+
+async def test_rasa_not_listening_is_waited_out_never_dead_lettered(aredis: AsyncRedis, keys: Keys) -> None:
+    """Rasa down (a refused connection: nothing was processed) is not a failure of the event."""
+    rasa = RasaClient(f"http://127.0.0.1:{free_port()}", 2.0, "token")
+    done: list[str] = []
+    down = {"refusals": 0}
+
+    async def handler(event: MetaEvent, worker: Worker) -> None:
+        if down["refusals"] < 6:
+            down["refusals"] += 1
+            await rasa.send("c0", str(event.text), {})  # nobody listens on that port
+        done.append(str(event.text))
+
+    await Ingest(aredis, keys, 1).enqueue(batch(1, 2))
+    stop = asyncio.Event()
+    task = asyncio.create_task(Consumer(aredis, keys, 1, handler, lease_ms=1000, max_attempts=2).run(stop))
+    try:
+        await wait_for(lambda: len(done) == 2, timeout=30)
+    finally:
+        stop.set()
+        await task
+        await rasa.close()
+    assert done == ["0:0", "0:1"] and down["refusals"] == 6
+    assert await aredis.xlen(keys.ingest_dead) == 0

@@ -17,7 +17,7 @@ from bot.handoff.rules import load_escalator
 from bot.ingest import Consumer, run_consumers
 from bot.keys import Keys
 from bot.meta.handler import MetaHandler
-from bot.meta.send import build_send_client
+from bot.meta.send import SendClient, build_send_client
 from bot.rasa_client import RasaClient
 from bot.retrain.endpoint import RasaEndpoints
 from bot.settings import ServiceSettings
@@ -51,6 +51,25 @@ async def consume_when_ready(consumers: list[Consumer], rasa: RasaClient, stop: 
         await run_consumers(consumers, stop)
 
 
+def build_consumers(
+    cfg: ServiceSettings,
+    aredis: AsyncRedis,
+    keys: Keys,
+    dispatcher: Dispatcher,
+    send: SendClient,
+    store: HandoffStore,
+    n: int,
+) -> list[Consumer]:
+    """``n`` consumers of the webhook streams, each handing Meta events to the dispatcher."""
+    handler = MetaHandler(aredis, keys, dispatcher, send, store, cfg.meta_app_id)
+    return [
+        Consumer(
+            aredis, keys, cfg.ingest_shards, handler, lease_ms=cfg.ingest_lease_ms, max_attempts=cfg.ingest_max_attempts
+        )
+        for _ in range(n)
+    ]
+
+
 async def consume(count: int | None = None) -> None:
     """Run ``count`` consumers (default DMDESK_CONSUMERS) until SIGINT or SIGTERM."""
     # the JSON API token is not used by a consumer replica
@@ -63,21 +82,9 @@ async def consume(count: int | None = None) -> None:
     rasa = RasaClient(cfg.rasa_url, cfg.rasa_timeout_s, cfg.channel_token.get_secret_value(), endpoints)
     store = HandoffStore(sredis, keys, cfg.brand)
     send = build_send_client(cfg, aredis, keys)
-    handler = MetaHandler(
-        aredis,
-        keys,
-        Dispatcher(aredis, keys, rasa, store, load_escalator(cfg.escalation_file)),
-        send,
-        store,
-        cfg.meta_app_id,
-    )
+    dispatcher = Dispatcher(aredis, keys, rasa, store, load_escalator(cfg.escalation_file))
     n = count if count is not None else max(1, cfg.consumers)
-    consumers = [
-        Consumer(
-            aredis, keys, cfg.ingest_shards, handler, lease_ms=cfg.ingest_lease_ms, max_attempts=cfg.ingest_max_attempts
-        )
-        for _ in range(n)
-    ]
+    consumers = build_consumers(cfg, aredis, keys, dispatcher, send, store, n)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -46,17 +46,16 @@ from bot.api.routers import (
 )
 from bot.api.training_deps import build_training_services
 from bot.api.web_deps import LoginRequired, PageForbidden
-from bot.consume import consume_when_ready, wait_for_rasa
+from bot.consume import build_consumers, consume_when_ready, wait_for_rasa
 from bot.dispatcher import Dispatcher
 from bot.errors import DmdeskError, FaqConflictError, InvalidInputError, NotFoundError, UpstreamError
 from bot.faq.editor import FaqEditor
 from bot.handoff.queue import HandoffStore
 from bot.handoff.rules import load_escalator, rule_summary
-from bot.ingest import Consumer, Ingest
+from bot.ingest import Ingest
 from bot.keys import Keys
 from bot.messages import Channel
 from bot.meta.agent_sender import MetaAgentSender
-from bot.meta.handler import MetaHandler
 from bot.meta.send import build_send_client
 from bot.metrics import WorkspaceCollector
 from bot.rasa_client import RasaClient
@@ -158,18 +157,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
             cfg, dispatcher, store, rasa, agents=agents, ingest=ingest, send=send, metrics=collector, faq=faq
         )
         app.state.training = build_training_services(cfg, sredis, keys, faq)
-        handler = MetaHandler(aredis, keys, dispatcher, send, store, cfg.meta_app_id)
-        consumers = [
-            Consumer(
-                aredis,
-                keys,
-                cfg.ingest_shards,
-                handler,
-                lease_ms=cfg.ingest_lease_ms,
-                max_attempts=cfg.ingest_max_attempts,
-            )
-            for _ in range(cfg.consumers)
-        ]
+        consumers = build_consumers(cfg, aredis, keys, dispatcher, send, store, cfg.consumers)
         running = asyncio.create_task(consume_when_ready(consumers, rasa, stop))
         if cfg.idle_close_s > 0:
             closer = IdleCloser(agents.workflow, aredis, keys, cfg.idle_close_s, cfg.idle_scan_s)

@@ -51,6 +51,13 @@ async def consume_when_ready(consumers: list[Consumer], rasa: RasaClient, stop: 
         await run_consumers(consumers, stop)
 
 
+def build_rasa_client(cfg: ServiceSettings, aredis: AsyncRedis, keys: Keys) -> RasaClient:
+    """The process's Rasa client: pinned to its own server (``DMDESK_RASA_PINNED``, ``DMDESK_RASA_URL``),
+    else following the server the NLU supervisor publishes (``rasa.endpoints``; run its watcher)."""
+    endpoints = None if cfg.rasa_pinned else RasaEndpoints(aredis, keys, cfg.rasa_url, cfg.rasa_endpoint_refresh_s)
+    return RasaClient(cfg.rasa_url, cfg.rasa_timeout_s, cfg.channel_token.get_secret_value(), endpoints)
+
+
 def build_consumers(
     cfg: ServiceSettings,
     aredis: AsyncRedis,
@@ -77,9 +84,7 @@ async def consume(count: int | None = None) -> None:
     keys = Keys(cfg.redis_prefix)
     aredis = AsyncRedis.from_url(cfg.redis_url)
     sredis = Redis.from_url(cfg.redis_url)
-    # pinned: this replica's own Rasa server (DMDESK_RASA_URL); else the one the NLU supervisor publishes
-    endpoints = None if cfg.rasa_pinned else RasaEndpoints(aredis, keys, cfg.rasa_url, cfg.rasa_endpoint_refresh_s)
-    rasa = RasaClient(cfg.rasa_url, cfg.rasa_timeout_s, cfg.channel_token.get_secret_value(), endpoints)
+    rasa = build_rasa_client(cfg, aredis, keys)
     store = HandoffStore(sredis, keys, cfg.brand)
     send = build_send_client(cfg, aredis, keys)
     dispatcher = Dispatcher(aredis, keys, rasa, store, load_escalator(cfg.escalation_file))
@@ -90,7 +95,7 @@ async def consume(count: int | None = None) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     print(f"dmdesk consume: {n} consumers on prefix {cfg.redis_prefix}", flush=True)
-    watching = asyncio.create_task(endpoints.run(stop)) if endpoints is not None else None
+    watching = asyncio.create_task(rasa.endpoints.run(stop)) if rasa.endpoints is not None else None
     try:
         await consume_when_ready(consumers, rasa, stop)
     finally:

@@ -46,7 +46,7 @@ from bot.api.routers import (
 )
 from bot.api.training_deps import build_training_services
 from bot.api.web_deps import LoginRequired, PageForbidden
-from bot.consume import build_consumers, consume_when_ready, wait_for_rasa
+from bot.consume import build_consumers, build_rasa_client, consume_when_ready, wait_for_rasa
 from bot.dispatcher import Dispatcher
 from bot.errors import DmdeskError, FaqConflictError, InvalidInputError, NotFoundError, UpstreamError
 from bot.faq.editor import FaqEditor
@@ -59,7 +59,6 @@ from bot.meta.agent_sender import MetaAgentSender
 from bot.meta.send import build_send_client
 from bot.metrics import WorkspaceCollector
 from bot.rasa_client import RasaClient
-from bot.retrain.endpoint import RasaEndpoints
 from bot.settings import ServiceSettings
 from bot.web import render
 
@@ -85,6 +84,14 @@ def _warm_knowledge_base(freeze: bool = False) -> None:
         return
     if freeze:
         gc.freeze()  # the knowledge base's objects too (see _freeze_startup_objects)
+
+
+async def _finish(task: asyncio.Task[None], timeout_s: float) -> None:
+    """Let a background task end after ``stop`` was set; cancel it if it takes longer than ``timeout_s``."""
+    try:
+        await asyncio.wait_for(task, timeout=timeout_s)
+    except asyncio.TimeoutError:
+        task.cancel()
 
 
 def _freeze_startup_objects(settings: ServiceSettings) -> None:
@@ -130,9 +137,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         keys = Keys(cfg.redis_prefix)
         aredis = AsyncRedis.from_url(cfg.redis_url)
         sredis = Redis.from_url(cfg.redis_url)
-        # pinned: this replica's own Rasa server (DMDESK_RASA_URL); else the one the NLU supervisor publishes
-        endpoints = None if cfg.rasa_pinned else RasaEndpoints(aredis, keys, cfg.rasa_url, cfg.rasa_endpoint_refresh_s)
-        rasa = RasaClient(cfg.rasa_url, cfg.rasa_timeout_s, cfg.channel_token.get_secret_value(), endpoints)
+        rasa = build_rasa_client(cfg, aredis, keys)
         store = HandoffStore(sredis, keys, cfg.brand)
         escalator = load_escalator(cfg.escalation_file)  # a bad rules file stops the service here, with the reason
         for line in rule_summary(escalator.rules):
@@ -164,22 +169,16 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
             idle_task: asyncio.Task[None] | None = asyncio.create_task(closer.run(stop))
         else:
             idle_task = None
-        watching = asyncio.create_task(endpoints.run(stop)) if endpoints is not None else None
+        watching = asyncio.create_task(rasa.endpoints.run(stop)) if rasa.endpoints is not None else None
         if settings is None:  # the service proper, not an app built in a test process
             _freeze_startup_objects(cfg)
         try:
             yield
         finally:
             stop.set()
-            try:
-                await asyncio.wait_for(running, timeout=10)
-            except asyncio.TimeoutError:
-                running.cancel()
-            if idle_task is not None:
-                try:
-                    await asyncio.wait_for(idle_task, timeout=10)
-                except asyncio.TimeoutError:
-                    idle_task.cancel()
+            for task in (running, idle_task):
+                if task is not None:
+                    await _finish(task, timeout_s=10)
             if watching is not None:
                 await watching
             if warming is not None:

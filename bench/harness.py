@@ -70,11 +70,15 @@ def _nlu_examples(path: Path) -> list[str]:
     return out
 
 
-def message_mix(root: Path, seed: int = 6) -> list[Dm]:
+MIX_FILE = Path("bench") / "messages.yml"
+
+
+def build_mix(root: Path, seed: int = 6) -> list[Dm]:
     """Realistic multilingual DMs, shuffled: eval/dev.yml's FAQ questions, handoff requests and
     out-of-scope messages, plus small talk (greetings, thanks, chit-chat) from the training data.
 
-    About 60 % FAQ, 20 % small talk, 10 % handoff, 10 % out of scope.
+    About 60 % FAQ, 20 % small talk, 10 % handoff, 10 % out of scope. Frozen into ``bench/messages.yml``
+    (``python -m bench.harness``), so that a benchmark's load does not change when the dev set grows.
     """
     queries = load_queries(root / "eval" / "dev.yml")
     by_kind: dict[str, list[Dm]] = {"faq": [], "handoff": [], "none": []}
@@ -93,6 +97,21 @@ def message_mix(root: Path, seed: int = 6) -> list[Dm]:
     mix += rng.sample(by_kind["none"], min(len(by_kind["none"]), len(faq) // 6))
     rng.shuffle(mix)
     return mix
+
+
+def message_mix(root: Path) -> list[Dm]:
+    """The benchmark's load: the frozen mix of ``bench/messages.yml`` (see ``build_mix``), in its order."""
+    data = yaml.safe_load((root / MIX_FILE).read_text(encoding="utf-8"))
+    return [Dm(m["text"], m["kind"], m["lang"]) for m in data["messages"]]
+
+
+def write_mix(root: Path) -> Path:
+    """Write ``build_mix``'s messages to ``bench/messages.yml``; its path."""
+    path = root / MIX_FILE
+    rows = [{"text": m.text, "kind": m.kind, "lang": m.lang} for m in build_mix(root)]
+    header = "# The benchmark's message mix (bench.harness.build_mix, frozen): python -m bench.harness rewrites it.\n"
+    path.write_text(header + yaml.safe_dump({"messages": rows}, allow_unicode=True, sort_keys=False, width=200))
+    return path
 
 
 # --- CPU and memory of processes
@@ -299,3 +318,7 @@ def write_reports(result: dict[str, Any], out_dir: Path, name: str = "e2e") -> d
     paths["md"].write_text(markdown(result))
     plot(result, paths["png"])
     return paths
+
+
+if __name__ == "__main__":
+    print(write_mix(Path(__file__).resolve().parent.parent))

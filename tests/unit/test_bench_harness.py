@@ -14,11 +14,13 @@ import pytest
 from bench.harness import (
     SUMMARY_KEYS,
     ProcSampler,
+    build_mix,
     check_replies,
     markdown,
     message_mix,
     sample_processes,
     stats,
+    write_mix,
     write_reports,
 )
 from bot.stack import ROOT
@@ -69,6 +71,18 @@ def test_the_message_mix_is_multilingual_and_has_every_kind() -> None:
     assert {m.lang for m in mix} >= {"en", "id", "fr", "ru"}
     assert sum(m.kind == "faq" for m in mix) > len(mix) / 2
     assert message_mix(ROOT) == mix  # deterministic
+
+
+def test_the_frozen_mix_is_what_build_mix_made_from_its_sources(tmp_path: Path) -> None:
+    """bench/messages.yml round-trips: written from build_mix, read back as the same messages in order."""
+    for sub in ("eval", "data/nlu", "bench"):
+        (tmp_path / sub).mkdir(parents=True)
+    (tmp_path / "eval" / "dev.yml").write_text((ROOT / "eval" / "dev.yml").read_text(encoding="utf-8"), encoding="utf-8")
+    for name in ("greet", "thank", "chitchat"):
+        src = ROOT / "data" / "nlu" / f"{name}.yml"
+        (tmp_path / "data" / "nlu" / f"{name}.yml").write_text(src.read_text(encoding="utf-8"), encoding="utf-8")
+    write_mix(tmp_path)
+    assert message_mix(tmp_path) == build_mix(tmp_path)
 
 
 def test_process_sampling_reads_cpu_and_memory_of_a_process_tree() -> None:

@@ -77,10 +77,8 @@ def test_the_frozen_mix_is_what_build_mix_made_from_its_sources(tmp_path: Path) 
     """bench/messages.yml round-trips: written from build_mix, read back as the same messages in order."""
     for sub in ("eval", "data/nlu", "bench"):
         (tmp_path / sub).mkdir(parents=True)
-    (tmp_path / "eval" / "dev.yml").write_text((ROOT / "eval" / "dev.yml").read_text(encoding="utf-8"), encoding="utf-8")
-    for name in ("greet", "thank", "chitchat"):
-        src = ROOT / "data" / "nlu" / f"{name}.yml"
-        (tmp_path / "data" / "nlu" / f"{name}.yml").write_text(src.read_text(encoding="utf-8"), encoding="utf-8")
+    for rel in ("eval/dev.yml", "data/nlu/greet.yml", "data/nlu/thank.yml", "data/nlu/chitchat.yml"):
+        (tmp_path / rel).write_text((ROOT / rel).read_text(encoding="utf-8"), encoding="utf-8")
     write_mix(tmp_path)
     assert message_mix(tmp_path) == build_mix(tmp_path)
 

@@ -63,7 +63,8 @@ $(MODEL): config.yml domain.yml data/rules.yml $(wildcard data/nlu/*.yml) .build
 
 # The FAQ answer verifier (bot/faq/verifier.py), trained by simulation on the FAQ
 # plus the labelled dev queries (never the held-out test set).
-.build/verifier.json: data/faq.yml eval/dev.yml bot/faq/verifier.py bot/faq/index.py bot/faq/terms.py $(APP_STAMP)
+.build/verifier.json: data/faq.yml eval/dev.yml bot/faq/verifier.py bot/faq/index.py bot/faq/terms.py \
+                      bot/faq/normalize.py bot/faq/lexical.py $(APP_STAMP)
 	$(PY) -m bot.faq.verifier data/faq.yml $@ --calibration eval/dev.yml
 
 train: $(MODEL) .build/verifier.json

@@ -19,10 +19,8 @@ from bot.evaluation import kind_of
 from bot.faq.crossval import outcome
 from bot.faq.index import Candidate
 from bot.faq.kb import KnowledgeBase, Thresholds
+from bot.faq.turn import FAQ_INTENTS, HANDOFF_INTENTS
 from bot.faq.verifier import Verifier
-
-HANDOFF_INTENTS = {"request_human", "complaint_angry"}
-FAQ_INTENTS = {"faq", "nlu_fallback", "out_of_scope"}
 
 
 def collect(queries: list[dict[str, str]], rasa_url: str, kb: KnowledgeBase) -> list[dict[str, Any]]:

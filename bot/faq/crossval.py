@@ -6,11 +6,17 @@ FAQ decision (:func:`bot.faq.kb.decide`) on each of ``k`` folds of the dev
 queries with a verifier fitted on simulation plus the other folds, for a
 grid of calibration weights and regularisation strengths, and reports per
 language the share of FAQ questions answered with the right entry and of
-no-FAQ messages answered with one. NLU routing is not replayed: every
-non-handoff query is searched as an FAQ question (``bot.calibration``
-replays routing, with a running Rasa).
+no-FAQ messages answered with one. Without ``--nlu`` every non-handoff
+query is searched as an FAQ question. With ``--nlu`` (the trained model's
+parses, written by ``bot.nlu.parses`` in Rasa's environment) the whole first
+turn is replayed: escalation keywords (``--escalation``) and handoff intents
+hand off (also under NLU fallback, as the bot does), FAQ intents search
+(``out_of_scope`` strictly), other intents get no FAQ; the handoff rate per
+language is reported too. The NLU model never saw the dev queries, so its
+part is out of sample as well.
 
     python -m bot.faq.crossval eval/dev.yml [--weights 3 6 10] [--c 0.3 1 3] [--cache .cache/crossval.pkl]
+        [--nlu .cache/dev_parses.json] [--show-misses]
 
 The searches (simulation and dev queries) take most of the time; ``--cache``
 keeps their ranked candidates in a local pickle keyed by the FAQ file, the
@@ -29,9 +35,11 @@ import sys
 from collections import defaultdict
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from bot.faq.index import Candidate
 from bot.faq.kb import DecisionKind, Thresholds, decide
+from bot.faq.turn import FAQ_INTENTS, HANDOFF_INTENTS, STRICT_INTENTS, fallback_handoff_intent
 from bot.faq.verifier import Verifier, features, fit
 
 #: sources whose change invalidates cached searches
@@ -48,14 +56,28 @@ def outcome(candidates: Sequence[Candidate], verifier: Verifier, t: Thresholds, 
     return "none"
 
 
+def route(parse: dict[str, Any], keyword: bool) -> str:
+    """The first turn's path for an NLU parse: ``handoff``, ``faq``, ``strict`` (search strictly) or ``none``."""
+    intent = parse["intent"]
+    if keyword or intent in HANDOFF_INTENTS or fallback_handoff_intent(intent, parse.get("ranking")):
+        return "handoff"
+    if intent in STRICT_INTENTS:
+        return "strict"
+    return "faq" if intent in FAQ_INTENTS else "none"
+
+
 def rates(queries: Sequence[dict[str, str]], got: Sequence[str]) -> dict[str, dict[str, float]]:
-    """Per language: FAQ answered right (``faq``) and no-FAQ message answered with an entry (``none_answered``)."""
+    """Per language: FAQ answered right (``faq``), no-FAQ message answered with an entry (``none_answered``)
+    and, when ``got`` holds routed outcomes (``handoff`` among them), requests for a person handed off."""
     per: dict[str, dict[str, list[bool]]] = defaultdict(lambda: defaultdict(list))
+    routed = "handoff" in got
     for q, g in zip(queries, got, strict=True):
         if q["expect"] == "none":
-            per[q["lang"]]["none_answered"].append(g != "none" and not g.startswith("clarify:"))
+            per[q["lang"]]["none_answered"].append(g not in ("none", "handoff") and not g.startswith("clarify:"))
         elif q["expect"] != "handoff":
             per[q["lang"]]["faq"].append(g == q["expect"])
+        elif routed:
+            per[q["lang"]]["handoff"].append(g == "handoff")
     return {
         lang: {k: round(sum(v) / len(v), 3) for k, v in sorted(kinds.items())} for lang, kinds in sorted(per.items())
     }
@@ -78,8 +100,13 @@ def cross_validate(
     calibration_weight: float,
     c: float,
     folds: int = 4,
-) -> dict[str, dict[str, float]]:
-    """Out-of-fold first-turn outcomes for one setting, as :func:`rates`."""
+    routes: Sequence[str] | None = None,
+) -> list[str]:
+    """Out-of-fold first-turn outcomes for one setting, one per query (score them with :func:`rates`).
+
+    ``routes`` (from :func:`route`, one per query) replays the NLU's part; without it every query is
+    searched as an FAQ question.
+    """
     rows = [features(r) for r in ranked]
     labels = [int(r[0].entry_id == q["expect"]) for q, r in zip(queries, ranked, strict=True)]
     got = [""] * len(queries)
@@ -87,8 +114,28 @@ def cross_validate(
         train = [i for i in range(len(queries)) if i % folds != f]
         verifier = fit(simulated, ([rows[i] for i in train], [labels[i] for i in train]), calibration_weight, c)
         for i in range(f, len(queries), folds):
-            got[i] = outcome(ranked[i], verifier, t)
-    return rates(queries, got)
+            path = routes[i] if routes is not None else "faq"
+            if path in ("faq", "strict"):
+                got[i] = outcome(ranked[i], verifier, t, strict=path == "strict")
+            else:
+                got[i] = path
+    return got
+
+
+def nlu_routes(queries: Sequence[dict[str, str]], parses_file: Path, escalation_file: Path) -> list[str]:
+    """:func:`route` of every query from a ``bot.nlu.parses`` file and the escalation keywords."""
+    from bot.handoff.rules import load_escalator
+
+    parses = {p["text"]: p for p in json.loads(parses_file.read_text(encoding="utf-8"))["parses"]}
+    missing = [q["text"] for q in queries if q["text"] not in parses]
+    if missing:
+        raise SystemExit(
+            f"{parses_file}: no parse for {len(missing)} queries (first: {missing[0]!r}); rerun bot.nlu.parses"
+        )
+    escalator = load_escalator(escalation_file)
+    return [
+        route(parses[q["text"]], escalator.keyword_match(q["text"], handoff_only=True) is not None) for q in queries
+    ]
 
 
 def main(argv: list[str]) -> int:
@@ -107,6 +154,9 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--c", type=float, nargs="+", default=[0.3, 1.0, 3.0])
     parser.add_argument("--folds", type=int, default=4)
     parser.add_argument("--cache", type=Path, help="pickle of the searches, reused while inputs and code are unchanged")
+    parser.add_argument("--nlu", type=Path, help="NLU parses of the queries (bot.nlu.parses): replay the routing too")
+    parser.add_argument("--escalation", type=Path, default=Path("config/escalation.yml"))
+    parser.add_argument("--show-misses", action="store_true", help="print each query the last setting gets wrong")
     args = parser.parse_args(argv)
     settings = CoreSettings()
     queries = load_queries(args.queries)  # handoff rows train as negatives, are not scored
@@ -130,10 +180,20 @@ def main(argv: list[str]) -> int:
                 pickle.dump({"key": key, "searches": searches}, fh)
     found, sim_labels, ranked = searches
     simulated = ([features(f) for f in found], sim_labels)
+    routes = nlu_routes(queries, args.nlu, args.escalation) if args.nlu else None
+    got: list[str] = []
     for w, c in itertools.product(args.weights, args.c):
-        result = cross_validate(simulated, queries, ranked, thresholds(settings), w, c, args.folds)
+        got = cross_validate(simulated, queries, ranked, thresholds(settings), w, c, args.folds, routes)
+        result = rates(queries, got)
         worst = min(v.get("faq", 0.0) for v in result.values())
         print(json.dumps({"calibration_weight": w, "c": c, "faq_min": worst, **result}), flush=True)
+    if args.show_misses:
+        for q, g in zip(queries, got, strict=True):
+            right = g == q["expect"] or (
+                q["expect"] == "none" and (g in ("none", "handoff") or g.startswith("clarify:"))
+            )
+            if not right:
+                print(f"{q['lang']}\t{q['expect']}\t{g}\t{q['text']}")
     return 0
 
 

@@ -9,6 +9,13 @@ informal spellings DMs are full of ("ongkir", "brp", "скок"). Texts and
 queries are normalised first (:mod:`bot.faq.normalize`): abbreviations
 written out for every component, accents folded for the n-grams.
 
+The best :data:`RERANK_POOL` entries are then re-ranked by term coverage
+(:mod:`bot.faq.terms`): each loses ``coverage`` times the idf-weighted share
+of the query's terms its vocabulary never uses. Two neighbouring entries
+that the embeddings cannot tell apart ("stop my subscription": how it works
+or cancel; "dicicil": payment methods or instalments) are separated by the
+words the question actually uses.
+
 Dense vectors are cached in Redis per encoder, so a restart or an edit
 re-encodes only new texts.
 """
@@ -53,7 +60,7 @@ def digest(text: str) -> str:
 
 @dataclass(frozen=True)
 class Candidate:
-    """One FAQ entry scored against a query (``score``: combined z-score)."""
+    """One FAQ entry scored against a query (``score``: combined z-score less the coverage penalty)."""
 
     entry_id: str
     score: float
@@ -68,6 +75,12 @@ class IndexWeights:
 
     dense: dict[str, float]
     lexical: float = 0.5
+    #: combined z-score lost per unit of uncovered query-term share when re-ranking (0: off)
+    coverage: float = 1.75
+
+
+#: how many of the best entries by combined score are re-ranked by term coverage
+RERANK_POOL = 5
 
 
 def top2_mean(sims: np.ndarray, owner: np.ndarray, n_entries: int) -> np.ndarray:
@@ -278,12 +291,17 @@ class FaqIndex:
         for name, s in scores.items():
             combined += weights.get(name, 0.0) * zscore(s)
         combined /= total
-        top = np.argsort(-combined)[:k]
-        evidence = self._coverage.evidence(terms(text), [int(i) for i in top])
+        pool = [int(i) for i in np.argsort(-combined)[: max(k, RERANK_POOL)]]
+        evidence = self._coverage.evidence(terms(text), pool)
+        adjusted = [
+            float(combined[i]) - self.weights.coverage * ev.uncovered for i, ev in zip(pool, evidence, strict=True)
+        ]
+        order = sorted(range(len(pool)), key=lambda j: -adjusted[j])[:k]
         out = []
-        for i, ev in zip(top, evidence, strict=True):
+        for j in order:
+            i = pool[j]
             rows = np.flatnonzero(self._owner == i)
             row = int(rows[np.argmax(primary_rows[rows])])
             parts = {name: round(float(s[i]), 4) for name, s in scores.items()}
-            out.append(Candidate(self._ids[i], float(combined[i]), self._texts[row], parts, ev.as_dict()))
+            out.append(Candidate(self._ids[i], adjusted[j], self._texts[row], parts, evidence[j].as_dict()))
         return out

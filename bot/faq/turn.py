@@ -161,6 +161,8 @@ def _reply(
 
 
 HANDOFF_INTENTS = frozenset({"request_human", "complaint_angry"})
+#: intents whose messages are searched in the FAQ (data/rules.yml: action_answer_faq)
+FAQ_INTENTS = frozenset({"faq", "nlu_fallback", *STRICT_INTENTS})
 
 
 def fallback_handoff_intent(intent: str | None, ranking: list[dict[str, Any]] | None) -> str | None:

@@ -1,6 +1,9 @@
 """Cross-validation of the verifier settings: out-of-fold outcomes and rates."""
 
-from bot.faq.crossval import cache_key, cross_validate, rates
+import json
+from pathlib import Path
+
+from bot.faq.crossval import cache_key, cross_validate, nlu_routes, rates, route
 from bot.faq.index import Candidate
 from bot.faq.kb import Thresholds
 from bot.faq.verifier import features
@@ -33,7 +36,49 @@ def test_cross_validation_answers_clear_hits_and_rejects_uncovered_messages() ->
     result = cross_validate(
         simulated, queries, good[:8] + bad[:8], Thresholds(answer=0.5, clarify=0.2, window=0.5, strict=0.8), 3.0, 1.0
     )
-    assert result == {"en": {"faq": 1.0, "none_answered": 0.0}}
+    assert rates(queries, result) == {"en": {"faq": 1.0, "none_answered": 0.0}}
+
+
+def test_routes_replay_the_first_turn_of_the_bot() -> None:
+    def parse(intent: str, *ranking: str) -> dict:
+        return {"intent": intent, "ranking": [{"name": n, "confidence": 0.3} for n in ranking]}
+
+    assert route(parse("request_human"), keyword=False) == "handoff"
+    assert route(parse("complaint_angry"), keyword=False) == "handoff"
+    # under NLU fallback a request for a person that still ranks first hands off (bot.faq.turn)
+    assert route(parse("nlu_fallback", "nlu_fallback", "request_human", "faq"), keyword=False) == "handoff"
+    assert route(parse("nlu_fallback", "faq", "request_human"), keyword=False) == "faq"
+    assert route(parse("out_of_scope"), keyword=False) == "strict"
+    assert route(parse("greet"), keyword=False) == "none"
+    assert route(parse("faq"), keyword=True) == "handoff"
+
+
+def test_routed_outcomes_score_handoffs_and_skip_the_search_for_them() -> None:
+    good = [ranked("e", 1.0, 0.0) for _ in range(20)]
+    bad = [ranked("e", 0.1, 0.9) for _ in range(20)]
+    simulated = ([features(r) for r in good + bad], [1] * 20 + [0] * 20)
+    queries = [
+        {"text": "a", "lang": "en", "expect": "e"},
+        {"text": "b", "lang": "en", "expect": "handoff"},
+        {"text": "c", "lang": "en", "expect": "handoff"},
+        {"text": "d", "lang": "en", "expect": "e"},
+    ]
+    routes = ["faq", "handoff", "faq", "handoff"]
+    t = Thresholds(answer=0.5, clarify=0.2, window=0.5, strict=0.8)
+    got = cross_validate(simulated, queries, [good[0]] * 4, t, 3.0, 1.0, folds=2, routes=routes)
+    assert got == ["e", "handoff", "e", "handoff"]
+    assert rates(queries, got) == {"en": {"faq": 0.5, "handoff": 0.5}}
+
+
+def test_nlu_routes_apply_escalation_keywords(tmp_path) -> None:
+    queries = [
+        {"text": "my son had an allergic reaction", "lang": "en", "expect": "handoff"},
+        {"text": "do you ship to japan", "lang": "en", "expect": "shipping_countries"},
+    ]
+    parses = tmp_path / "parses.json"
+    rows = [{"text": q["text"], "intent": "faq", "confidence": 0.9, "ranking": []} for q in queries]
+    parses.write_text(json.dumps({"parses": rows}))
+    assert nlu_routes(queries, parses, Path("config/escalation.yml")) == ["handoff", "faq"]
 
 
 def test_cache_key_follows_the_input_files(tmp_path) -> None:

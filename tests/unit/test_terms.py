@@ -1,5 +1,6 @@
 """Term coverage evidence and the verifier features built on it."""
 
+from dataclasses import replace
 from pathlib import Path
 
 from bot.faq import store
@@ -71,6 +72,36 @@ def test_index_candidates_carry_evidence_and_verifier_uses_it(faq_file: Path) ->
     assert verifier.probability(uncovered) < verifier.probability(blind)  # the unknown word lowers confidence
 
 
+def test_term_coverage_reranks_neighbouring_entries(faq_file: Path) -> None:
+    settings = CoreSettings()
+    encoders, weights = index_config(settings)
+    entries = store.load(faq_file).entries
+    reranked = FaqIndex(encoders, weights)
+    reranked.build(entries)
+    plain = FaqIndex(encoders, replace(weights, coverage=0.0))
+    plain.build(entries)
+    # "stop" the subscription: the embeddings put "how it works" first, its words are the cancel entry's
+    text = "kak sy mau stop langganan kopinya, gmn caranya"
+    assert plain.search(text)[0].entry_id == "subscription_how_it_works"
+    found = reranked.search(text)
+    assert found[0].entry_id == "subscription_cancel"
+    # scores are the combined score less the penalty, best first, for the same pool of entries
+    base = {c.entry_id: c.score for c in plain.search(text)}
+    assert set(base) == {c.entry_id for c in found}
+    for c in found:
+        assert abs(c.score - (base[c.entry_id] - weights.coverage * c.evidence["uncovered"])) < 1e-3
+    assert [c.score for c in found] == sorted((c.score for c in found), reverse=True)
+
+
 def test_missing_evidence_reads_as_zero() -> None:
     bare = [Candidate("a", 2.0, "", {"use-multilingual": 0.8, "lexical": 0.5})]
-    assert features(bare)[-len(EVIDENCE) :] == [0.0] * len(EVIDENCE)
+    assert features(bare)[-len(EVIDENCE) - 1 :] == [0.0] * (len(EVIDENCE) + 1)
+
+
+def test_uncovered_share_is_also_weighed_by_the_message_length() -> None:
+    def top(uncovered: float, query_terms: int) -> list[Candidate]:
+        ev = {"uncovered": uncovered, "unknown": 0.0, "unknown_terms": 0, "query_terms": query_terms}
+        return [Candidate("a", 2.0, "", {"use-multilingual": 0.8, "lexical": 0.5}, ev)]
+
+    assert features(top(0.5, 3))[-1] < features(top(0.5, 20))[-1]
+    assert features(top(0.0, 20))[-1] == 0.0

@@ -8,7 +8,8 @@
    (every field, exact floats), and so are the tracker's states for every argument combination
    (asked twice: the second answer comes from the per-tracker cache); the graph runs after the
    first took the sequential path.
-3. ``_log_action_on_tracker`` leaves the same events; ``is_empty`` gives the same answers.
+3. ``_log_action_on_tracker`` leaves the same events; ``is_empty`` gives the same answers; every
+   event name resolves to the class Rasa's lookup gives (a subclass defined late included).
 
 Prints ``ok`` and exits 0, or raises AssertionError.
 """
@@ -133,12 +134,41 @@ def check_log_and_empty() -> None:
     assert rasa_runtime.is_empty(Domain.empty()) and not rasa_runtime.is_empty(domain)
 
 
+def check_event_types() -> None:
+    """Every event name resolves to Rasa's class; unknown names, ``topic`` and defaults as Rasa's."""
+    from rasa.shared.core.events import Event, SlotSet
+    from rasa.shared.utils.common import all_subclasses
+
+    from connectors import rasa_runtime
+
+    original = rasa_runtime.ORIGINAL["Event.resolve_by_type"]
+    names = {cls.type_name for cls in all_subclasses(Event)} | {"topic", "no_such_event"}
+    for name in sorted(names):
+        for default in (None, SlotSet):
+            try:
+                expected: Any = original(name, default)
+            except ValueError as exc:
+                expected = str(exc)
+            try:
+                got: Any = rasa_runtime.resolve_by_type(name, default)
+            except ValueError as exc:
+                got = str(exc)
+            assert got == expected, (name, got, expected)
+
+    class LateEvent(SlotSet):  # a subclass defined later is seen, Rasa's first match still wins
+        type_name = "late_event_for_check"
+
+    assert rasa_runtime.resolve_by_type("late_event_for_check") is LateEvent
+    assert rasa_runtime.resolve_by_type("slot") is original("slot")
+
+
 def main(argv: list[str]) -> int:
     """Run the checks on ``MODEL`` with the texts of the query files."""
     model, files = argv[0], argv[1:]
     texts = [q["text"] for f in files for q in yaml.safe_load(Path(f).read_text(encoding="utf-8"))["queries"]]
     check_sources()
     check_log_and_empty()
+    check_event_types()
     steps = check_conversations(model, texts)
     print(f"{len(texts)} messages, {steps} predictions compared")
     print("ok")

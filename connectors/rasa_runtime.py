@@ -17,7 +17,11 @@ under a patch, and checks the results against Rasa's own code.
   (the rule policy with and without rule-only turns, the memoization policy), each time replaying
   every event into fresh trackers (``generate_all_prior_trackers``) to read the state before each
   action. The per-step states are now read once per tracker content (its events: length, first and
-  last object) and domain; each call then runs Rasa's loop over fresh copies of them.
+  last object) and domain, and when events were only appended since (the next prediction of the
+  turn, the next message), only those are replayed onto the kept replay (``applied_events`` is then
+  the earlier list plus them: no revert, restart or loop); each call then runs Rasa's loop over fresh
+  copies of the states. A prediction in a conversation of 200 events: 6.3 -> 3.3 ms without the
+  replay kept; with it, the cost no longer grows with the conversation.
 * ``MessageProcessor._log_action_on_tracker``: deep-copied the prediction's and the action's events
   for two structlog debug calls even when debug logging is off; now copied only when it is on.
 * ``Event.resolve_by_type``: walked every subclass of ``Event`` (``all_subclasses``, with an
@@ -35,8 +39,9 @@ from __future__ import annotations
 import copy
 import hashlib
 import inspect
+import itertools
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, Optional
 
 import structlog
@@ -45,7 +50,16 @@ from rasa.engine.exceptions import GraphRunError
 from rasa.engine.runner.dask import DaskGraphRunner
 from rasa.shared.core import constants as core_constants
 from rasa.shared.core.domain import Domain
-from rasa.shared.core.events import ActionExecutionRejected, Event
+from rasa.shared.core.events import (
+    ActionExecuted,
+    ActionExecutionRejected,
+    ActionReverted,
+    ActiveLoop,
+    Event,
+    Restarted,
+    SessionStarted,
+    UserUtteranceReverted,
+)
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.utils.common import all_subclasses
 
@@ -73,6 +87,8 @@ RASA_SOURCES: dict[str, str] = {
         "a1f6954347b52649a7b1054741338997d2369197d91acb2eab7f6b11d3855ed1"
     ),
     "Domain.get_active_state": "5a4a505743120441541f40f1fdf65ea109983e3f7274610e47ca340167309418",
+    "DialogueStateTracker.applied_events": "764d5065ea9997d613c1984d9357370f9ae32d31ca21346086f16c54f0487aae",
+    "DialogueStateTracker.init_copy": "429fcd2243b9e0e1a6e8ffc3057a4f2fb4ecbb677055c644129bc65b6cd32b75",
     "Event.resolve_by_type": "b5cf570fa7f286c7059ec73d8880528d03a78b28cf4e80285a46079c0fa65968",
     "Event.from_parameters": "0cd3c87e5812d7aee22d889bdce3b7850f37b4cc21bb4e9ac7aba09e81cb4839",
     "all_subclasses": "28c2e6df9c15daea296f630b83d0b2391636581164056082458a32647d6761d1",
@@ -86,6 +102,8 @@ def current_sources() -> dict[str, Callable[..., Any]]:
         "DaskGraphRunner._build_dask_graph": DaskGraphRunner._build_dask_graph,
         "DaskGraphRunner._add_inputs_to_graph": DaskGraphRunner._add_inputs_to_graph,
         "DialogueStateTracker.generate_all_prior_trackers": DialogueStateTracker.generate_all_prior_trackers,
+        "DialogueStateTracker.applied_events": DialogueStateTracker.applied_events,
+        "DialogueStateTracker.init_copy": DialogueStateTracker.init_copy,
         "Domain.get_active_state": Domain.get_active_state,
         "Event.from_parameters": Event.from_parameters,
         "all_subclasses": all_subclasses,
@@ -178,34 +196,74 @@ def _is_plain(state: dict[str, Any]) -> bool:
     )
 
 
+#: events after which the applied events are not the earlier ones plus these (``applied_events``)
+_NOT_APPENDED = (Restarted, SessionStarted, ActionReverted, UserUtteranceReverted, ActiveLoop)
+
+
+def _step(domain: Domain, tr: DialogueStateTracker, hide: bool, omit_unset_slots: bool) -> Optional[tuple]:
+    """What Rasa's loop reads of one prior tracker; None if its states are not plain data."""
+    state = domain.get_active_state(tr, omit_unset_slots=omit_unset_slots)
+    prev = domain._get_prev_action_sub_state(tr)
+    if not _is_plain(state) or not _is_plain({"p": prev}):
+        return None
+    return state, hide, prev, tr.followup_action, tr.latest_action_name, tr.active_loop_name
+
+
+def _replay(
+    domain: Domain, replay: DialogueStateTracker, events: Iterable[Any], omit_unset_slots: bool
+) -> Optional[list[tuple]]:
+    """``generate_all_prior_trackers`` over ``events`` from ``replay`` (updated in place), as steps."""
+    steps: list[tuple] = []
+    for event in events:
+        if isinstance(event, ActionExecuted):
+            step = _step(domain, replay, event.hide_rule_turn, omit_unset_slots)
+            if step is None:
+                return None
+            steps.append(step)
+        replay.update(event)
+    return steps
+
+
 def _prior_steps(domain: Domain, tracker: DialogueStateTracker, omit_unset_slots: bool) -> Optional[list[tuple]]:
     """Per prior tracker: (active state, hide flag, previous action sub-state, followup, latest, loop).
 
     Kept on the tracker with what identifies its content: the events deque, its length and its first
-    and last event objects (held, so their identity stays meaningful); None: read by Rasa's code.
+    and last event objects (held, so their identity stays meaningful), and the replayed tracker.
+    Events appended since (none that reverts, restarts or starts a loop, in a conversation without
+    loops) are replayed onto it; anything else is read again from the start. None: Rasa's code reads it.
     """
     events = tracker.events
-    first, last = (events[0], events[-1]) if events else (None, None)
-    held = tracker.__dict__.get(_STEPS)
-    if (
-        held is not None
-        and held[0] is domain
-        and held[1] == omit_unset_slots
-        and held[2] is events
-        and held[3] == len(events)
-        and held[4] is first
-        and held[5] is last
-    ):
-        return held[6]
-    steps: Optional[list[tuple]] = []
-    for tr, hide_rule_turn in tracker.generate_all_prior_trackers():
-        state = domain.get_active_state(tr, omit_unset_slots=omit_unset_slots)
-        prev = domain._get_prev_action_sub_state(tr)
-        if not _is_plain(state) or not _is_plain({"p": prev}):
-            steps = None
-            break
-        steps.append((state, hide_rule_turn, prev, tr.followup_action, tr.latest_action_name, tr.active_loop_name))
-    tracker.__dict__[_STEPS] = (domain, omit_unset_slots, events, len(events), first, last, steps)
+    n = len(events)
+    first, last = (events[0], events[-1]) if n else (None, None)
+    kept: dict[tuple[int, bool], tuple] = tracker.__dict__.setdefault(_STEPS, {})
+    slot = (id(domain), omit_unset_slots)  # the domain is held in the entry: its id stays its own
+    held = kept.get(slot)
+    if held is not None and held[0] is domain and held[1] == omit_unset_slots and held[2] is events:
+        _, _, _, held_n, held_first, held_last, steps, replay = held
+        if held_n == n and held_first is first and held_last is last:
+            return steps
+        if (
+            replay is not None
+            and steps is not None
+            and held_n > 0
+            and n > held_n
+            and events[0] is held_first
+            and events[held_n - 1] is held_last
+        ):
+            added = list(itertools.islice(events, held_n, None))
+            if not any(isinstance(e, _NOT_APPENDED) for e in added):
+                more = _replay(domain, replay, added, omit_unset_slots)
+                final = _step(domain, replay, False, omit_unset_slots)
+                if more is not None and final is not None:
+                    steps = steps[:-1] + more + [final]
+                    kept[slot] = (domain, omit_unset_slots, events, n, first, last, steps, replay)
+                    return steps
+    replay = tracker.init_copy()
+    steps = _replay(domain, replay, tracker.applied_events(), omit_unset_slots)
+    final = _step(domain, replay, False, omit_unset_slots) if steps is not None else None
+    steps = None if steps is None or final is None else [*steps, final]
+    loops = any(isinstance(e, ActiveLoop) and e.name for e in events)
+    kept[slot] = (domain, omit_unset_slots, events, n, first, last, steps, None if loops else replay)
     return steps
 
 

@@ -6,8 +6,8 @@
 2. Conversations made of the queries (turns of 12 messages, the tracker growing): at every step
    the NLU parse and each action prediction are the same with the patches as with Rasa's code
    (every field, exact floats), and so are the tracker's states for every argument combination
-   (asked twice: the second answer comes from the per-tracker cache); the graph runs after the
-   first took the sequential path.
+   (asked twice: the second answer comes from the per-tracker cache; most are replayed from the
+   kept replay, events appended only); the graph runs after the first took the sequential path.
 3. ``_log_action_on_tracker`` leaves the same events; ``is_empty`` gives the same answers; every
    event name resolves to the class Rasa's lookup gives (a subclass defined late included).
 
@@ -71,6 +71,14 @@ def check_conversations(model: str, texts: list[str]) -> int:
 
         return UserMessage(text, sender_id="check")
 
+    replays = {"full": 0, "appended": 0}
+    replay = rasa_runtime._replay
+
+    def counted(domain: Any, onto: Any, events: Any, omit: bool) -> Any:
+        replays["appended" if onto.events else "full"] += 1
+        return replay(domain, onto, events, omit)
+
+    rasa_runtime._replay = counted
     tracker = None
     for i, text in enumerate(texts):
         if i % 12 == 0:
@@ -96,6 +104,8 @@ def check_conversations(model: str, texts: list[str]) -> int:
             if action == ACTION_LISTEN_NAME:
                 break
             tracker.update(BotUttered(f"reply of {action}"))
+    rasa_runtime._replay = replay
+    assert replays["appended"] > replays["full"] > 0, replays  # most states came from the kept replay
     plans = runner.__dict__.get(rasa_runtime._PLANS, {})
     assert any(k[0] == "order" for k in plans), "no graph run took the sequential path"
     return steps

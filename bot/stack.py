@@ -200,9 +200,11 @@ class StackConfig:
             store += f"  password: {url.password}\n"
         # the tracker store loads a bounded window of recent events per message (connectors/tracker_store.py)
         tracker = store.replace("type: redis", "type: connectors.tracker_store.WindowedRedisTrackerStore", 1)
+        # Rasa's ticket lock, taken and released by Lua scripts without blocking (connectors/lock_store.py)
+        lock = store.replace("type: redis", "type: connectors.lock_store.AsyncRedisLockStore", 1)
         return (
             f'action_endpoint:\n  url: "http://127.0.0.1:{self.action_port}/webhook"\n'
-            f"tracker_store:\n{tracker}lock_store:\n{store}"
+            f"tracker_store:\n{tracker}lock_store:\n{lock}"
         )
 
     def env(self) -> dict[str, str]:

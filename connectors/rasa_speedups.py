@@ -20,6 +20,8 @@ dmdesk's channel). Behaviour is unchanged; only repeated work is removed.
   again: it now reads the single sentence feature of each kind without a copy
   and skips the stacking of a single row. The matrix is the same (data,
   indices, order), so are the probabilities.
+* ``connectors.rasa_runtime``: graph runs without dask's scheduler, the tracker's prior states
+  read once per prediction, no event copies for a debug log that is off (its docstring).
 """
 
 from __future__ import annotations
@@ -39,6 +41,8 @@ from rasa.shared.nlu.constants import FEATURE_TYPE_SENTENCE, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.utils.endpoints import ClientResponseError, EndpointConfig, concat_url
 from scipy.sparse import csr_matrix, hstack, vstack
+
+from connectors import rasa_runtime
 
 _INSTALLED = False
 _ORIGINAL_CREATE_X = LogisticRegressionClassifier._create_X
@@ -198,6 +202,7 @@ def install() -> None:
     RemoteAction._validate_action_result = validate_action_result  # type: ignore[method-assign]
     EndpointConfig.request = endpoint_request  # type: ignore[method-assign]
     LogisticRegressionClassifier._create_X = create_x  # type: ignore[method-assign]
+    rasa_runtime.install()
 
 
 __all__ = [

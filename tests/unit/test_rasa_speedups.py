@@ -20,3 +20,12 @@ def test_speedups_keep_parses_matrices_and_validation_errors() -> None:
     done = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-4000:]
     assert done.stdout.strip().endswith("ok")
+
+
+@pytest.mark.skipif(not MODEL.exists(), reason="no trained model (make train)")
+def test_runtime_patches_keep_parses_predictions_and_states() -> None:
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "RASA_TELEMETRY_ENABLED": "false", "TF_CPP_MIN_LOG_LEVEL": "2"}
+    argv = [str(RASA_PYTHON), "-m", "tests.rasa_env.check_runtime", str(MODEL), str(ROOT / "eval" / "dev.yml")]
+    done = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-4000:]
+    assert done.stdout.strip().endswith("ok")

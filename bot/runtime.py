@@ -9,7 +9,7 @@ from functools import lru_cache
 
 from redis import Redis
 
-from bot.encoders import Encoder, get_encoder
+from bot.encoders import Encoder, LazyEncoder, get_encoder
 from bot.faq.index import IndexWeights
 from bot.faq.kb import KnowledgeBase, Thresholds
 from bot.faq.verifier import Verifier
@@ -36,6 +36,36 @@ def index_config(settings: CoreSettings) -> tuple[list[Encoder], IndexWeights]:
     """The encoders and component weights of the FAQ index."""
     encoders = [get_encoder(spec) for spec in settings.encoders]
     return encoders, IndexWeights(dense={e.name: 1.0 for e in encoders}, lexical=settings.lexical_weight)
+
+
+def load_encoders(settings: CoreSettings) -> None:
+    """Load the weights of the FAQ index's encoders now, not at the first text to encode.
+
+    For a process that encodes in a customer's turn (the action server: a query the NLU's shared
+    vector does not cover, such as a text that normalisation changed), where loading them (about
+    1 CPU second for USE) must not be what a customer waits for.
+
+    Raises:
+        EncoderError: An encoder cannot load.
+    """
+    for spec in settings.encoders:
+        encoder = get_encoder(spec)
+        if isinstance(encoder, LazyEncoder):
+            encoder.load()
+
+
+def release_idle_encoders(settings: CoreSettings, idle_s: float) -> list[str]:
+    """Drop the weights of the FAQ index's encoders that encoded nothing for ``idle_s`` seconds.
+
+    Returns:
+        The names of the encoders released (they load again on the next text to encode).
+    """
+    released = []
+    for spec in settings.encoders:
+        encoder = get_encoder(spec)
+        if isinstance(encoder, LazyEncoder) and encoder.release_if_idle(idle_s):
+            released.append(encoder.name)
+    return released
 
 
 def build_knowledge_base(settings: CoreSettings, redis: Redis) -> KnowledgeBase:

@@ -57,6 +57,27 @@ def test_the_rasa_launcher_imports_skops_before_rasa_runs_and_runs_rasa() -> Non
     ]
 
 
+def test_the_rasa_launcher_keeps_jax_out_of_tensorflow() -> None:
+    # TensorFlow imports JAX (64 MiB) if it can, for TFLite's JAX converter only; under the launcher it cannot
+    probe = textwrap.dedent(
+        """
+        import sys
+        import rasa.__main__
+        def run():
+            import tensorflow as tf
+            from tensorflow.lite.python import util
+            print("SEEN", sys.modules.get("jax"), sys.modules.get("jaxlib"), util._xla_computation, tf.constant(2) * 3)
+        rasa.__main__.main = run
+        from bot.nlu import launch
+        launch.main()
+        """
+    )
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": str(ROOT)}
+    run = {"cwd": ROOT, "capture_output": True, "text": True, "timeout": 300, "check": True, "env": env}
+    seen = subprocess.run([str(RASA_PYTHON), "-c", probe], **run).stdout  # type: ignore[call-overload]
+    assert "SEEN None None None tf.Tensor(6, shape=(), dtype=int32)" in seen
+
+
 def test_renice_lowers_every_thread_of_a_process_and_its_children() -> None:
     code = textwrap.dedent(
         """

@@ -101,3 +101,27 @@ def test_an_index_built_from_a_warm_cache_loads_no_weights_until_a_query_misses(
     for query in ("brp ongkir ke bandung?", "do you have oat milk", "brp ongkir ke bandung?"):
         assert restarted.search(query) == warm.search(query)
     assert lazy.loads == 1
+
+
+def test_released_weights_give_their_memory_back_to_the_system() -> None:
+    # a fresh process, the weights loaded in a worker thread as a request of the bot service would
+    code = """
+import re, threading
+from bot.encoders import get_encoder
+from bot.runtime import release_idle_encoders
+from bot.settings import CoreSettings
+def rss(): return int(re.search(r"VmRSS:\\s+(\\d+)", open("/proc/self/status").read()).group(1)) // 1024
+encoder = get_encoder(CoreSettings().encoders[0])
+before = rss()
+worker = threading.Thread(target=encoder.encode_one, args=("berapa ongkir ke bandung?",))
+worker.start(); worker.join()
+loaded = rss()
+released = release_idle_encoders(CoreSettings(), 0)
+print(released, loaded - before, loaded - rss(), encoder.loaded)
+"""
+    run = {"cwd": ROOT, "capture_output": True, "text": True, "check": True, "timeout": 120}
+    out = subprocess.run([sys.executable, "-c", code], **run)  # type: ignore[call-overload]
+    released, grew, gave_back, loaded = out.stdout.split()
+    assert (released, loaded) == (f"['{SPEC}']", "False")
+    assert int(grew) > 80  # USE's weights: about 120 MiB
+    assert int(gave_back) > 0.8 * int(grew), out.stdout

@@ -20,6 +20,7 @@ from bot.handoff.presence import Presence
 from bot.handoff.queue import HandoffStore
 from bot.handoff.rules import Escalator, load_escalator
 from bot.keys import Keys
+from bot.language import release_detector_if_idle
 from bot.settings import CoreSettings, core_settings
 from bot.unanswered.store import UnansweredStore
 
@@ -56,17 +57,19 @@ def load_encoders(settings: CoreSettings) -> None:
             encoder.load()
 
 
-def release_idle_encoders(settings: CoreSettings, idle_s: float) -> list[str]:
-    """Drop the weights of the FAQ index's encoders that encoded nothing for ``idle_s`` seconds.
+def release_idle_models(settings: CoreSettings, idle_s: float) -> list[str]:
+    """Drop the models unused for ``idle_s`` seconds: the FAQ index's encoders' weights, the language detector's.
 
     Returns:
-        The names of the encoders released (they load again on the next text to encode).
+        What was released: encoder names, ``language-detector`` (each loads again on its next use).
     """
     released = []
     for spec in settings.encoders:
         encoder = get_encoder(spec)
         if isinstance(encoder, LazyEncoder) and encoder.release_if_idle(idle_s):
             released.append(encoder.name)
+    if release_detector_if_idle(idle_s):
+        released.append("language-detector")
     if released:
         return_freed_memory()
     return released
@@ -75,7 +78,7 @@ def release_idle_encoders(settings: CoreSettings, idle_s: float) -> list[str]:
 def return_freed_memory() -> bool:
     """Give the memory ``free()`` kept back to the system (glibc ``malloc_trim``); False where there is none.
 
-    The weights were loaded in a worker thread (a request's), so in that thread's malloc arena, whose
+    The models were loaded in a worker thread (a request's), so in that thread's malloc arena, whose
     free pages glibc returns only from the top of each heap: measured in the bot service, dropping
     USE's weights gave back 78 of about 120 MiB without this.
     """

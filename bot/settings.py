@@ -119,12 +119,13 @@ class ServiceSettings(CoreSettings):
     metrics_token: SecretStr | None = Field(
         default=None, description="Bearer token of GET /metrics (default: api_token)."
     )
-    encoder_idle_s: float = Field(
+    models_idle_s: float = Field(
         default=900,
         ge=0,
         description=(
-            "Drop the FAQ encoder's weights after this long unused (0: never). The bot service encodes only for "
-            "staff and agents (Try it, editor checks, the unanswered inbox, suggestions); they load again on use."
+            "Drop the FAQ encoder's weights and the language detector's models after this long unused (0: never). "
+            "The bot service uses them only for staff and agents (Try it, editor checks, the unanswered inbox, "
+            "suggestions, training examples); they load again on use."
         ),
     )
     # FAQ editor (bot/faq/editor.py, bot/faq/checks.py)

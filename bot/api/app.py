@@ -128,19 +128,19 @@ async def _warm_when_rasa_serves(rasa: RasaClient, stop: asyncio.Event, freeze: 
     threading.Thread(target=_warm_knowledge_base, args=(freeze,), name="faq-warmup", daemon=True).start()
 
 
-async def _release_idle_encoders(settings: ServiceSettings, stop: asyncio.Event) -> None:
-    """Drop the encoder's weights (about 120 MiB for USE) whenever nothing was encoded for ``encoder_idle_s``.
+async def _release_idle_models(settings: ServiceSettings, stop: asyncio.Event) -> None:
+    """Drop the encoder's weights and the language detector's models (about 120 and 110 MiB) when unused.
 
     The knowledge base of this process builds its index from the Redis cache and so loads no weights
-    (bot/encoders/base.py); staff and agents' tools load them on their first text to encode (about a
-    second), and this lets them go again once those tools rest.
+    (bot/encoders/base.py); staff and agents' tools load them on their first text (a second or two),
+    and this lets them go again ``models_idle_s`` after those tools rest.
     """
-    idle_s = settings.encoder_idle_s
+    idle_s = settings.models_idle_s
     while not stop.is_set():
         with suppress(asyncio.TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=max(1.0, min(60.0, idle_s / 4)))
         if not stop.is_set():
-            await asyncio.to_thread(runtime.release_idle_encoders, settings, idle_s)
+            await asyncio.to_thread(runtime.release_idle_models, settings, idle_s)
 
 
 def create_app(settings: ServiceSettings | None = None) -> FastAPI:
@@ -174,7 +174,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         else:
             warming = None
         releasing = (
-            asyncio.create_task(_release_idle_encoders(cfg, stop)) if settings is None and cfg.encoder_idle_s else None
+            asyncio.create_task(_release_idle_models(cfg, stop)) if settings is None and cfg.models_idle_s else None
         )
         app.state.services = Services(
             cfg, dispatcher, store, rasa, agents=agents, ingest=ingest, send=send, metrics=collector, faq=faq

@@ -108,7 +108,7 @@ def test_released_weights_give_their_memory_back_to_the_system() -> None:
     code = """
 import re, threading
 from bot.encoders import get_encoder
-from bot.runtime import release_idle_encoders
+from bot.runtime import release_idle_models
 from bot.settings import CoreSettings
 def rss(): return int(re.search(r"VmRSS:\\s+(\\d+)", open("/proc/self/status").read()).group(1)) // 1024
 encoder = get_encoder(CoreSettings().encoders[0])
@@ -116,7 +116,7 @@ before = rss()
 worker = threading.Thread(target=encoder.encode_one, args=("berapa ongkir ke bandung?",))
 worker.start(); worker.join()
 loaded = rss()
-released = release_idle_encoders(CoreSettings(), 0)
+released = release_idle_models(CoreSettings(), 0)
 print(released, loaded - before, loaded - rss(), encoder.loaded)
 """
     run = {"cwd": ROOT, "capture_output": True, "text": True, "check": True, "timeout": 120}

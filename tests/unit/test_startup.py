@@ -12,6 +12,7 @@ import textwrap
 import time
 from pathlib import Path
 
+import pytest
 from fastapi.testclient import TestClient
 from redis import Redis
 
@@ -21,7 +22,7 @@ from bot.keys import Keys
 from bot.rasa_client import RasaClient
 from bot.retrain.jobs import JobStore
 from bot.settings import ServiceSettings
-from bot.stack import RASA_PYTHON, ROOT, free_port, process_threads, rasa_argv, renice
+from bot.stack import RASA_PYTHON, ROOT, StackConfig, free_port, process_threads, rasa_argv, renice
 
 
 def _nice_of(tid: int) -> int:
@@ -145,3 +146,14 @@ def test_a_pinned_service_keeps_its_own_rasa_and_a_following_one_reports_to_the_
     endpoints, reports = _client_reports(redis, keys, pinned)
     assert endpoints is None  # every request goes to DMDESK_RASA_URL
     assert reports == {}  # and a swap does not wait for it
+
+
+def test_the_bot_service_gets_two_malloc_arenas_unless_the_environment_says_otherwise(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("MALLOC_ARENA_MAX", raising=False)
+    assert StackConfig(api_token="t").bot_env() == {"MALLOC_ARENA_MAX": "2"}
+    assert "MALLOC_ARENA_MAX" not in StackConfig(api_token="t").env()  # the other processes: glibc's default
+    assert StackConfig(api_token="t", extra_env={"MALLOC_ARENA_MAX": "4"}).bot_env() == {"MALLOC_ARENA_MAX": "4"}
+    monkeypatch.setenv("MALLOC_ARENA_MAX", "8")
+    assert StackConfig(api_token="t").bot_env() == {"MALLOC_ARENA_MAX": "8"}

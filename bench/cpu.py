@@ -10,6 +10,10 @@ and reads the CPU time (user + system, ``/proc``) of every process before and
 after: CPU milliseconds per message per process, which depend little on what
 else runs on the machine, unlike latencies and msg/s (also reported). The NLU
 supervisor (``dmdesk nlu``) and the Rasa server it starts are counted apart.
+RSS of every process tree is reported too: idle (3 s after the first answer,
+as ``bench.run`` does) and the peak of each measured phase (sampled every
+0.5 s, ``bench.harness.ProcSampler``), with their sums over the stack
+(the fake Graph API left out, as ``bench.summary`` does).
 
 With ``--py-spy``, a second pass of the same load runs with py-spy recording
 every process (``--native``, collapsed stacks, one file each in
@@ -31,9 +35,9 @@ from typing import Any
 from redis.asyncio import Redis as AsyncRedis
 
 from bench import write_result
-from bench.harness import _TICK, _cpu_ticks_rss_kib, message_mix, process_tree
+from bench.harness import _TICK, ProcSampler, _cpu_ticks_rss_kib, message_mix, process_tree, sample_processes
 from bench.load import WebhookTarget, closed_loop
-from bench.run import SECRET, _env, _first_answer, fake_graph
+from bench.run import SECRET, _env, _first_answer, fake_graph, stack_pids
 from bot.cli import ensure_redis, redis_url
 from bot.keys import Keys
 from bot.stack import ROOT, Stack, private_stack
@@ -84,12 +88,20 @@ def py_spy(py_spy_bin: str, processes: Mapping[str, list[int]], out_dir: Path, s
                 p.kill()
 
 
-async def measure(target: WebhookTarget, processes: Mapping[str, list[int]], n: int, c: int) -> dict[str, Any]:
-    """One closed-loop phase with the CPU of every process read before and after."""
+def stack_rss(rss: Mapping[str, float]) -> float:
+    """The sum of the stack's RSS (MiB), the fake Graph API left out."""
+    return round(sum(v for k, v in rss.items() if k != "fake_graph"), 1)
+
+
+async def measure(
+    target: WebhookTarget, processes: Mapping[str, list[int]], pids: Mapping[str, int], n: int, c: int
+) -> dict[str, Any]:
+    """One closed-loop phase with the CPU of every process read before and after, and their peak RSS."""
     mix = message_mix(ROOT)
     before = cpu_ticks(processes)
     t0 = time.monotonic()
-    phase = await closed_loop(target, mix, n, c)
+    with ProcSampler(pids) as sampler:
+        phase = await closed_loop(target, mix, n, c)
     elapsed = time.monotonic() - t0
     after = cpu_ticks(processes)
     answered = max(1, phase["latency_ms"]["n"])
@@ -99,6 +111,8 @@ async def measure(target: WebhookTarget, processes: Mapping[str, list[int]], n: 
         "elapsed_s": round(elapsed, 1),
         "cpu_ms_per_message": per_msg,
         "cpu_ms_per_message_stack": round(sum(v for k, v in per_msg.items() if k != "fake_graph"), 2),
+        "rss_mib_peak": (peak := {name: r["rss_mib_peak"] for name, r in sampler.result.items()}),
+        "rss_mib_peak_stack": stack_rss(peak),
     }
 
 
@@ -124,9 +138,13 @@ def main() -> None:
             try:
                 await _first_answer(target, time.monotonic())
                 processes = stack_processes(stack, fake_proc.pid)
+                pids = {**stack_pids(stack), "fake_graph": fake_proc.pid}
+                await asyncio.sleep(3)
+                idle = {name: round(r, 1) for name, (_, r) in sample_processes(pids).items()}
+                result["rss_mib_idle"], result["rss_mib_idle_stack"] = idle, stack_rss(idle)
                 await closed_loop(target, message_mix(ROOT), 40, 4)  # warm-up: caches, connections
                 result["phases"] = [
-                    await measure(target, processes, args.n, args.concurrency) for _ in range(args.repeat)
+                    await measure(target, processes, pids, args.n, args.concurrency) for _ in range(args.repeat)
                 ]
                 if args.py_spy:
                     with py_spy(args.py_spy, processes, args.profile_dir, 600):
@@ -138,10 +156,12 @@ def main() -> None:
         asyncio.run(go())
     result["load_avg_at_end"] = list(__import__("os").getloadavg())
     write_result(result, args.out)
+    print(f"RSS MiB idle {result['rss_mib_idle']} (stack {result['rss_mib_idle_stack']})")
     for phase in result["phases"]:
         print(
             f"c={args.concurrency} n={args.n}: {phase['throughput_msg_s']} msg/s, p50 {phase['latency_ms']['p50']} ms; "
-            f"CPU ms/message {phase['cpu_ms_per_message']} (stack {phase['cpu_ms_per_message_stack']})"
+            f"CPU ms/message {phase['cpu_ms_per_message']} (stack {phase['cpu_ms_per_message_stack']}); "
+            f"RSS MiB peak {phase['rss_mib_peak']} (stack {phase['rss_mib_peak_stack']})"
         )
 
 

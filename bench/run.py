@@ -243,7 +243,8 @@ def scale_out(stack: Stack, plan: Plan, fake_url: str, fake_pid: int, mix: list[
     rasa2_url = f"http://127.0.0.1:{rasa2}"
     bot2 = free_port()
     pinned = {"DMDESK_RASA_URL": rasa2_url, "DMDESK_RASA_PINNED": "true"}
-    stack.spawn("bot_2", bot_argv(bot2), env={**pinned, "DMDESK_CONSUMERS": "0", "DMDESK_PORT": str(bot2)})
+    bot_env = {**c.bot_env(), **pinned, "DMDESK_CONSUMERS": "0", "DMDESK_PORT": str(bot2)}
+    stack.spawn("bot_2", bot_argv(bot2), env=bot_env)
     stack.spawn("consumers_2", consumers_argv(), c.nlu_nice, pinned)
     _wait_http(f"{rasa2_url}/webhooks/dmdesk/")
     _wait_http(f"http://127.0.0.1:{bot2}/healthz")

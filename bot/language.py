@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import threading
+import time
 from collections.abc import Iterable
 from functools import lru_cache
 from typing import Optional
@@ -165,6 +166,8 @@ def _detector():  # type: ignore[no-untyped-def]
 
 
 _DETECTOR_LOCK = threading.Lock()
+#: when the statistical detector last ran (time.monotonic), for :func:`release_detector_if_idle`
+_USED_AT = [0.0]
 _LINGUA_CODES = {"ENGLISH": "en", "INDONESIAN": "id", "FRENCH": "fr", "RUSSIAN": "ru"}
 
 
@@ -203,6 +206,7 @@ def detect_language(text: str, supported: Iterable[str] = SUPPORTED) -> Optional
             vote = "fr"
         return vote if vote in allowed else None
     with _DETECTOR_LOCK:
+        _USED_AT[0] = time.monotonic()
         confidences = _detector().compute_language_confidence_values(text)
     ranked = [(_LINGUA_CODES.get(c.language.name), c.value) for c in confidences]
     ranked = [(code, value) for code, value in ranked if code in allowed]
@@ -212,3 +216,19 @@ def detect_language(text: str, supported: Iterable[str] = SUPPORTED) -> Optional
     if value < 0.5 and vote in allowed:
         return vote
     return code
+
+
+def release_detector_if_idle(idle_s: float) -> bool:
+    """Drop the statistical detector's models (about 110 MiB) if it ran for no text in ``idle_s`` seconds.
+
+    They load again with the next text that needs them (about a second). For a process that
+    detects languages only for staff (the bot service: Try it, training examples), not for the
+    NLU, which detects in every turn. Returns True if they were dropped.
+    """
+    with _DETECTOR_LOCK:
+        if not _detector.cache_info().currsize or time.monotonic() - _USED_AT[0] < idle_s:
+            return False
+        # lingua keeps the models in a process-wide store that outlives the detector: unload them first
+        _detector().unload_language_models()
+        _detector.cache_clear()
+        return True

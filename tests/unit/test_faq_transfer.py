@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import csv
 import io
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -11,12 +13,14 @@ import pytest
 from sklearn.feature_extraction.text import TfidfVectorizer
 
 from bot.errors import FaqImportError
+from bot.evaluation import load_queries
 from bot.faq import store, transfer
 from bot.faq.editor import FaqEditor
 from bot.faq.editor_models import ChangeAction, EntryPatch
-from bot.faq.lexical import LexicalIndex
+from bot.faq.lexical import LexicalIndex, char_wb_ngrams
 from bot.faq.normalize import fold
 from bot.faq.transfer import ImportFormat
+from bot.stack import ROOT
 from tests.unit.test_faq_editor import BRAND, editor, kb  # noqa: F401 (fixtures)
 
 
@@ -125,6 +129,22 @@ def test_lexical_index_scores_like_scikit_learn_after_removals_and_additions(faq
     for query in ("brp ongkir ke medan kak?", "скок стоит доставка", "zzqx", "Où est ma commande ?"):
         expected = np.asarray((reference.transform([query]) @ matrix).todense()).ravel()
         assert np.allclose(edited.scores(query), expected[order], atol=1e-6)
+
+
+def test_the_lexical_index_has_scikit_learns_char_wb_ngrams_in_its_order(faq_file: Path) -> None:
+    texts = [t for e in store.load(faq_file).entries for t in e.texts()]
+    texts += [q["text"] for name in ("dev", "test", "holdout2") for q in load_queries(ROOT / "eval" / f"{name}.yml")]
+    texts += ["", " ", "a", "ab", "abc", "  two\t\tspaces\n\nand\u00a0nbsp\u2003em ", "😀 ok!!", "x" * 40]
+    analyzer = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 4), preprocessor=fold).build_analyzer()
+    assert len(texts) > 3000
+    for text in texts:
+        assert char_wb_ngrams(fold(text)) == analyzer(text), text
+
+
+def test_an_index_process_does_not_import_scikit_learn() -> None:
+    code = "import sys, bot.runtime; print(sorted(m for m in sys.modules if m.split('.')[0] == 'sklearn'))"
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True, timeout=60)
+    assert out.stdout.strip() == "[]"  # about 70 MiB per process (scipy.stats and the rest)
 
 
 def test_random_edits_applied_entry_by_entry_score_like_a_fresh_build(redis, keys, faq_file: Path) -> None:  # type: ignore[no-untyped-def]

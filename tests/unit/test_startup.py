@@ -12,6 +12,7 @@ import textwrap
 import time
 from pathlib import Path
 
+import pytest
 from fastapi.testclient import TestClient
 from redis import Redis
 
@@ -21,7 +22,7 @@ from bot.keys import Keys
 from bot.rasa_client import RasaClient
 from bot.retrain.jobs import JobStore
 from bot.settings import ServiceSettings
-from bot.stack import RASA_PYTHON, ROOT, free_port, process_threads, rasa_argv, renice
+from bot.stack import RASA_PYTHON, ROOT, StackConfig, free_port, process_threads, rasa_argv, renice
 
 
 def _nice_of(tid: int) -> int:
@@ -55,6 +56,27 @@ def test_the_rasa_launcher_imports_skops_before_rasa_runs_and_runs_rasa() -> Non
         "bot.nlu.launch",
         "run",
     ]
+
+
+def test_the_rasa_launcher_keeps_jax_out_of_tensorflow() -> None:
+    # TensorFlow imports JAX (64 MiB) if it can, for TFLite's JAX converter only; under the launcher it cannot
+    probe = textwrap.dedent(
+        """
+        import sys
+        import rasa.__main__
+        def run():
+            import tensorflow as tf
+            from tensorflow.lite.python import util
+            print("SEEN", sys.modules.get("jax"), sys.modules.get("jaxlib"), util._xla_computation, tf.constant(2) * 3)
+        rasa.__main__.main = run
+        from bot.nlu import launch
+        launch.main()
+        """
+    )
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": str(ROOT)}
+    run = {"cwd": ROOT, "capture_output": True, "text": True, "timeout": 300, "check": True, "env": env}
+    seen = subprocess.run([str(RASA_PYTHON), "-c", probe], **run).stdout  # type: ignore[call-overload]
+    assert "SEEN None None None tf.Tensor(6, shape=(), dtype=int32)" in seen
 
 
 def test_renice_lowers_every_thread_of_a_process_and_its_children() -> None:
@@ -124,3 +146,14 @@ def test_a_pinned_service_keeps_its_own_rasa_and_a_following_one_reports_to_the_
     endpoints, reports = _client_reports(redis, keys, pinned)
     assert endpoints is None  # every request goes to DMDESK_RASA_URL
     assert reports == {}  # and a swap does not wait for it
+
+
+def test_the_bot_service_gets_two_malloc_arenas_unless_the_environment_says_otherwise(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("MALLOC_ARENA_MAX", raising=False)
+    assert StackConfig(api_token="t").bot_env() == {"MALLOC_ARENA_MAX": "2"}
+    assert "MALLOC_ARENA_MAX" not in StackConfig(api_token="t").env()  # the other processes: glibc's default
+    assert StackConfig(api_token="t", extra_env={"MALLOC_ARENA_MAX": "4"}).bot_env() == {"MALLOC_ARENA_MAX": "4"}
+    monkeypatch.setenv("MALLOC_ARENA_MAX", "8")
+    assert StackConfig(api_token="t").bot_env() == {"MALLOC_ARENA_MAX": "8"}

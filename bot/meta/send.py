@@ -101,6 +101,14 @@ class _RateLimited(TransientSendError):
     pass
 
 
+# KEYS: the conversation's last-inbound key; ARGV: timestamp, ttl (s). Only ever moves forward.
+_RECORD_INBOUND = """
+local c = tonumber(redis.call('GET', KEYS[1]) or '0')
+if tonumber(ARGV[1]) > c then redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2]) end
+return 1
+"""
+
+
 class SendClient:
     """Async Send API / profile client over one pooled ``httpx.AsyncClient``."""
 
@@ -124,6 +132,7 @@ class SendClient:
         self._keys = keys
         self._retry = retry or RetryPolicy()
         self._rate = rate_per_s
+        self._record_inbound = redis.register_script(_RECORD_INBOUND)
 
     @property
     def pages(self) -> Pages:
@@ -138,14 +147,7 @@ class SendClient:
     async def record_inbound(self, conversation_id: str, timestamp: float) -> None:
         """Remember the customer's last message time (opens the 24-hour window)."""
         key = self._keys.last_inbound(conversation_id)
-        await self._redis.eval(
-            "local c = tonumber(redis.call('GET', KEYS[1]) or '0') "
-            "if tonumber(ARGV[1]) > c then redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2]) end return 1",
-            1,
-            key,
-            repr(timestamp),
-            HUMAN_AGENT_WINDOW_S,
-        )
+        await self._record_inbound(keys=[key], args=[repr(timestamp), HUMAN_AGENT_WINDOW_S])
 
     async def messaging_type(self, conversation_id: str, human: bool, now: float | None = None) -> dict[str, str]:
         """``messaging_type`` (and tag) for a message now.

@@ -23,10 +23,10 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
 from redis.asyncio import Redis
 
 from bot.errors import DmdeskError
+from bot.http import HttpError, HttpPool
 from bot.keys import Keys
 from bot.meta.pages import Account, Pages
 from bot.settings import ServiceSettings
@@ -117,7 +117,7 @@ return 1
 
 
 class SendClient:
-    """Async Send API / profile client over one pooled ``httpx.AsyncClient``."""
+    """Async Send API / profile client over one pool of keep-alive connections (``bot.http``)."""
 
     def __init__(
         self,
@@ -129,11 +129,7 @@ class SendClient:
         retry: RetryPolicy | None = None,
         rate_per_s: int = 50,
     ) -> None:
-        self._http = httpx.AsyncClient(
-            base_url=graph_url.rstrip("/"),
-            timeout=timeout_s,
-            limits=httpx.Limits(max_connections=64, max_keepalive_connections=32),
-        )
+        self._http = HttpPool(graph_url, timeout_s=timeout_s, max_idle=32)
         self._pages = pages
         self._redis = redis
         self._keys = keys
@@ -149,7 +145,7 @@ class SendClient:
 
     async def close(self) -> None:
         """Close the connection pool."""
-        await self._http.aclose()
+        await self._http.close()
 
     # --- policy
     async def record_inbound(self, conversation_id: str, timestamp: float) -> None:
@@ -226,7 +222,7 @@ class SendClient:
             error: type[SendError] | None
             retry_after: float | None = None
             try:
-                response = await self._http.post(f"/{account.id}/messages", json=body, headers=headers)
+                response = await self._http.request("POST", f"/{account.id}/messages", json_body=body, headers=headers)
                 try:
                     data = response.json()
                 except json.JSONDecodeError:
@@ -242,7 +238,7 @@ class SendClient:
                     "code": detail.get("code"),
                     "sub": detail.get("error_subcode"),
                 }
-            except httpx.HTTPError as exc:
+            except HttpError as exc:
                 error, context = TransientSendError, {"network": type(exc).__name__}
             if not issubclass(error, TransientSendError):
                 raise error("send refused", account=account.id, **context)
@@ -270,12 +266,14 @@ class SendClient:
         headers = {"Authorization": f"Bearer {account.token.get_secret_value()}"}
         name: str | None = None
         try:
-            response = await self._http.get(f"/{customer_id}", params={"fields": fields}, headers=headers, timeout=3.0)
+            response = await self._http.request(
+                "GET", f"/{customer_id}", params={"fields": fields}, headers=headers, timeout_s=3.0
+            )
             data = response.json() if response.status_code == 200 else {}
             raw = data.get("first_name") or str(data.get("name") or "").split(" ")[0] or data.get("username")
             name = str(raw) if raw else None
             ok = response.status_code == 200
-        except (httpx.HTTPError, ValueError, AttributeError):
+        except (HttpError, ValueError, AttributeError):
             ok = False
         await self._redis.set(key, json.dumps({"name": name}), ex=24 * 3600 if ok else 3600)
         return name

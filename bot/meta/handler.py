@@ -176,7 +176,7 @@ class MetaHandler:
             InFlightElsewhere: Another live consumer is sending a part (likewise).
         """
         if raw is None:
-            raw = await self._redis.hgetall(outbox)
+            raw = await self._redis.hgetall(outbox)  # type: ignore[assignment]  # bytes: no decode_responses
         if not raw:
             return
         parts: list[dict[str, Any]] = json.loads(raw[b"parts"])

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import json
 import ssl
+import time
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
@@ -73,9 +74,10 @@ class _Connection:
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.reader = reader
         self.writer = writer
+        self.idle_since = 0.0
 
-    def usable(self) -> bool:
-        return not self.reader.at_eof() and not self.writer.is_closing()
+    def usable(self, now: float, expiry_s: float) -> bool:
+        return now - self.idle_since < expiry_s and not self.reader.at_eof() and not self.writer.is_closing()
 
     def close(self) -> None:
         self.writer.close()
@@ -104,14 +106,24 @@ class HttpPool:
     """Keep-alive connections to the origins of one client (``base_url`` for relative paths)."""
 
     def __init__(
-        self, base_url: str = "", timeout_s: float = 10.0, headers: dict[str, str] | None = None, max_idle: int = 32
+        self,
+        base_url: str = "",
+        timeout_s: float = 10.0,
+        headers: dict[str, str] | None = None,
+        max_idle: int = 32,
+        keepalive_s: float = 4.0,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
+        """``keepalive_s``: an idle connection is used again only within that time, shorter than the
+        servers' own idle timeouts (uvicorn's and sanic's 5 s), so that a server never closes one
+        just as a request goes out on it. ``ssl_context``: for HTTPS (default: the system's CAs)."""
         self._base = base_url.rstrip("/")
+        self._keepalive_s = keepalive_s
         self._timeout = timeout_s
         self._headers = {"user-agent": "dmdesk", "accept": "*/*", **{k.lower(): v for k, v in (headers or {}).items()}}
         self._max_idle = max_idle
         self._idle: dict[tuple[str, str, int], deque[_Connection]] = {}
-        self._ssl: ssl.SSLContext | None = None
+        self._ssl = ssl_context
 
     async def request(
         self,
@@ -159,6 +171,7 @@ class HttpPool:
             raise
         idle = self._idle.setdefault(origin, deque())
         if keep and len(idle) < self._max_idle:
+            connection.idle_since = time.monotonic()
             idle.append(connection)
         else:
             connection.close()
@@ -166,11 +179,12 @@ class HttpPool:
 
     def _idle_connection(self, origin: tuple[str, str, int]) -> _Connection | None:
         idle = self._idle.get(origin)
+        now = time.monotonic()
         while idle:
-            connection = idle.pop()
-            if connection.usable():
+            connection = idle.pop()  # the most recently used first
+            if connection.usable(now, self._keepalive_s):
                 return connection
-            connection.close()  # closed by the server while idle
+            connection.close()  # idle too long, or closed by the server meanwhile
         return None
 
     async def _connect(self, origin: tuple[str, str, int]) -> _Connection:

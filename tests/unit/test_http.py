@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import json
+import shutil
+import ssl
+import subprocess
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 
 from bot.fakegraph import FakeConfig, serve_in_thread
-from bot.http import HttpConnectError, HttpPool, HttpTimeout
+from bot.http import HttpConnectError, HttpError, HttpPool, HttpTimeout
 from bot.stack import free_port
 
 
@@ -124,6 +128,19 @@ async def test_an_idle_connection_closed_by_the_server_is_replaced() -> None:
         server.close()
 
 
+async def test_a_connection_idle_longer_than_keepalive_is_not_used_again(raw: RawServer) -> None:
+    pool = HttpPool(f"http://127.0.0.1:{raw.port}", keepalive_s=0.2)
+    try:
+        await pool.request("GET", "/a")
+        await pool.request("GET", "/b")
+        assert raw.connections == 1
+        await asyncio.sleep(0.3)
+        await pool.request("GET", "/c")
+        assert raw.connections == 2
+    finally:
+        await pool.close()
+
+
 async def test_timeouts_and_refused_connections_are_errors(raw: RawServer) -> None:
     pool = HttpPool(f"http://127.0.0.1:{raw.port}", timeout_s=0.3)
     try:
@@ -152,3 +169,32 @@ async def test_the_fake_graph_api_through_the_pool() -> None:
             assert response.status_code == 200 and fake.graph.actions[-1]["action"] == "typing_on"
         finally:
             await pool.close()
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl command")
+async def test_https_with_a_verified_certificate(tmp_path: Path) -> None:
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost"]
+        + ["-addext", "subjectAltName=DNS:localhost", "-keyout", str(key), "-out", str(cert)],
+        check=True,
+        capture_output=True,
+    )
+    served = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    served.load_cert_chain(cert, key)
+    async with RawServer() as plain:
+        server = await asyncio.start_server(plain.handle, "127.0.0.1", 0, ssl=served)
+        port = server.sockets[0].getsockname()[1]
+        try:
+            trusting = ssl.create_default_context(cafile=str(cert))
+            pool = HttpPool(f"https://localhost:{port}", ssl_context=trusting)
+            try:
+                for _ in range(2):
+                    assert (await pool.request("POST", "/tls", json_body={"a": 1})).json()["path"] == "/tls"
+                assert plain.connections == 1
+            finally:
+                await pool.close()
+            with pytest.raises(HttpError):  # not trusted by the system's CAs
+                await HttpPool(f"https://localhost:{port}").request("GET", "/")
+        finally:
+            server.close()

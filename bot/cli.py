@@ -168,13 +168,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 def cmd_consume(args: argparse.Namespace) -> int:
     """Consumers without the HTTP server."""
-    import asyncio
-    import logging
+    from bot.consume import run_process
 
-    from bot.consume import consume
-
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    asyncio.run(consume(args.n))
+    run_process(args.n)
     return 0
 
 

@@ -77,6 +77,24 @@ def build_consumers(
     ]
 
 
+def run_process(count: int | None = None) -> None:
+    """``dmdesk consume``: logging, then :func:`consume` on uvloop where it is installed.
+
+    uvloop comes with uvicorn's standard extra; the bot service (and the consumers inside it when
+    ``DMDESK_CONSUMER_PROCESS=false``) already run on it; its event loop costs less CPU per callback
+    and per Redis round trip than asyncio's. httpx logs every request at INFO (0.3 to 0.5 ms of CPU
+    per line measured here): only its warnings are kept.
+    """
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    try:
+        import uvloop
+    except ImportError:  # not installed: asyncio's own loop
+        asyncio.run(consume(count))
+    else:
+        uvloop.run(consume(count))
+
+
 async def consume(count: int | None = None) -> None:
     """Run ``count`` consumers (default DMDESK_CONSUMERS) until SIGINT or SIGTERM."""
     # the JSON API token is not used by a consumer replica

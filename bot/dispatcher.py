@@ -70,6 +70,12 @@ class Dispatcher:
             return not await worker.hold_message(key, DEDUPE_TTL_S)
         return not await self._redis.set(key, PROCESSING, nx=True, ex=DEDUPE_TTL_S)
 
+    async def owner(self, conversation_id: str) -> str | None:
+        """The open ticket id if a human owns the conversation, else None (``HandoffStore.owner``,
+        read on this process's async connection: no thread hop on the hot path)."""
+        raw = await self._redis.get(self._keys.conversation_owner(conversation_id))
+        return None if raw is None else raw.decode() if isinstance(raw, bytes) else str(raw)
+
     def _metadata(self, message: InboundMessage) -> dict[str, Any]:
         return {
             **message.metadata,
@@ -83,6 +89,7 @@ class Dispatcher:
         message: InboundMessage,
         worker: Worker | None = None,
         record: Callable[[DispatchResult], Awaitable[None]] | None = None,
+        held: bool = False,
     ) -> DispatchResult:
         """Process one inbound message exactly once, in conversation order.
 
@@ -91,9 +98,11 @@ class Dispatcher:
             worker: The ingest consumer processing it, if any; see ``seen_before``.
             record: Called with the bot's answer before the message counts as done
                 (the ingest consumers store the replies to send there).
+            held: ``worker`` holds the message already (``Worker.hold_message`` on its
+                de-duplication marker, as ``seen_before`` would): not held a second time.
         """
         conversation = message.conversation_id
-        if await self.seen_before(message, worker):
+        if not (held and worker is not None) and await self.seen_before(message, worker):
             log.info("duplicate dropped", extra={"conversation": conversation, "mid": message.message_id})
             return DispatchResult(conversation_id=conversation, message_id=message.message_id, status="duplicate")
         lock = self._redis.lock(
@@ -101,7 +110,7 @@ class Dispatcher:
         )
         try:
             async with lock:
-                owner = await asyncio.to_thread(self._handoffs.owner, conversation)
+                owner = await self.owner(conversation)
                 if owner is None:
                     owner = await self._reopen_recent(conversation)
                 if owner is not None:

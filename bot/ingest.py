@@ -119,6 +119,8 @@ class Consumer:
         self.owned: set[int] = set()
         self._recovering: set[int] = set()
         self._busy: set[int] = set()
+        self._reading: set[int] = set()  # shards of the read in flight
+        self._releasing: set[int] = set()  # over the cap, given back once the read in flight returns
         self._attempts: dict[bytes, int] = {}  # failures, per entry
         self._waits: dict[bytes, int] = {}  # retries for a passing condition (RetryLater), per entry
         self.worker = Worker(redis, keys, self.name, lease_ms)
@@ -149,13 +151,19 @@ class Consumer:
                 log.warning("shard lease lost", extra={"consumer": self.name, "shard": shard})
                 self.owned.discard(shard)
                 self._recovering.discard(shard)
-        while len(self.owned) > cap:
-            extra = next((s for s in self.owned if s not in self._busy), None)
+                self._releasing.discard(shard)
+        while len(self.owned) - len(self._releasing) > cap:
+            extra = next((s for s in self.owned if s not in self._busy and s not in self._releasing), None)
             if extra is None:
                 break
-            await self._release(keys=[self._keys.ingest_lease(extra)], args=[self.name])
-            self.owned.discard(extra)
-            self._recovering.discard(extra)
+            if extra in self._reading:
+                # A read blocked on its stream may still receive an entry: given back now, that entry would
+                # be delivered to us (pending under our name) after the next owner's takeover claimed the
+                # stream's pending entries, and neither of us would ever handle it. ``step`` gives it back
+                # before its next read.
+                self._releasing.add(extra)
+                continue
+            await self._give_back(extra)
         if len(self.owned) < cap:
             start = random.randrange(self._shards)
             for i in range(self._shards):
@@ -166,6 +174,12 @@ class Consumer:
                     continue
                 if await self._redis.set(self._keys.ingest_lease(shard), self.name, nx=True, px=self._lease_ms):
                     await self._take_over(shard)
+
+    async def _give_back(self, shard: int) -> None:
+        await self._release(keys=[self._keys.ingest_lease(shard)], args=[self.name])
+        self.owned.discard(shard)
+        self._recovering.discard(shard)
+        self._releasing.discard(shard)
 
     async def _take_over(self, shard: int) -> None:
         """Claim the shard's pending entries (a dead consumer's) and process them first."""
@@ -188,6 +202,7 @@ class Consumer:
         for shard in list(self.owned):
             await self._release(keys=[self._keys.ingest_lease(shard)], args=[self.name])
         self.owned.clear()
+        self._releasing.clear()
         await self._redis.zrem(self._keys.ingest_consumers, self.name)
 
     # --- processing
@@ -227,6 +242,8 @@ class Consumer:
 
     async def step(self, block_ms: int = 0) -> bool:
         """Read and handle one batch; True if anything was read."""
+        for shard in sorted(self._releasing):  # no read in flight now: nothing more can arrive on them
+            await self._give_back(shard)
         if not self.owned:
             return False
         recovering = sorted(self._recovering & self.owned)
@@ -238,8 +255,12 @@ class Consumer:
             if got:
                 await self._handle_batches(batches)
                 return True
-        streams = {self._keys.ingest_stream(s): ">" for s in sorted(self.owned)}
-        batches = await self._redis.xreadgroup(GROUP, self.name, streams, count=20, block=block_ms or None)
+        self._reading = set(self.owned)
+        try:
+            streams = {self._keys.ingest_stream(s): ">" for s in sorted(self._reading)}
+            batches = await self._redis.xreadgroup(GROUP, self.name, streams, count=20, block=block_ms or None)
+        finally:
+            self._reading = set()
         if not batches:
             return False
         await self._handle_batches(batches)

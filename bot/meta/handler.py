@@ -29,6 +29,7 @@ from bot.handoff.models import CustomerProfile, HandoffReason, Ticket, TicketSta
 from bot.handoff.queue import HandoffStore
 from bot.keys import Keys
 from bot.messages import DispatchResult, InboundMessage
+from bot.meta.context import CONTEXT_TTL_S, ConversationContext
 from bot.meta.pages import Account
 from bot.meta.send import PermanentSendError, SendClient
 from connectors.meta.events import MESSAGE_KINDS, EventKind, MetaEvent, inbound_text, is_like
@@ -36,8 +37,6 @@ from connectors.meta.render import plain_text, render
 
 log = logging.getLogger(__name__)
 
-CONTEXT_TTL_S = 30 * 24 * 3600
-CONTEXT_KEEP = 20
 ACTIVITY_KEEP = 50
 
 
@@ -59,6 +58,7 @@ class MetaHandler:
         self._client = client
         self._handoffs = handoffs
         self._app_id = app_id
+        self._contexts = ConversationContext(redis, keys)
 
     async def __call__(self, event: MetaEvent, worker: Worker) -> None:
         """Handle the event for consumer ``worker``; raises on a failure worth retrying (the entry stays pending)."""
@@ -81,7 +81,7 @@ class MetaHandler:
         elif event.kind in (EventKind.STORY_MENTION, EventKind.REFERRAL):
             if await self._first_time(event):
                 await self._client.record_inbound(event.conversation_id, event.timestamp)
-                await self._add_context(event)
+                await self._contexts.add(event)
         elif event.kind in (EventKind.REACTION, EventKind.READ, EventKind.DELIVERY):
             if await self._first_time(event):
                 await self._record_activity(event)
@@ -93,36 +93,6 @@ class MetaHandler:
         return bool(await self._redis.set(key, "1", nx=True, ex=DEDUPE_TTL_S))
 
     # --- customer messages
-    def _context_items(self, event: MetaEvent) -> list[dict[str, Any]]:
-        def item(kind: str, data: dict[str, Any]) -> dict[str, Any]:
-            fields = {(f"{kind}_type" if k == "type" else k): v for k, v in data.items()}
-            return {**fields, "type": kind, "at": event.timestamp}
-
-        items: list[dict[str, Any]] = []
-        if event.referral or event.kind == EventKind.REFERRAL:
-            items.append(item("referral", event.referral or {}))
-        story = (event.reply_to or {}).get("story")
-        if isinstance(story, dict):
-            items.append(item("story_reply", {**story, "mid": event.mid}))
-        if event.kind == EventKind.STORY_MENTION:
-            items += [item("story_mention", {**(a.get("payload") or {}), "mid": event.mid}) for a in event.attachments]
-        return items
-
-    async def _add_context(self, event: MetaEvent) -> None:
-        items = self._context_items(event)
-        if not items:
-            return
-        key = self._keys.conversation_context(event.conversation_id)
-        async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.rpush(key, *[json.dumps(i) for i in items])
-            pipe.ltrim(key, -CONTEXT_KEEP, -1)
-            pipe.expire(key, CONTEXT_TTL_S)
-            await pipe.execute()
-
-    async def _context(self, conversation_id: str) -> list[dict[str, Any]]:
-        raw = await self._redis.lrange(self._keys.conversation_context(conversation_id), -5, -1)
-        return [json.loads(r) for r in raw]
-
     async def _message(self, event: MetaEvent, account: Account, worker: Worker) -> None:
         text, shown = inbound_text(event)
         if not text.strip():
@@ -130,6 +100,7 @@ class MetaHandler:
             return
         conversation, mid = event.conversation_id, event.event_id
         outbox = self._keys.outbox(event.channel.value, mid)
+        stored: list[dict[bytes, bytes]] = []  # the outbox as ``record`` wrote it
         if event.standby:
             await self._ensure_human(event, account)
         if not await self._redis.exists(outbox):
@@ -138,7 +109,7 @@ class MetaHandler:
                 log.info("duplicate dropped", extra={"conversation": conversation, "mid": mid})
                 return
             await self._client.record_inbound(conversation, event.timestamp)
-            await self._add_context(event)
+            await self._contexts.add(event)
             typing = None
             if not event.standby and not await self._handoffs_owner(conversation):
                 typing = asyncio.create_task(self._typing(account, event.customer_id))
@@ -152,7 +123,7 @@ class MetaHandler:
                 metadata["title"] = event.title
             if event.attachments:
                 metadata["attachments"] = event.attachments
-            context = await self._context(conversation)
+            context = await self._contexts.recent(conversation)
             if context:
                 metadata["context"] = context
             message = InboundMessage(
@@ -166,36 +137,46 @@ class MetaHandler:
 
             async def record(result: DispatchResult) -> None:
                 parts = [p for reply in result.replies for p in render(reply, event.channel)]
-                # never over an outbox that exists (a consumer that took this message over wrote it)
+                # never over an outbox that exists (a consumer that took this message over wrote it);
+                # read back in the same transaction, for the delivery below
                 async with self._redis.pipeline(transaction=True) as pipe:
                     pipe.hsetnx(outbox, "parts", json.dumps(parts))
                     pipe.hsetnx(outbox, "sent", 0)
                     pipe.hsetnx(outbox, "ticket", result.ticket_id or "")
                     pipe.expire(outbox, DEDUPE_TTL_S)
-                    await pipe.execute()
+                    pipe.hgetall(outbox)
+                    *_, written = await pipe.execute()
+                stored.append(written)
 
             try:
-                await self._dispatcher.dispatch(message, worker=worker, record=record)
+                # held above: the dispatcher does not hold it a second time
+                await self._dispatcher.dispatch(message, worker=worker, record=record, held=True)
             finally:
                 if typing is not None:
                     await typing
-        await self._deliver(outbox, event, account, worker)
+        await self._deliver(outbox, event, account, worker, stored[0] if stored else None)
 
     async def _typing(self, account: Account, customer_id: str) -> None:
         await self._client.sender_action(account, customer_id, "mark_seen")
         await self._client.sender_action(account, customer_id, "typing_on")
 
     async def _handoffs_owner(self, conversation_id: str) -> str | None:
-        return await asyncio.to_thread(self._handoffs.owner, conversation_id)
+        return await self._dispatcher.owner(conversation_id)
 
-    async def _deliver(self, outbox: str, event: MetaEvent, account: Account, worker: Worker) -> None:
+    async def _deliver(
+        self, outbox: str, event: MetaEvent, account: Account, worker: Worker, raw: dict[bytes, bytes] | None = None
+    ) -> None:
         """Send the parts not sent yet, in order, each held by ``worker`` while it is sent.
+
+        ``raw``: the outbox as just written (else read here); a part another consumer sent meanwhile is
+        skipped all the same (``Worker.hold_part`` reads the count sent in Redis).
 
         Raises:
             SendError: A transient failure (the event is retried later).
             InFlightElsewhere: Another live consumer is sending a part (likewise).
         """
-        raw = await self._redis.hgetall(outbox)
+        if raw is None:
+            raw = await self._redis.hgetall(outbox)  # type: ignore[assignment]  # bytes: no decode_responses
         if not raw:
             return
         parts: list[dict[str, Any]] = json.loads(raw[b"parts"])
@@ -258,7 +239,7 @@ class MetaHandler:
             status=TicketStatus.CLAIMED,
             created_at=time.time(),
             transcript=[],
-            context=await self._context(event.conversation_id),
+            context=await self._contexts.recent(event.conversation_id),
         )
         opened, _ = await asyncio.to_thread(self._handoffs.open, ticket)
         return opened.id

@@ -23,10 +23,10 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
 from redis.asyncio import Redis
 
 from bot.errors import DmdeskError
+from bot.http import HttpError, HttpPool
 from bot.keys import Keys
 from bot.meta.pages import Account, Pages
 from bot.settings import ServiceSettings
@@ -101,8 +101,23 @@ class _RateLimited(TransientSendError):
     pass
 
 
+# KEYS: the page's counter of this second; ARGV: its ttl (s). The calls counted so far, this one included.
+_COUNT_CALL = """
+local n = redis.call('INCR', KEYS[1])
+if n == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
+return n
+"""
+
+# KEYS: the conversation's last-inbound key; ARGV: timestamp, ttl (s). Only ever moves forward.
+_RECORD_INBOUND = """
+local c = tonumber(redis.call('GET', KEYS[1]) or '0')
+if tonumber(ARGV[1]) > c then redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2]) end
+return 1
+"""
+
+
 class SendClient:
-    """Async Send API / profile client over one pooled ``httpx.AsyncClient``."""
+    """Async Send API / profile client over one pool of keep-alive connections (``bot.http``)."""
 
     def __init__(
         self,
@@ -114,16 +129,14 @@ class SendClient:
         retry: RetryPolicy | None = None,
         rate_per_s: int = 50,
     ) -> None:
-        self._http = httpx.AsyncClient(
-            base_url=graph_url.rstrip("/"),
-            timeout=timeout_s,
-            limits=httpx.Limits(max_connections=64, max_keepalive_connections=32),
-        )
+        self._http = HttpPool(graph_url, timeout_s=timeout_s, max_idle=32)
         self._pages = pages
         self._redis = redis
         self._keys = keys
         self._retry = retry or RetryPolicy()
         self._rate = rate_per_s
+        self._record_inbound = redis.register_script(_RECORD_INBOUND)
+        self._count_call = redis.register_script(_COUNT_CALL)
 
     @property
     def pages(self) -> Pages:
@@ -132,20 +145,13 @@ class SendClient:
 
     async def close(self) -> None:
         """Close the connection pool."""
-        await self._http.aclose()
+        await self._http.close()
 
     # --- policy
     async def record_inbound(self, conversation_id: str, timestamp: float) -> None:
         """Remember the customer's last message time (opens the 24-hour window)."""
         key = self._keys.last_inbound(conversation_id)
-        await self._redis.eval(
-            "local c = tonumber(redis.call('GET', KEYS[1]) or '0') "
-            "if tonumber(ARGV[1]) > c then redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2]) end return 1",
-            1,
-            key,
-            repr(timestamp),
-            HUMAN_AGENT_WINDOW_S,
-        )
+        await self._record_inbound(keys=[key], args=[repr(timestamp), HUMAN_AGENT_WINDOW_S])
 
     async def messaging_type(self, conversation_id: str, human: bool, now: float | None = None) -> dict[str, str]:
         """``messaging_type`` (and tag) for a message now.
@@ -200,11 +206,8 @@ class SendClient:
         while True:
             now = time.time()
             second = int(now)
-            key = self._keys.send_rate(account_id, second)
-            async with self._redis.pipeline(transaction=True) as pipe:
-                pipe.incr(key)
-                pipe.expire(key, 2)
-                count, _ = await pipe.execute()
+            # one script, not MULTI/INCR/EXPIRE/EXEC: four commands less to pack and parse per call
+            count = await self._count_call(keys=[self._keys.send_rate(account_id, second)], args=[2])
             if int(count) <= self._rate:
                 return
             await asyncio.sleep(second + 1 - now + 0.001)
@@ -219,7 +222,7 @@ class SendClient:
             error: type[SendError] | None
             retry_after: float | None = None
             try:
-                response = await self._http.post(f"/{account.id}/messages", json=body, headers=headers)
+                response = await self._http.request("POST", f"/{account.id}/messages", json_body=body, headers=headers)
                 try:
                     data = response.json()
                 except json.JSONDecodeError:
@@ -235,7 +238,7 @@ class SendClient:
                     "code": detail.get("code"),
                     "sub": detail.get("error_subcode"),
                 }
-            except httpx.HTTPError as exc:
+            except HttpError as exc:
                 error, context = TransientSendError, {"network": type(exc).__name__}
             if not issubclass(error, TransientSendError):
                 raise error("send refused", account=account.id, **context)
@@ -263,12 +266,14 @@ class SendClient:
         headers = {"Authorization": f"Bearer {account.token.get_secret_value()}"}
         name: str | None = None
         try:
-            response = await self._http.get(f"/{customer_id}", params={"fields": fields}, headers=headers, timeout=3.0)
+            response = await self._http.request(
+                "GET", f"/{customer_id}", params={"fields": fields}, headers=headers, timeout_s=3.0
+            )
             data = response.json() if response.status_code == 200 else {}
             raw = data.get("first_name") or str(data.get("name") or "").split(" ")[0] or data.get("username")
             name = str(raw) if raw else None
             ok = response.status_code == 200
-        except (httpx.HTTPError, ValueError, AttributeError):
+        except (HttpError, ValueError, AttributeError):
             ok = False
         await self._redis.set(key, json.dumps({"name": name}), ex=24 * 3600 if ok else 3600)
         return name

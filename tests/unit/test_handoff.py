@@ -6,7 +6,9 @@ from datetime import datetime, timezone
 
 import pytest
 from redis import Redis
+from redis.asyncio import Redis as AsyncRedis
 
+from bot.dispatcher import Dispatcher
 from bot.errors import InvalidInputError, NotFoundError
 from bot.faq.turn import fallback_handoff_intent
 from bot.handoff.context import build_ticket, wait_message_vars
@@ -14,6 +16,7 @@ from bot.handoff.hours import SupportHours
 from bot.handoff.models import HandoffReason, Ticket, TranscriptLine
 from bot.handoff.queue import HandoffStore
 from bot.keys import Keys
+from bot.rasa_client import RasaClient
 
 TRACKER = {
     "sender_id": "messenger:4242",
@@ -159,3 +162,15 @@ def test_bad_support_hours_are_rejected(spec: str) -> None:
 )
 def test_low_confidence_requests_for_a_person_still_hand_off(intent: str, ranking, expected: str | None) -> None:
     assert fallback_handoff_intent(intent, ranking) == expected
+
+
+async def test_the_dispatcher_reads_the_owner_the_store_writes(redis: Redis, aredis: AsyncRedis, keys: Keys) -> None:
+    store = HandoffStore(redis, keys)
+    rasa = RasaClient("http://127.0.0.1:9")  # not called
+    dispatcher = Dispatcher(aredis, keys, rasa, store)
+    try:
+        assert await dispatcher.owner("messenger:owner-1") is None
+        opened, _ = store.open(ticket("messenger:owner-1", HandoffReason.REQUESTED, time.time()))
+        assert await dispatcher.owner("messenger:owner-1") == opened.id == store.owner("messenger:owner-1")
+    finally:
+        await rasa.close()

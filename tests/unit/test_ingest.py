@@ -11,7 +11,7 @@ from redis.asyncio import Redis as AsyncRedis
 
 from bot import simulate as sim
 from bot.fencing import Worker
-from bot.ingest import Consumer, Ingest, run_consumers
+from bot.ingest import Consumer, Ingest, run_consumers, shard_of
 from bot.keys import Keys
 from bot.rasa_client import RasaClient
 from bot.stack import free_port
@@ -177,3 +177,40 @@ async def test_rasa_not_listening_is_waited_out_never_dead_lettered(aredis: Asyn
         await rasa.close()
     assert done == ["0:0", "0:1"] and down["refusals"] == 6
     assert await aredis.xlen(keys.ingest_dead) == 0
+
+
+async def test_an_entry_arriving_while_a_shard_is_given_back_is_handled(aredis: AsyncRedis, keys: Keys) -> None:
+    """A consumer over its cap gives a shard back while its blocking read waits on that shard's stream:
+    an entry stored then is still handled (by it, or by the next owner), never left pending."""
+    handled: list[str] = []
+
+    async def handler(event: MetaEvent, worker: Worker) -> None:
+        handled.append(str(event.text))
+
+    a = Consumer(aredis, keys, 2, handler, name="a", lease_ms=5000)
+    b = Consumer(aredis, keys, 2, handler, name="b", lease_ms=5000)
+    await a.ensure_groups()
+    await a._balance()
+    assert a.owned == {0, 1}
+    reading = asyncio.create_task(a.step(block_ms=3000))  # blocked on both streams
+    await asyncio.sleep(0.2)
+    await b._balance()  # b is live: a's cap is 1
+    await a._balance()  # a gives one shard up
+    await b._balance()  # b takes it over (claims its pending entries: none yet)
+    taken = b.owned - a.owned
+    [shard] = taken or a._releasing
+    event = next(e for e in batch(40, 1) if shard_of(e.conversation_id, 2) == shard)
+    await Ingest(aredis, keys, 2).enqueue([event])  # stored while a's read still waits on that stream
+    await reading
+    for _ in range(10):
+        for consumer in (a, b):
+            await consumer._balance()
+            await consumer.step()
+        if handled:
+            break
+    assert handled == [str(event.text)]
+    pending = [(await aredis.xpending(keys.ingest_stream(s), "dispatch"))["pending"] for s in range(2)]
+    assert pending == [0, 0]
+    assert not a.owned & b.owned
+    for consumer in (a, b):
+        await consumer.release_all()

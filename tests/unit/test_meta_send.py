@@ -138,6 +138,22 @@ async def test_per_page_rate_limit(client: SendClient, fake: RunningFake) -> Non
     assert len(fake.graph.sends) == 11 and max(per_second.values()) <= 6 and len(per_second) >= 2
 
 
+async def test_the_rate_counter_expires_and_the_window_only_moves_forward(
+    client: SendClient, redis_url: str, keys: Keys
+) -> None:
+    redis = AsyncRedis.from_url(redis_url)
+    now = time.time()
+    await client.record_inbound("messenger:c12", now)
+    await client.record_inbound("messenger:c12", now - 3600)  # an older event handled late
+    assert float(await redis.get(keys.last_inbound("messenger:c12"))) == now
+    second = int(time.time())
+    await client.send_message(PAGE, "c12", {"text": "hi"}, "messenger:c12")
+    counters = [keys.send_rate(PAGE.id, s) for s in (second, second + 1)]
+    ttls = [await redis.ttl(k) for k in counters if await redis.exists(k)]
+    assert ttls and all(0 < t <= 2 for t in ttls)
+    await redis.aclose()
+
+
 async def test_tokens_never_appear_in_logs(
     client: SendClient, fake: RunningFake, caplog: pytest.LogCaptureFixture
 ) -> None:

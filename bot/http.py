@@ -24,6 +24,12 @@ import httptools
 
 from bot.errors import DmdeskError
 
+#: the largest answer read (Send API, profile and Rasa answers are a few KiB)
+MAX_RESPONSE_BYTES = 8 << 20
+#: what may not appear in a request line or header: a CR, LF or other control character would let a
+#: value (an id taken from a webhook, say) end the line and write headers or a second request of its own
+_FORBIDDEN = {chr(c) for c in range(32)} | {chr(127)}
+
 
 class HttpError(DmdeskError):
     """The request got no complete answer (the service may or may not have processed it)."""
@@ -87,10 +93,14 @@ class _Connection:
         self.writer.write(data)
         parsed = _Parsed()
         parser = httptools.HttpResponseParser(parsed)
+        received = 0
         while not parsed.complete:
             chunk = await self.reader.read(65536)
             if not chunk:
                 raise HttpError("server closed the connection before a complete answer")
+            received += len(chunk)
+            if received > MAX_RESPONSE_BYTES:
+                raise HttpError("answer too large", limit=MAX_RESPONSE_BYTES)
             try:
                 parser.feed_data(chunk)
             except httptools.HttpParserError as exc:
@@ -100,6 +110,17 @@ class _Connection:
         connection = parsed.headers.get("connection", "").lower()
         keep = connection == "keep-alive" if parser.get_http_version() == "1.0" else connection != "close"
         return response, keep
+
+
+def _check_request(method: str, target: str, fields: dict[str, str]) -> None:
+    """Refuse a request line or header that a control character (or a space in the target) would break.
+
+    Raises:
+        HttpError: Something would end its line early; nothing was sent.
+    """
+    texts = [method, *fields, *fields.values()]
+    if " " in target or " " in method or any(ch in _FORBIDDEN for text in (target, *texts) for ch in text):
+        raise HttpError("refused: a control character or space in the request line or a header")
 
 
 class HttpPool:
@@ -155,6 +176,7 @@ class HttpPool:
             fields["content-type"] = "application/json"
         if body or method in ("POST", "PUT", "PATCH"):
             fields["content-length"] = str(len(body))
+        _check_request(method, target, fields)
         head = f"{method} {target} HTTP/1.1\r\n" + "".join(f"{k}: {v}\r\n" for k, v in fields.items()) + "\r\n"
         try:
             async with asyncio.timeout(self._timeout if timeout_s is None else timeout_s):

@@ -153,6 +153,34 @@ async def test_timeouts_and_refused_connections_are_errors(raw: RawServer) -> No
         await HttpPool(f"http://127.0.0.1:{free_port()}").request("GET", "/")
 
 
+async def test_a_line_break_or_space_in_the_target_or_a_header_is_refused_before_sending(raw: RawServer) -> None:
+    pool = HttpPool(f"http://127.0.0.1:{raw.port}")
+    try:
+        for bad in (
+            {"url": "/me/12 34"},  # an id with a space would end the request line
+            {"url": "/ok", "headers": {"x-id": "1\r\nx-injected: yes"}},
+            {"url": "/ok", "headers": {"x-id\r\nx-injected": "yes"}},
+            {"url": "/ok\x00"},
+        ):
+            with pytest.raises(HttpError):
+                await pool.request("GET", **bad)  # type: ignore[arg-type]
+        assert raw.requests == []  # nothing went out
+        assert (await pool.request("GET", "/ok", params={"q": "a b\r\nc"})).status_code == 201  # params are encoded
+        assert raw.requests[0].split(b"\r\n")[0] == b"GET /ok?q=a+b%0D%0Ac HTTP/1.1"
+    finally:
+        await pool.close()
+
+
+async def test_an_answer_over_the_size_limit_is_an_error(raw: RawServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("bot.http.MAX_RESPONSE_BYTES", 10)
+    pool = HttpPool(f"http://127.0.0.1:{raw.port}")
+    try:
+        with pytest.raises(HttpError, match="too large"):
+            await pool.request("GET", "/a-path-long-enough-for-a-big-answer")
+    finally:
+        await pool.close()
+
+
 async def test_the_fake_graph_api_through_the_pool() -> None:
     with serve_in_thread(free_port()) as fake:
         fake.graph.reset(FakeConfig())

@@ -14,8 +14,9 @@ from redis.exceptions import RedisError
 
 from bot import runtime
 from bot.faq.turn import FaqTurn, Outcome, answer_entry, fallback_handoff_intent, faq_turn, keep_attempts
-from bot.handoff.context import apply_escalation, build_ticket, wait_message_vars
+from bot.handoff.context import apply_escalation, build_ticket, wait_message_vars, with_stored_history
 from bot.handoff.models import HandoffReason
+from bot.keys import Keys
 from bot.settings import core_settings
 
 log = logging.getLogger(__name__)
@@ -51,13 +52,27 @@ class ActionGreet(Action):
         return []
 
 
+async def _with_history(tracker: Tracker, events: int) -> dict[str, Any]:
+    """The tracker's state, its events reaching back ``events`` stored events (the window Rasa loads is shorter)."""
+    state = tracker.current_state()
+    if events <= 0:
+        return state
+    key = Keys(core_settings().redis_prefix).tracker_events(tracker.sender_id)
+    try:
+        stored = await asyncio.to_thread(runtime.redis_client().lrange, key, -events, -1)
+    except RedisError as exc:  # the ticket still gets the window's transcript
+        log.warning("stored history not read for the ticket", extra={"error": str(exc)})
+        return state
+    return with_stored_history(state, stored)
+
+
 async def hand_off(
     dispatcher: CollectingDispatcher, tracker: Tracker, reason: HandoffReason, faq_tried: list[dict[str, Any]]
 ) -> list[EventType]:
     """Open (or reuse) a ticket, tell the customer, pause the bot."""
     settings = core_settings()
     language = await _language(tracker)
-    ticket = build_ticket(tracker.current_state(), reason, language, faq_tried)
+    ticket = build_ticket(await _with_history(tracker, settings.transcript_events), reason, language, faq_tried)
     kb = await asyncio.to_thread(runtime.knowledge_base)
     apply_escalation(ticket, runtime.escalator(), kb.topic_of)
     store = runtime.handoff_store()

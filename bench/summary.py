@@ -42,7 +42,7 @@ def summarise(
         "closed_loop_throughput_ratios": ratios,
         "scale_out_throughput_msg_s": max(p["throughput_msg_s"] for p in dm["scale_out"]["load"].values()),
         "scale_out_exactly_once_in_order": dm["scale_out"]["exactly_once_in_order"]["ok"],
-        "scale_out_messages_per_rasa": dm["scale_out"].get("rasa_requests"),
+        "scale_out_rasa_cpu_pct": dm["scale_out"].get("rasa_cpu_pct"),
         "baseline_long_conversation_ratio": (base.get("long_conversation") or {}).get("ratio_last_vs_5"),
     }
     result["goals"] = {

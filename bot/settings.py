@@ -46,6 +46,13 @@ class CoreSettings(BaseSettings):
     strict_threshold: float = 0.6
     # Escalation
     max_failed_answers: int = 2
+    transcript_events: int = Field(
+        default=1000,
+        ge=0,
+        le=20000,
+        description="Stored tracker events (the full history in Redis) read for a handoff ticket's transcript, "
+        "besides the window Rasa loads; 0: the window only.",
+    )
     support_timezone: str = "Asia/Jakarta"
     support_hours: str = "mon-fri 09:00-18:00; sat 09:00-14:00"
     expected_wait_minutes: int = 10

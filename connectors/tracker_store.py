@@ -17,9 +17,10 @@ user message, preceded by the state they need: a session start, the slots
 and, if the bot is paused, the pause. Dialogue state is therefore what it was
 (slots, paused, the recent turns the policies look at); the events before the
 window stay in Redis and ``retrieve_full_tracker`` returns all of them. The
-handoff ticket's transcript (bot/handoff/context.py) is built from the
-tracker the action receives: the last ``window`` events, about
-``window / 8.5`` turns (FAQ turns have 8 to 9 events); the ticket then keeps its transcript itself.
+handoff ticket's transcript (bot/handoff/context.py ``with_stored_history``)
+reaches further back than the window (about ``window / 8.5`` turns; FAQ turns
+have 8 to 9 events): the action reads the last ``DMDESK_TRANSCRIPT_EVENTS``
+(1,000) stored events; the ticket then keeps its transcript itself.
 
 endpoints.yml::
 
@@ -29,7 +30,7 @@ endpoints.yml::
       port: 6379
       db: 0
       key_prefix: dmdesk
-      window: 300      # events loaded per message (DMDESK_TRACKER_WINDOW)
+      window: 100      # events loaded per message (DMDESK_TRACKER_WINDOW)
 
 A conversation stored by Rasa's ``RedisTrackerStore`` under the same prefix is
 migrated on its first read.
@@ -63,7 +64,7 @@ from bot.keys import Keys
 
 log = logging.getLogger(__name__)
 
-DEFAULT_WINDOW = 300
+DEFAULT_WINDOW = 100
 #: attribute set on the trackers this store returns: (stored index of the first loaded event, prefix length)
 ORIGIN = "_dmdesk_origin"
 

@@ -5,9 +5,10 @@ Plain Python over the tracker's wire format; no Rasa import.
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any
 
@@ -67,6 +68,41 @@ def transcript(events: list[Mapping[str, Any]]) -> list[TranscriptLine]:
         elif kind == "bot" and (event.get("text") or (event.get("data") or {}).get("buttons")):
             lines.append(_bot_line(event))
     return lines
+
+
+def with_stored_history(tracker: Mapping[str, Any], stored: Sequence[bytes | str]) -> dict[str, Any]:
+    """The tracker with the stored events from before its window put in front of its own events.
+
+    Rasa loads only a window of a conversation's recent events (connectors/tracker_store.py), cut at a
+    customer message and preceded by restored state; the whole history stays in Redis. A ticket's
+    transcript should reach further back than the window: ``stored`` are the last events of that
+    history (JSON, oldest first; the turn in progress is not stored yet). The stored events before the
+    copy of the window's first customer message go in front of the tracker's events from that message
+    on. If that message is not among ``stored`` (a shorter read), the tracker is returned as it is.
+
+    Args:
+        tracker: The tracker state dict the action received.
+        stored: The conversation's last stored events as JSON, oldest first.
+    """
+    events = list(tracker.get("events") or [])
+    first = next((i for i, e in enumerate(events) if e.get("event") == "user"), None)
+    if first is None or not stored:
+        return dict(tracker)
+    anchor = events[first]
+    history = [json.loads(raw) for raw in stored]
+    at = next(
+        (
+            i
+            for i in range(len(history) - 1, -1, -1)
+            if history[i].get("event") == "user"
+            and history[i].get("timestamp") == anchor.get("timestamp")
+            and history[i].get("text") == anchor.get("text")
+        ),
+        None,
+    )
+    if at is None:
+        return dict(tracker)
+    return {**tracker, "events": history[:at] + events[first:]}
 
 
 def _customer(sender_id: str, events: list[Mapping[str, Any]]) -> CustomerProfile:

@@ -61,6 +61,10 @@ def test_a_slot_set_before_the_window_reaches_the_ticket(api: httpx.Client, stac
     ticket = api.get(f"/api/handoffs/{handoff['ticket_id']}").json()
     assert ticket["slots"]["order_number"] == "KPK-10482"  # restored from the state, not from the window
     assert ticket["transcript"][-2]["text"] == "human please"
+    customer = [line["text"] for line in ticket["transcript"] if line["sender"] == "customer"]
+    # the transcript reaches back before the window Rasa loaded (the stored history), each message once
+    assert customer[0] == "Order KPK-10482 is going to Balikpapan, how many days does delivery usually take?"
+    assert len(customer) == len(set(customer)) == sum(1 for e in events if e.get("event") == "user") + 1
 
 
 def test_a_handoff_stays_paused_and_the_whole_history_is_kept(api: httpx.Client, stack: StackConfig) -> None:

@@ -1,5 +1,6 @@
 """Tickets, queue order and ownership in a real Redis."""
 
+import json
 import threading
 import time
 from datetime import datetime, timezone
@@ -11,7 +12,7 @@ from redis.asyncio import Redis as AsyncRedis
 from bot.dispatcher import Dispatcher
 from bot.errors import InvalidInputError, NotFoundError
 from bot.faq.turn import fallback_handoff_intent
-from bot.handoff.context import build_ticket, wait_message_vars
+from bot.handoff.context import build_ticket, wait_message_vars, with_stored_history
 from bot.handoff.hours import SupportHours
 from bot.handoff.models import HandoffReason, Ticket, TranscriptLine
 from bot.handoff.queue import HandoffStore
@@ -68,6 +69,24 @@ def test_ticket_carries_the_whole_context() -> None:
     assert t.faq_attempts[0].candidates[0]["entry_id"] == "order_tracking"
     assert t.slots == {"order_number": "KPK-10482"}
     assert t.priority == 2 and t.reason is HandoffReason.REQUESTED
+
+
+def test_the_transcript_reaches_back_before_the_window_rasa_loaded() -> None:
+    """The stored history (older turns, then the window's turns up to the last saved one) goes in front."""
+    older = [
+        {"event": "action", "name": "action_session_start", "timestamp": 0.5},
+        {"event": "user", "text": "halo", "timestamp": 2.0, "parse_data": {"intent": {"name": "greet"}}},
+        {"event": "bot", "text": "Halo! Ada yang bisa dibantu?", "timestamp": 2.5, "data": {}},
+    ]
+    saved = [json.dumps(e) for e in older + TRACKER["events"][1:3]]  # the turn in progress is not stored yet
+    restored = {"event": "slot", "name": "order_number", "value": "KPK-10482", "timestamp": 9.9}
+    window = dict(TRACKER, events=[restored, *TRACKER["events"][1:]])  # cut at a user message, state restored
+    merged = with_stored_history(window, saved)
+    texts = [line.text for line in build_ticket(merged, HandoffReason.REQUESTED, "id").transcript]
+    assert texts == ["halo", "Halo! Ada yang bisa dibantu?", "pesanan KPK-10482 blm sampai",
+                     "Maaf, aku belum punya jawaban untuk itu.", "mau ngomong sama admin"]  # fmt: skip
+    assert with_stored_history(window, [json.dumps(e) for e in older]) == window  # window's start not stored
+    assert with_stored_history(window, []) == window
 
 
 def test_queue_orders_by_priority_then_waiting_time(redis: Redis, keys: Keys) -> None:

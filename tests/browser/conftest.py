@@ -21,7 +21,7 @@ from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.remote.webdriver import WebDriver
 
 from bot.stack import ROOT, StackConfig
-from tests.browser.helpers import make_account
+from tests.browser.helpers import drop_accounts, make_account
 
 CHROMIUM = Path(os.environ.get("DMDESK_CHROMIUM", "/usr/bin/chromium"))
 CHROMEDRIVER = Path(os.environ.get("DMDESK_CHROMEDRIVER", "/usr/bin/chromedriver"))
@@ -90,11 +90,13 @@ def browser(request: pytest.FixtureRequest) -> Iterator[BrowserFactory]:
 
 
 @pytest.fixture(scope="module")
-def accounts(stack: StackConfig) -> dict[str, str]:
-    """username -> password of a module's console accounts (names unique to the run)."""
+def accounts(stack: StackConfig) -> Iterator[dict[str, str]]:
+    """username -> password of a module's console accounts (names unique to the run); deleted afterwards."""
     suffix = uuid.uuid4().hex[:4]
     roles = {"sari": "agent", "budi": "agent", "rina": "editor", "boss": "admin"}
-    return {f"{name}{suffix}": make_account(stack, "kopiku", f"{name}{suffix}", role) for name, role in roles.items()}
+    made = {f"{name}{suffix}": make_account(stack, "kopiku", f"{name}{suffix}", role) for name, role in roles.items()}
+    yield made
+    drop_accounts(stack, "kopiku", list(made))
 
 
 @pytest.fixture()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -16,10 +17,27 @@ from selenium.webdriver.support.ui import WebDriverWait
 from bot.agents.accounts import AccountStore
 from bot.agents.errors import ConflictError
 from bot.agents.models import AccountCreate, AccountUpdate, Role
+from bot.errors import NotFoundError
 from bot.keys import Keys
 from bot.stack import StackConfig
 
 T = TypeVar("T")
+
+
+def drop_accounts(stack: StackConfig, brand: str, usernames: list[str]) -> None:
+    """Delete accounts made by ``make_account`` and their presence (an open console keeps an agent online
+    for the presence TTL, which other modules on the same stack would see)."""
+    redis = Redis.from_url(stack.redis_url)
+    try:
+        keys = Keys(stack.redis_prefix)
+        accounts = AccountStore(redis, keys)
+        for username in usernames:
+            with contextlib.suppress(NotFoundError):  # a test may have removed it itself
+                accounts.delete(brand, username)
+        redis.zrem(keys.agent_presence(brand), *usernames)
+        redis.srem(keys.agent_away(brand), *usernames)
+    finally:
+        redis.close()
 
 
 def make_account(

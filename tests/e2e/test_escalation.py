@@ -128,8 +128,14 @@ def test_a_vip_gets_the_vip_priority(api: httpx.Client) -> None:
 
 
 def test_with_no_agent_online_the_customer_is_told_a_person_will_reply_later(
-    api: httpx.Client, agent: httpx.Client
+    stack: StackConfig, api: httpx.Client, agent: httpx.Client
 ) -> None:
+    # nobody else online: an agent of another module on this stack stays online for the presence TTL (45 s)
+    redis = Redis.from_url(stack.redis_url)
+    try:
+        redis.delete(Keys(stack.redis_prefix).agent_presence("kopiku"))
+    finally:
+        redis.close()
     assert agent.put("/api/agent/availability", json={"available": False}).json()["agents_online"] == []
     away = say(api, new_sender(), "I want to talk to a human")
     assert kinds(away) == ["handoff"]

@@ -30,7 +30,7 @@ endpoints.yml::
       port: 6379
       db: 0
       key_prefix: dmdesk
-      window: 100      # events loaded per message (DMDESK_TRACKER_WINDOW)
+      window: 60       # events loaded per message (DMDESK_TRACKER_WINDOW)
 
 A conversation stored by Rasa's ``RedisTrackerStore`` under the same prefix is
 migrated on its first read.
@@ -64,7 +64,7 @@ from bot.keys import Keys
 
 log = logging.getLogger(__name__)
 
-DEFAULT_WINDOW = 100
+DEFAULT_WINDOW = 60
 #: attribute set on the trackers this store returns: (stored index of the first loaded event, prefix length)
 ORIGIN = "_dmdesk_origin"
 

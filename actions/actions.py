@@ -17,7 +17,7 @@ from bot.faq.turn import FaqTurn, Outcome, answer_entry, fallback_handoff_intent
 from bot.handoff.context import apply_escalation, build_ticket, wait_message_vars, with_stored_history
 from bot.handoff.models import HandoffReason
 from bot.keys import Keys
-from bot.settings import core_settings
+from bot.settings import CoreSettings, core_settings
 
 log = logging.getLogger(__name__)
 
@@ -52,12 +52,13 @@ class ActionGreet(Action):
         return []
 
 
-async def _with_history(tracker: Tracker, events: int) -> dict[str, Any]:
-    """The tracker's state, its events reaching back ``events`` stored events (the window Rasa loads is shorter)."""
+async def _with_history(tracker: Tracker, settings: CoreSettings) -> dict[str, Any]:
+    """The tracker's state, its events reaching back ``transcript_events`` stored events (Rasa loads fewer)."""
     state = tracker.current_state()
+    events = settings.transcript_events
     if events <= 0:
         return state
-    key = Keys(core_settings().redis_prefix).tracker_events(tracker.sender_id)
+    key = Keys(settings.redis_prefix).tracker_events(tracker.sender_id)
     try:
         stored = await asyncio.to_thread(runtime.redis_client().lrange, key, -events, -1)
     except RedisError as exc:  # the ticket still gets the window's transcript
@@ -72,7 +73,7 @@ async def hand_off(
     """Open (or reuse) a ticket, tell the customer, pause the bot."""
     settings = core_settings()
     language = await _language(tracker)
-    ticket = build_ticket(await _with_history(tracker, settings.transcript_events), reason, language, faq_tried)
+    ticket = build_ticket(await _with_history(tracker, settings), reason, language, faq_tried)
     kb = await asyncio.to_thread(runtime.knowledge_base)
     apply_escalation(ticket, runtime.escalator(), kb.topic_of)
     store = runtime.handoff_store()

@@ -9,8 +9,9 @@ vector in Redis under the SHA-1 of the exact text it encoded, for
 and encodes only on a miss (a text that normalisation changed, an expired or
 lost key, another encoder). Content-addressed: a hit is the vector the search
 would have computed itself (the same encoder on the same text; both
-environments give bit-identical vectors here, checked on the 960 evaluation
-queries).
+environments give bit-identical vectors when they run the same OpenBLAS
+kernels, which the stack sets for every process: ``bot.stack.openblas_coretype``;
+``tests/unit/test_query_vectors.py`` checks it on dev queries).
 
 Plain Python, numpy and redis-py only: imported by the Rasa process
 (Python 3.10) and by the action server.

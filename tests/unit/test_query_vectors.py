@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +13,7 @@ from redis import Redis
 from bot.faq.normalize import expand
 from bot.faq.query_vectors import QueryVectors, text_digest
 from bot.keys import Keys
-from bot.stack import ROOT
+from bot.stack import ROOT, blas_env, cpu_flags, openblas_coretype
 from tests.conftest import TEST_REDIS_URL
 from tests.unit.test_kb import make_kb
 
@@ -76,3 +77,40 @@ def test_the_nlu_featurizer_puts_the_vector_the_search_finds(redis: Redis, keys:
     kb.refresh()
     kb.search(text)
     assert kb.index.query_vectors_reused == 1 and kb.index.query_vectors_encoded == 0
+
+
+def _encode_in(python: Path, texts_file: Path, out: Path, env: dict[str, str]) -> str:
+    argv = [str(python), "-m", "tests.rasa_env.encode", str(texts_file), str(out)]
+    done = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0 and done.stdout.strip().endswith("ok"), done.stderr[-3000:]
+    return done.stdout.splitlines()[0]
+
+
+def test_both_environments_encode_bit_identically_with_the_stacks_blas_settings(tmp_path: Path) -> None:
+    """What the search relies on when it takes the NLU's vector: the same vector it would compute."""
+    import yaml
+
+    queries = yaml.safe_load((ROOT / "eval" / "dev.yml").read_text(encoding="utf-8"))["queries"]
+    texts = [" ".join(q["text"].split()) for q in queries[::3]]
+    texts_file = tmp_path / "texts.txt"
+    texts_file.write_text("\n".join(t for t in texts if t), encoding="utf-8")
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "2", **blas_env()}
+    kernels = {
+        name: _encode_in(python, texts_file, tmp_path / f"{name}.npy", env)
+        for name, python in (("rasa", ROOT / ".venv-rasa" / "bin" / "python"), ("app", Path(sys.executable)))
+    }
+    rasa, app = np.load(tmp_path / "rasa.npy"), np.load(tmp_path / "app.npy")
+    assert rasa.shape == app.shape and rasa.shape[0] >= 150
+    assert np.array_equal(rasa, app), (kernels, float(np.abs(rasa - app).max()))
+
+
+def test_openblas_kernels_follow_the_cpu_features(tmp_path: Path) -> None:
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text("processor\t: 0\nflags\t\t: fpu sse3 avx avx2 fma\nprocessor\t: 1\nflags\t\t: fpu\n")
+    assert cpu_flags(cpuinfo) == {"fpu", "sse3", "avx", "avx2", "fma"}
+    assert cpu_flags(tmp_path / "missing") == frozenset()
+    avx512 = {"avx2", "fma", "avx512f", "avx512cd", "avx512bw", "avx512dq", "avx512vl"}
+    assert openblas_coretype(frozenset(avx512)) == "SkylakeX"
+    assert openblas_coretype(frozenset(avx512 - {"avx512vl"})) == "Haswell"
+    assert openblas_coretype(frozenset({"avx2"})) is None  # no FMA: OpenBLAS chooses
+    assert openblas_coretype(frozenset()) is None

@@ -1,11 +1,11 @@
-"""Benchmarks (README, "Performance"). Importing this package pins BLAS to one thread, as the stack does."""
+"""Benchmarks (README, "Performance"). Importing this package sets BLAS as the stack does (threads, kernels)."""
 
 import os
 
-from bot.stack import BLAS_THREAD_VARS
+from bot.stack import blas_env
 
-for _var in BLAS_THREAD_VARS:
-    os.environ.setdefault(_var, "1")
+for _var, _value in blas_env().items():
+    os.environ.setdefault(_var, _value)
 
 
 def write_result(result: dict[str, object], out: str) -> None:

@@ -6,6 +6,7 @@ so every one of them runs the same processes the same way.
 
 from __future__ import annotations
 
+import functools
 import os
 import secrets
 import signal
@@ -38,8 +39,9 @@ OPENBLAS_KERNELS = (
 BOT_MALLOC_ARENA_MAX = "2"
 
 
+@functools.lru_cache(maxsize=4)
 def cpu_flags(cpuinfo: Path = Path("/proc/cpuinfo")) -> frozenset[str]:
-    """The CPU's feature flags as the kernel reports them (empty where there is no /proc/cpuinfo)."""
+    """The CPU's feature flags as the kernel reports them (empty where there is no /proc/cpuinfo); read once."""
     try:
         with cpuinfo.open() as f:
             for line in f:

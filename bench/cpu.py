@@ -32,6 +32,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+import httpx
 from redis.asyncio import Redis as AsyncRedis
 
 from bench import write_result
@@ -146,6 +147,9 @@ def main() -> None:
                 result["phases"] = [
                     await measure(target, processes, pids, args.n, args.concurrency) for _ in range(args.repeat)
                 ]
+                async with httpx.AsyncClient() as http:  # the Rasa server's vectors: taken, or encoded itself
+                    health = await http.get(f"http://127.0.0.1:{stack.config.rasa_port}/webhooks/dmdesk/")
+                result["rasa_vectors"] = health.json().get("vectors")
                 if args.py_spy:
                     with py_spy(args.py_spy, processes, args.profile_dir, 600):
                         await closed_loop(target, message_mix(ROOT), args.n, args.concurrency)
@@ -157,6 +161,7 @@ def main() -> None:
     result["load_avg_at_end"] = list(__import__("os").getloadavg())
     write_result(result, args.out)
     print(f"RSS MiB idle {result['rss_mib_idle']} (stack {result['rss_mib_idle_stack']})")
+    print(f"Rasa server's message vectors: {result.get('rasa_vectors')}")
     for phase in result["phases"]:
         print(
             f"c={args.concurrency} n={args.n}: {phase['throughput_msg_s']} msg/s, p50 {phase['latency_ms']['p50']} ms; "

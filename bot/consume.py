@@ -8,16 +8,20 @@ import os
 import signal
 from contextlib import suppress
 
+import numpy as np
 from redis import Redis
 from redis.asyncio import Redis as AsyncRedis
 
 from bot.dispatcher import Dispatcher
+from bot.encoders import LazyEncoder, get_encoder
+from bot.faq.query_vectors import QueryVectors, sharing_enabled
 from bot.handoff.queue import HandoffStore
 from bot.handoff.rules import load_escalator
 from bot.ingest import Consumer, run_consumers
 from bot.keys import Keys
 from bot.meta.handler import MetaHandler
 from bot.meta.send import SendClient, build_send_client
+from bot.nlu.vectors import MessageVectors, featurizer_encoder
 from bot.rasa_client import RasaClient
 from bot.retrain.endpoint import RasaEndpoints
 from bot.settings import ServiceSettings
@@ -56,6 +60,22 @@ def build_rasa_client(cfg: ServiceSettings, aredis: AsyncRedis, keys: Keys) -> R
     else following the server the NLU supervisor publishes (``rasa.endpoints``; run its watcher)."""
     endpoints = None if cfg.rasa_pinned else RasaEndpoints(aredis, keys, cfg.rasa_url, cfg.rasa_endpoint_refresh_s)
     return RasaClient(cfg.rasa_url, cfg.rasa_timeout_s, cfg.channel_token.get_secret_value(), endpoints)
+
+
+def build_message_vectors(cfg: ServiceSettings, redis: Redis, aredis: AsyncRedis, keys: Keys) -> MessageVectors | None:
+    """What encodes each message for the Rasa server (``DMDESK_ENCODE_FOR_RASA``), with the encoder of the NLU's
+    featurizer in ``config.yml``; also shares the vectors with the FAQ search unless that is off. None: off."""
+    spec = featurizer_encoder(cfg.rasa_config) if cfg.encode_for_rasa else None
+    if spec is None:
+        return None
+    if not sharing_enabled():
+        return MessageVectors(get_encoder(spec))
+    shared = QueryVectors(redis, keys)
+
+    async def share(encoder: str, texts: list[str], vectors: np.ndarray) -> None:
+        await shared.aput(aredis, encoder, texts, vectors)
+
+    return MessageVectors(get_encoder(spec), share)
 
 
 def build_consumers(
@@ -105,7 +125,10 @@ async def consume(count: int | None = None) -> None:
     rasa = build_rasa_client(cfg, aredis, keys)
     store = HandoffStore(sredis, keys, cfg.brand)
     send = build_send_client(cfg, aredis, keys)
-    dispatcher = Dispatcher(aredis, keys, rasa, store, load_escalator(cfg.escalation_file))
+    vectors = build_message_vectors(cfg, sredis, aredis, keys)
+    if vectors is not None and isinstance(vectors.encoder, LazyEncoder):
+        await asyncio.to_thread(vectors.encoder.load)  # before the first message, not in a customer's turn
+    dispatcher = Dispatcher(aredis, keys, rasa, store, load_escalator(cfg.escalation_file), vectors)
     n = count if count is not None else max(1, cfg.consumers)
     consumers = build_consumers(cfg, aredis, keys, dispatcher, send, store, n)
     stop = asyncio.Event()
@@ -118,6 +141,9 @@ async def consume(count: int | None = None) -> None:
         await consume_when_ready(consumers, rasa, stop)
     finally:
         stop.set()
+        if vectors is not None:
+            done = vectors.batcher
+            log.info("message vectors: %d texts encoded in %d batches", done.texts, done.batches)
         if watching is not None:
             await watching
         await send.close()

@@ -23,6 +23,7 @@ from bot.handoff.queue import HandoffStore
 from bot.handoff.rules import Escalator
 from bot.keys import Keys
 from bot.messages import DispatchResult, InboundMessage, OutboundMessage
+from bot.nlu.vectors import MessageVectors
 from bot.rasa_client import RasaClient
 
 log = logging.getLogger(__name__)
@@ -35,13 +36,20 @@ class Dispatcher:
     """Routes inbound messages to the bot or to the human who owns the chat."""
 
     def __init__(
-        self, redis: Redis, keys: Keys, rasa: RasaClient, handoffs: HandoffStore, escalator: Escalator | None = None
+        self,
+        redis: Redis,
+        keys: Keys,
+        rasa: RasaClient,
+        handoffs: HandoffStore,
+        escalator: Escalator | None = None,
+        vectors: MessageVectors | None = None,
     ) -> None:
         self._redis = redis
         self._keys = keys
         self._rasa = rasa
         self._handoffs = handoffs
         self._escalator = escalator
+        self.vectors = vectors
 
     def _bot_metadata(self, message: InboundMessage) -> dict[str, Any]:
         """The metadata Rasa gets. A message with a keyword of the escalation rules (allergy,
@@ -56,6 +64,14 @@ class Dispatcher:
             log.info("escalation keyword", extra={"conversation": message.conversation_id, "rule": match.rule.id})
             metadata["escalation"] = {"rule": match.rule.id, "term": match.term}
         return metadata
+
+    def start_vector(self, text: str) -> asyncio.Future[dict[str, str] | None] | None:
+        """Start encoding ``text`` for the NLU, with the other messages in flight (``bot/nlu/vectors.py``).
+
+        The earlier a message asks, the more messages share a batch: the ingest consumers ask as soon as
+        they read it. None when the dispatcher sends no vectors. Cancel it if it is not given to :meth:`dispatch`.
+        """
+        return asyncio.ensure_future(self.vectors.payload(text)) if self.vectors is not None else None
 
     async def seen_before(self, message: InboundMessage, worker: Worker | None = None) -> bool:
         """Mark the message id as being processed; True if it was seen before.
@@ -90,6 +106,7 @@ class Dispatcher:
         worker: Worker | None = None,
         record: Callable[[DispatchResult], Awaitable[None]] | None = None,
         held: bool = False,
+        vector: asyncio.Future[dict[str, str] | None] | None = None,
     ) -> DispatchResult:
         """Process one inbound message exactly once, in conversation order.
 
@@ -100,6 +117,8 @@ class Dispatcher:
                 (the ingest consumers store the replies to send there).
             held: ``worker`` holds the message already (``Worker.hold_message`` on its
                 de-duplication marker, as ``seen_before`` would): not held a second time.
+            vector: The message's vector for the NLU, started by the caller (:meth:`start_vector`);
+                else started here. Cancelled on the way out if still pending.
         """
         conversation = message.conversation_id
         if not (held and worker is not None) and await self.seen_before(message, worker):
@@ -108,14 +127,18 @@ class Dispatcher:
         lock = self._redis.lock(
             self._keys.conversation_lock(conversation), timeout=LOCK_TIMEOUT_S, blocking_timeout=LOCK_TIMEOUT_S
         )
+        if vector is None:
+            vector = self.start_vector(message.text)
         try:
             async with lock:
                 owner = await self.owner(conversation)
                 if owner is None:
                     owner = await self._reopen_recent(conversation)
                 if owner is not None:
-                    return await self._to_human(message, owner)
-                replies = await self._rasa.send(conversation, message.text, self._bot_metadata(message))
+                    return await self._to_human(message, owner, vector)
+                replies = await self._rasa.send(
+                    conversation, message.text, self._bot_metadata(message), await _done(vector)
+                )
                 ticket = next((r.meta.get("ticket_id") for r in replies if r.meta.get("kind") == "handoff"), None)
                 if ticket is not None:
                     # The ticket was written inside the action; the rendered reply exists only now.
@@ -136,6 +159,9 @@ class Dispatcher:
             else:
                 await self._redis.delete(marker)
             raise
+        finally:
+            if vector is not None and not vector.done():
+                vector.cancel()
         result = DispatchResult(
             conversation_id=conversation,
             message_id=message.message_id,
@@ -164,7 +190,9 @@ class Dispatcher:
         log.info("ticket reopened", extra={"conversation": conversation, "ticket": ticket.id})
         return ticket.id
 
-    async def _to_human(self, message: InboundMessage, ticket_id: str) -> DispatchResult:
+    async def _to_human(
+        self, message: InboundMessage, ticket_id: str, vector: asyncio.Future[dict[str, str] | None] | None = None
+    ) -> DispatchResult:
         line = TranscriptLine(
             sender="customer",
             text=message.metadata.get("display_text") or message.text,
@@ -180,7 +208,7 @@ class Dispatcher:
             )
         # Recorded in Rasa's tracker too (paused: Rasa runs NLU, predicts nothing).
         dropped: list[OutboundMessage] = await self._rasa.send(
-            message.conversation_id, message.text, self._metadata(message)
+            message.conversation_id, message.text, self._metadata(message), await _done(vector)
         )
         await self._mark_done(message)
         if dropped:
@@ -191,3 +219,8 @@ class Dispatcher:
         return DispatchResult(
             conversation_id=message.conversation_id, message_id=message.message_id, status="human", ticket_id=ticket_id
         )
+
+
+async def _done(vector: asyncio.Future[dict[str, str] | None] | None) -> dict[str, str] | None:
+    """The message's vector payload once encoded (None without one)."""
+    return None if vector is None else await vector

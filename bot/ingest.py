@@ -271,7 +271,14 @@ class Consumer:
         return int(name.rsplit(":", 1)[1])
 
     async def _handle_batches(self, batches: list) -> None:  # type: ignore[type-arg]
-        """Shards concurrently; within a shard, one entry after the other."""
+        """Shards concurrently; within a shard, one entry after the other.
+
+        A handler with a ``read_ahead`` method sees every entry of the read first (``MetaHandler``
+        starts encoding their texts then, in one batch, while they wait their turn).
+        """
+        read_ahead = getattr(self._handler, "read_ahead", None)
+        if read_ahead is not None:
+            read_ahead([fields.get(FIELD) for _, entries in batches for _, fields in entries if fields])
         await asyncio.gather(*(self._handle_stream(stream, entries) for stream, entries in batches if entries))
 
     async def _handle_stream(self, stream: bytes, entries: list) -> None:  # type: ignore[type-arg]

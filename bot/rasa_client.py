@@ -66,14 +66,20 @@ class RasaClient:
         async with self.endpoints.use() as url:
             yield url
 
-    async def send(self, conversation_id: str, text: str, metadata: dict[str, Any]) -> list[OutboundMessage]:
+    async def send(
+        self, conversation_id: str, text: str, metadata: dict[str, Any], vector: dict[str, str] | None = None
+    ) -> list[OutboundMessage]:
         """Post one message; returns the bot's replies (empty while paused).
+
+        ``vector``: the text's sentence vector for the NLU (``bot.nlu.vectors.MessageVectors.payload``).
 
         Raises:
             UpstreamUnavailable: Rasa refused the connection (nothing was processed).
             UpstreamError: Rasa timed out or answered with an error.
         """
-        body = {"sender": conversation_id, "message": text, "metadata": metadata}
+        body: dict[str, Any] = {"sender": conversation_id, "message": text, "metadata": metadata}
+        if vector is not None:
+            body["vector"] = vector
         async with self._base() as base:
             try:
                 response = await self._messages.request("POST", f"{base}/webhooks/dmdesk/webhook", json_body=body)

@@ -5,13 +5,12 @@ Nothing here runs at import time; the first call creates the object.
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 from functools import lru_cache
 
 from redis import Redis
 
 from bot.encoders import Encoder, LazyEncoder, get_encoder
+from bot.encoders.base import return_freed_memory
 from bot.faq.index import IndexWeights
 from bot.faq.kb import KnowledgeBase, Thresholds
 from bot.faq.verifier import Verifier
@@ -73,22 +72,6 @@ def release_idle_models(settings: CoreSettings, idle_s: float) -> list[str]:
     if released:
         return_freed_memory()
     return released
-
-
-def return_freed_memory() -> bool:
-    """Give the memory ``free()`` kept back to the system (glibc ``malloc_trim``); False where there is none.
-
-    The models were loaded in a worker thread (a request's), so in that thread's malloc arena, whose
-    free pages glibc returns only from the top of each heap: measured in the bot service, dropping
-    USE's weights gave back 78 of about 120 MiB without this.
-    """
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        trim = libc.malloc_trim
-    except (OSError, AttributeError):
-        return False
-    trim.argtypes = [ctypes.c_size_t]
-    return bool(trim(0))
 
 
 def build_knowledge_base(settings: CoreSettings, redis: Redis) -> KnowledgeBase:

@@ -110,6 +110,16 @@ class ServiceSettings(CoreSettings):
     )
     rasa_endpoint_refresh_s: float = Field(default=0.25, gt=0, le=5, description="How often the Rasa URL is read.")
     rasa_timeout_s: float = 30.0
+    encode_for_rasa: bool = Field(
+        default=True,
+        description=(
+            "Encode each customer message here (in batches of the messages in flight) and send the vector "
+            "with it, so the Rasa server (the serial step) does not encode it (bot/nlu/vectors.py)."
+        ),
+    )
+    rasa_config: Path = Field(
+        default=ROOT / "config.yml", description="Rasa's config.yml: its featurizer's encoder is the one used here."
+    )
     channel_token: SecretStr = Field(default=SecretStr(""), description="Shared with Rasa's dmdesk channel.")
     api_token: SecretStr = Field(description="Bearer token for the agent/staff JSON API.")
     max_message_chars: int = 5000

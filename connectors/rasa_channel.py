@@ -6,7 +6,10 @@ chat). This channel answers 200 with the replies, or 400/500 with a short
 reason, and logs failures without the message text or metadata.
 
 Endpoint: ``POST /webhooks/dmdesk/webhook`` with
-``{"sender": str, "message": str, "metadata": {...}}`` and the header
+``{"sender": str, "message": str, "metadata": {...}, "vector": {...}}``
+(``vector``, optional: the message's sentence vector computed by the consumer,
+``bot.nlu.vectors.pack``; used by the NLU featurizer instead of encoding the
+text, if it is the text's and the featurizer's encoder's) and the header
 ``X-Dmdesk-Token: $DMDESK_CHANNEL_TOKEN`` (a secret shared with the bot
 service through the environment; compared in constant time).
 """
@@ -25,6 +28,7 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from bot.nlu.vectors import OFFERED, unpack
 from connectors import rasa_speedups
 
 rasa_speedups.install()
@@ -74,7 +78,7 @@ class DmdeskInput(InputChannel):
 
         @hook.route("/", methods=["GET"])
         async def health(request: Request) -> HTTPResponse:
-            return response.json({"status": "ok"})
+            return response.json({"status": "ok", "vectors": OFFERED.counts()})
 
         expected = channel_token()
         if not expected:
@@ -91,8 +95,15 @@ class DmdeskInput(InputChannel):
             metadata = self.get_metadata(request) or {}
             collector = CollectingOutputChannel()
             channel = str(metadata.get("channel") or self.name())
+            message = UserMessage(text, collector, sender, input_channel=channel, metadata=metadata)
+            # the vector the consumer computed for the text Rasa featurizes (stripped); not one: Rasa encodes
+            offered = unpack(body.get("vector"), message.text) if body.get("vector") is not None else None
             try:
-                await on_new_message(UserMessage(text, collector, sender, input_channel=channel, metadata=metadata))
+                if offered is None:
+                    await on_new_message(message)
+                else:
+                    with OFFERED.during(offered[0], message.text, offered[1]):
+                        await on_new_message(message)
             except CancelledError:
                 log.error("dmdesk channel: processing cancelled (sender %s)", sender)
                 return response.json({"detail": "processing cancelled"}, status=503)

@@ -46,7 +46,13 @@ from bot.api.routers import (
 )
 from bot.api.training_deps import build_training_services
 from bot.api.web_deps import LoginRequired, PageForbidden
-from bot.consume import build_consumers, build_rasa_client, consume_when_ready, wait_for_rasa
+from bot.consume import (
+    build_consumers,
+    build_message_vectors,
+    build_rasa_client,
+    consume_when_ready,
+    wait_for_rasa,
+)
 from bot.dispatcher import Dispatcher
 from bot.errors import DmdeskError, FaqConflictError, InvalidInputError, NotFoundError, UpstreamError
 from bot.faq.editor import FaqEditor
@@ -160,7 +166,8 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         moved = await asyncio.to_thread(store.migrate_legacy_queue)
         if moved:
             log.info("moved %d waiting tickets into their brand's queue", moved)
-        dispatcher = Dispatcher(aredis, keys, rasa, store, escalator)
+        # its weights load on the first message (the dev endpoint, consumers in this process)
+        dispatcher = Dispatcher(aredis, keys, rasa, store, escalator, build_message_vectors(cfg, sredis, aredis, keys))
         ingest = Ingest(aredis, keys, cfg.ingest_shards)
         send = build_send_client(cfg, aredis, keys)
         agents = build_agent_services(cfg, sredis, aredis, keys, store, rasa, runtime.knowledge_base)

@@ -23,6 +23,8 @@ unused (:meth:`LazyEncoder.release_if_idle`, the bot service).
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import logging
 import threading
 import time
@@ -189,3 +191,50 @@ def get_encoder(spec: str = DEFAULT_ENCODER) -> Encoder:
             raise EncoderError(f"cannot load encoder {spec!r}: {exc}") from exc
         _CACHE[spec] = encoder
         return encoder
+
+
+def return_freed_memory() -> bool:
+    """Give the memory ``free()`` kept back to the system (glibc ``malloc_trim``); False where there is none.
+
+    The models were loaded in a worker thread (a request's), so in that thread's malloc arena, whose
+    free pages glibc returns only from the top of each heap: measured in the bot service, dropping
+    USE's weights gave back 78 of about 120 MiB without this.
+    """
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        trim = libc.malloc_trim
+    except (OSError, AttributeError):
+        return False
+    trim.argtypes = [ctypes.c_size_t]
+    return bool(trim(0))
+
+
+class IdleRelease:
+    """Drops a lazy encoder's weights once it has not encoded for ``idle_s`` seconds (a daemon thread).
+
+    For a process that encodes only now and then (the Rasa server, whose messages come with their
+    vectors from the consumers: it encodes a probe turn or a message from another caller).
+    :meth:`touch` after each use starts the thread the first time; it looks every few seconds.
+    """
+
+    def __init__(self, encoder: Encoder, idle_s: float) -> None:
+        self._encoder = encoder
+        self._idle_s = idle_s
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def touch(self) -> None:
+        """The encoder was used: watch it (no-op for an eager encoder, or ``idle_s`` <= 0)."""
+        if not isinstance(self._encoder, LazyEncoder) or self._idle_s <= 0:
+            return
+        with self._lock:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._watch, name="encoder-release", daemon=True)
+                self._thread.start()
+
+    def _watch(self) -> None:
+        assert isinstance(self._encoder, LazyEncoder)
+        while True:
+            time.sleep(min(self._idle_s, 5.0))
+            if self._encoder.release_if_idle(self._idle_s):
+                return_freed_memory()

@@ -24,9 +24,11 @@ import logging
 import os
 import time
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 from redis import Redis
+from redis.asyncio import Redis as AsyncRedis
 from redis.exceptions import RedisError
 
 from bot.keys import Keys
@@ -65,13 +67,25 @@ class QueryVectors:
         if not len(texts):
             return
         try:
-            pipe = self._redis.pipeline(transaction=False)
-            for text, vector in zip(texts, vectors, strict=True):
-                key = self._keys.query_embedding(encoder, text_digest(text))
-                pipe.set(key, np.asarray(vector, dtype=np.float32).tobytes(), ex=self._ttl_s)
-            pipe.execute()
+            self._queue_sets(self._redis.pipeline(transaction=False), encoder, texts, vectors).execute()
         except RedisError as exc:
             self._warn("put", exc)
+
+    async def aput(self, redis: AsyncRedis, encoder: str, texts: Sequence[str], vectors: np.ndarray) -> None:
+        """:meth:`put` on an asyncio connection (the consumers, which encode messages for the Rasa server)."""
+        if not len(texts):
+            return
+        try:
+            async with redis.pipeline(transaction=False) as pipe:
+                await self._queue_sets(pipe, encoder, texts, vectors).execute()
+        except RedisError as exc:
+            self._warn("put", exc)
+
+    def _queue_sets(self, pipe: Any, encoder: str, texts: Sequence[str], vectors: np.ndarray) -> Any:
+        for text, vector in zip(texts, vectors, strict=True):
+            key = self._keys.query_embedding(encoder, text_digest(text))
+            pipe.set(key, np.asarray(vector, dtype=np.float32).tobytes(), ex=self._ttl_s)
+        return pipe
 
     def get(self, encoder: str, text: str, dim: int) -> np.ndarray | None:
         """The vector of ``text`` by ``encoder`` if one was put (and has ``dim`` floats), else None."""

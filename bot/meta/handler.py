@@ -38,6 +38,10 @@ from connectors.meta.render import plain_text, render
 log = logging.getLogger(__name__)
 
 ACTIVITY_KEEP = 50
+#: the longest text the dispatcher gets (characters)
+MAX_TEXT = 5000
+#: vectors started ahead and not used yet, at most
+AHEAD_KEEP = 512
 
 
 class MetaHandler:
@@ -59,6 +63,31 @@ class MetaHandler:
         self._handoffs = handoffs
         self._app_id = app_id
         self._contexts = ConversationContext(redis, keys)
+        # vectors started for messages read and waiting their turn, by (channel, message id)
+        self._ahead: dict[tuple[str, str], asyncio.Future[dict[str, str] | None]] = {}
+
+    def read_ahead(self, raws: list[bytes | None]) -> None:
+        """Start the vectors of the customer messages just read (``bot.ingest.Consumer``), all in one batch.
+
+        An entry that does not parse is left to the consumer's own handling; a vector not used by the
+        time :data:`AHEAD_KEEP` more are waiting is cancelled (its message's shard went to another consumer).
+        """
+        if self._dispatcher.vectors is None:
+            return
+        for raw in raws:
+            try:
+                event = MetaEvent.model_validate_json(raw or b"")
+            except ValueError:
+                continue
+            key = (event.channel.value, event.event_id)
+            if event.kind not in MESSAGE_KINDS or is_like(event) or key in self._ahead:
+                continue
+            text = inbound_text(event)[0][:MAX_TEXT]
+            vector = self._dispatcher.start_vector(text) if text.strip() else None
+            if vector is not None:
+                self._ahead[key] = vector
+        while len(self._ahead) > AHEAD_KEEP:
+            self._ahead.pop(next(iter(self._ahead))).cancel()
 
     async def __call__(self, event: MetaEvent, worker: Worker) -> None:
         """Handle the event for consumer ``worker``; raises on a failure worth retrying (the entry stays pending)."""
@@ -101,59 +130,65 @@ class MetaHandler:
         conversation, mid = event.conversation_id, event.event_id
         outbox = self._keys.outbox(event.channel.value, mid)
         stored: list[dict[bytes, bytes]] = []  # the outbox as ``record`` wrote it
-        if event.standby:
-            await self._ensure_human(event, account)
-        if not await self._redis.exists(outbox):
-            # held before any side effect, so that a consumer waiting for another repeats none of them
-            if not await worker.hold_message(self._keys.seen_message(event.channel.value, mid), DEDUPE_TTL_S):
-                log.info("duplicate dropped", extra={"conversation": conversation, "mid": mid})
-                return
-            await self._client.record_inbound(conversation, event.timestamp)
-            await self._contexts.add(event)
-            typing = None
-            if not event.standby and not await self._handoffs_owner(conversation):
-                typing = asyncio.create_task(self._typing(account, event.customer_id))
-            name = await self._client.first_name(account, event.customer_id)
-            metadata: dict[str, Any] = {"page_id": account.id, "brand": account.brand, "kind": event.kind.value}
-            if name:
-                metadata["profile"] = {"name": name}
-            if shown != text:
-                metadata["display_text"] = shown
-            if event.title:
-                metadata["title"] = event.title
-            if event.attachments:
-                metadata["attachments"] = event.attachments
-            context = await self._contexts.recent(conversation)
-            if context:
-                metadata["context"] = context
-            message = InboundMessage(
-                channel=event.channel,
-                sender=event.customer_id,
-                text=text[:5000],
-                message_id=mid,
-                timestamp=event.timestamp or time.time(),
-                metadata=metadata,
-            )
+        # encoded while the steps below wait, or already since the message was read
+        vector = self._ahead.pop((event.channel.value, mid), None) or self._dispatcher.start_vector(text[:MAX_TEXT])
+        try:
+            if event.standby:
+                await self._ensure_human(event, account)
+            if not await self._redis.exists(outbox):
+                # held before any side effect, so that a consumer waiting for another repeats none of them
+                if not await worker.hold_message(self._keys.seen_message(event.channel.value, mid), DEDUPE_TTL_S):
+                    log.info("duplicate dropped", extra={"conversation": conversation, "mid": mid})
+                    return
+                await self._client.record_inbound(conversation, event.timestamp)
+                await self._contexts.add(event)
+                typing = None
+                if not event.standby and not await self._handoffs_owner(conversation):
+                    typing = asyncio.create_task(self._typing(account, event.customer_id))
+                name = await self._client.first_name(account, event.customer_id)
+                metadata: dict[str, Any] = {"page_id": account.id, "brand": account.brand, "kind": event.kind.value}
+                if name:
+                    metadata["profile"] = {"name": name}
+                if shown != text:
+                    metadata["display_text"] = shown
+                if event.title:
+                    metadata["title"] = event.title
+                if event.attachments:
+                    metadata["attachments"] = event.attachments
+                context = await self._contexts.recent(conversation)
+                if context:
+                    metadata["context"] = context
+                message = InboundMessage(
+                    channel=event.channel,
+                    sender=event.customer_id,
+                    text=text[:MAX_TEXT],
+                    message_id=mid,
+                    timestamp=event.timestamp or time.time(),
+                    metadata=metadata,
+                )
 
-            async def record(result: DispatchResult) -> None:
-                parts = [p for reply in result.replies for p in render(reply, event.channel)]
-                # never over an outbox that exists (a consumer that took this message over wrote it);
-                # read back in the same transaction, for the delivery below
-                async with self._redis.pipeline(transaction=True) as pipe:
-                    pipe.hsetnx(outbox, "parts", json.dumps(parts))
-                    pipe.hsetnx(outbox, "sent", 0)
-                    pipe.hsetnx(outbox, "ticket", result.ticket_id or "")
-                    pipe.expire(outbox, DEDUPE_TTL_S)
-                    pipe.hgetall(outbox)
-                    *_, written = await pipe.execute()
-                stored.append(written)
+                async def record(result: DispatchResult) -> None:
+                    parts = [p for reply in result.replies for p in render(reply, event.channel)]
+                    # never over an outbox that exists (a consumer that took this message over wrote it);
+                    # read back in the same transaction, for the delivery below
+                    async with self._redis.pipeline(transaction=True) as pipe:
+                        pipe.hsetnx(outbox, "parts", json.dumps(parts))
+                        pipe.hsetnx(outbox, "sent", 0)
+                        pipe.hsetnx(outbox, "ticket", result.ticket_id or "")
+                        pipe.expire(outbox, DEDUPE_TTL_S)
+                        pipe.hgetall(outbox)
+                        *_, written = await pipe.execute()
+                    stored.append(written)
 
-            try:
-                # held above: the dispatcher does not hold it a second time
-                await self._dispatcher.dispatch(message, worker=worker, record=record, held=True)
-            finally:
-                if typing is not None:
-                    await typing
+                try:
+                    # held above: the dispatcher does not hold it a second time
+                    await self._dispatcher.dispatch(message, worker=worker, record=record, held=True, vector=vector)
+                finally:
+                    if typing is not None:
+                        await typing
+        finally:
+            if vector is not None and not vector.done():
+                vector.cancel()
         await self._deliver(outbox, event, account, worker, stored[0] if stored else None)
 
     async def _typing(self, account: Account, customer_id: str) -> None:

@@ -1,9 +1,11 @@
 """Rasa 3.6 graph components named in config.yml.
 
 * :class:`SentenceEncoderFeaturizer` adds the multilingual sentence
-  embedding (the same encoder the FAQ uses) as dense sentence features, and
-  puts each message's vector in Redis for the FAQ search of the same turn
-  (``bot/faq/query_vectors.py``), which then does not encode it again.
+  embedding (the same encoder the FAQ uses) as dense sentence features. A
+  message from the consumers comes with its vector (``bot/nlu/vectors.py``),
+  taken as it is; a message without one is encoded here, and its vector put in
+  Redis for the FAQ search of the same turn (``bot/faq/query_vectors.py``),
+  which then does not encode it again.
 * :class:`LanguageDetector` adds a ``language`` entity when a message's
   language is clear, which fills the ``language`` slot.
 * :class:`EscalationOverride` makes a message the dispatcher found an
@@ -14,6 +16,7 @@
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from typing import Any, Optional
 
@@ -42,10 +45,11 @@ from rasa.shared.nlu.training_data.features import Features
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from bot.encoders import get_encoder
-from bot.encoders.base import DEFAULT_ENCODER
+from bot.encoders import Encoder, get_encoder
+from bot.encoders.base import DEFAULT_ENCODER, IdleRelease
 from bot.faq.query_vectors import QueryVectors, from_environment
 from bot.language import SUPPORTED, detect_language
+from bot.nlu.vectors import OFFERED, Offered
 
 
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER], is_trainable=False)
@@ -77,33 +81,47 @@ class SentenceEncoderFeaturizer(DenseFeaturizer, GraphComponent):
         """The encoder backends import their own packages lazily."""
         return []
 
-    def _featurize(self, messages: list[Message], attribute: str) -> tuple[list[str], list[np.ndarray]]:
-        """Add the features in place; the texts encoded and their vectors."""
+    def _add(self, message: Message, attribute: str, vector: np.ndarray) -> None:
+        features = Features(np.expand_dims(vector, 0), FEATURE_TYPE_SENTENCE, attribute, self._config["alias"])
+        message.add_features(features)
+
+    def _featurize(
+        self, messages: list[Message], attribute: str, offered: Optional[Offered] = None
+    ) -> tuple[list[str], list[np.ndarray]]:
+        """Add the features in place; the texts encoded here (not offered) and their vectors."""
         todo = [m for m in messages if isinstance(m.get(attribute), str) and m.get(attribute)]
         texts: list[str] = []
         encoded: list[np.ndarray] = []
         if not todo:
             return texts, encoded
         encoder = get_encoder(self._config["encoder"])
+        if offered is not None:  # vectors the consumers sent with the messages (bot/nlu/vectors.py)
+            rest = []
+            for message in todo:
+                vector = offered.take(encoder.name, message.get(attribute), encoder.dim)
+                if vector is None:
+                    rest.append(message)
+                else:
+                    self._add(message, attribute, vector)
+            offered.taken += len(todo) - len(rest)
+            offered.encoded += len(rest)
+            todo = rest
+        if offered is not None and todo:  # at run time: the weights go again once they are not used
+            _idle_release(encoder).touch()
         size = int(self._config["batch_size"])
         for start in range(0, len(todo), size):
             chunk = todo[start : start + size]
             vectors = encoder.encode([m.get(attribute) for m in chunk])
             for message, vector in zip(chunk, vectors, strict=True):
-                features = Features(
-                    np.expand_dims(vector, 0),
-                    FEATURE_TYPE_SENTENCE,
-                    attribute,
-                    self._config["alias"],
-                )
-                message.add_features(features)
+                self._add(message, attribute, vector)
                 texts.append(message.get(attribute))
                 encoded.append(vector)
         return texts, encoded
 
     def process(self, messages: list[Message]) -> list[Message]:
-        """Featurizes incoming messages in place; shares their vectors with the FAQ search."""
-        texts, vectors = self._featurize(messages, TEXT)
+        """Featurizes incoming messages in place, with the vectors offered for them where there are;
+        shares the vectors it computed itself with the FAQ search (the consumers put theirs)."""
+        texts, vectors = self._featurize(messages, TEXT, OFFERED)
         shared = _shared_query_vectors()
         if shared is not None and texts:
             shared.put(get_encoder(self._config["encoder"]).name, texts, np.stack(vectors))
@@ -114,6 +132,14 @@ class SentenceEncoderFeaturizer(DenseFeaturizer, GraphComponent):
         for attribute in DENSE_FEATURIZABLE_ATTRIBUTES:
             self._featurize(training_data.training_examples, attribute)
         return training_data
+
+
+@lru_cache(maxsize=4)
+def _idle_release(encoder: Encoder) -> IdleRelease:
+    """The Rasa server drops the weights after ``DMDESK_RASA_ENCODER_IDLE_S`` (default 60 s; 0: never) unused:
+    the consumers send every customer message with its vector, so it encodes only a probe turn or a rare
+    message from another caller (README "Performance")."""
+    return IdleRelease(encoder, float(os.environ.get("DMDESK_RASA_ENCODER_IDLE_S", "60")))
 
 
 @lru_cache(maxsize=1)

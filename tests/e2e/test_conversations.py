@@ -164,3 +164,26 @@ def test_language_persists_for_messages_without_signal(api: httpx.Client) -> Non
 def test_are_you_a_bot(api: httpx.Client) -> None:
     result = say(api, new_sender(), "am i talking to a bot?")
     assert [r["text"] for r in result["replies"]] == [response_text("utter_iamabot", "en")]
+
+
+def _rasa_vectors(stack: StackConfig) -> dict[str, int]:
+    """The message-vector counts of the Rasa server the stack uses now (a retrain may have swapped it)."""
+    from redis import Redis
+
+    from bot.keys import Keys
+    from bot.retrain.endpoint import RasaEndpoint
+
+    raw = Redis.from_url(stack.redis_url).get(Keys(stack.redis_prefix).rasa_endpoint)
+    url = RasaEndpoint.model_validate_json(raw).url if raw else f"http://127.0.0.1:{stack.rasa_port}"
+    counts: dict[str, int] = httpx.get(f"{url.rstrip('/')}/webhooks/dmdesk/", timeout=10).json()["vectors"]
+    return counts
+
+
+def test_the_rasa_server_uses_the_vectors_sent_with_the_messages(api: httpx.Client, stack: StackConfig) -> None:
+    before = _rasa_vectors(stack)
+    texts = ["How can I track my order?", "  halo kak  ", "je veux parler à un conseiller", "👍🏽🔥"]
+    for text in texts:
+        say(api, new_sender(), text)
+    after = _rasa_vectors(stack)
+    assert after["taken"] - before["taken"] == len(texts)  # a vector per message, taken as sent
+    assert after["encoded"] == before["encoded"]  # the Rasa server encoded none of them itself

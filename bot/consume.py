@@ -24,6 +24,7 @@ from bot.meta.send import SendClient, build_send_client
 from bot.nlu.vectors import MessageVectors, featurizer_encoder
 from bot.rasa_client import RasaClient
 from bot.retrain.endpoint import RasaEndpoints
+from bot.retrain.servers import cache_probe_vector
 from bot.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
@@ -88,7 +89,7 @@ def build_consumers(
     n: int,
 ) -> list[Consumer]:
     """``n`` consumers of the webhook streams, each handing Meta events to the dispatcher."""
-    handler = MetaHandler(aredis, keys, dispatcher, send, store, cfg.meta_app_id)
+    handler = MetaHandler(aredis, keys, dispatcher, send, store, cfg.meta_app_id, cfg.typing_delay_s)
     return [
         Consumer(
             aredis, keys, cfg.ingest_shards, handler, lease_ms=cfg.ingest_lease_ms, max_attempts=cfg.ingest_max_attempts
@@ -119,7 +120,7 @@ async def consume(count: int | None = None) -> None:
     """Run ``count`` consumers (default DMDESK_CONSUMERS) until SIGINT or SIGTERM."""
     # the JSON API token is not used by a consumer replica
     cfg = ServiceSettings(api_token=os.environ.get("DMDESK_API_TOKEN", "unused"))  # type: ignore[arg-type]
-    keys = Keys(cfg.redis_prefix)
+    keys = Keys(cfg.redis_prefix, cfg.embedding_cache_prefix)  # the cache prefix: the probe vector (below)
     aredis = AsyncRedis.from_url(cfg.redis_url)
     sredis = Redis.from_url(cfg.redis_url)
     rasa = build_rasa_client(cfg, aredis, keys)
@@ -128,6 +129,7 @@ async def consume(count: int | None = None) -> None:
     vectors = build_message_vectors(cfg, sredis, aredis, keys)
     if vectors is not None and isinstance(vectors.encoder, LazyEncoder):
         await asyncio.to_thread(vectors.encoder.load)  # before the first message, not in a customer's turn
+        await cache_probe_vector(aredis, keys, vectors.encoder)  # the NLU supervisor's probe turn sends it
     dispatcher = Dispatcher(aredis, keys, rasa, store, load_escalator(cfg.escalation_file), vectors)
     n = count if count is not None else max(1, cfg.consumers)
     consumers = build_consumers(cfg, aredis, keys, dispatcher, send, store, n)

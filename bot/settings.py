@@ -185,6 +185,12 @@ class ServiceSettings(CoreSettings):
     send_timeout_s: float = 10.0
     send_max_attempts: int = 8
     send_rate_per_s: int = 50
+    typing_delay_s: float = Field(
+        default=1.0,
+        ge=0,
+        le=20,
+        description="Send mark_seen and typing_on only if the answer is not ready by then (0: at once, every time).",
+    )
 
 
 @lru_cache(maxsize=1)

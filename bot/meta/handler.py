@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import time
@@ -55,7 +56,9 @@ class MetaHandler:
         client: SendClient,
         handoffs: HandoffStore,
         app_id: str = "",
+        typing_delay_s: float = 1.0,
     ) -> None:
+        self._typing_delay_s = typing_delay_s
         self._redis = redis
         self._keys = keys
         self._dispatcher = dispatcher
@@ -142,9 +145,10 @@ class MetaHandler:
                     return
                 await self._client.record_inbound(conversation, event.timestamp)
                 await self._contexts.add(event)
+                answered = asyncio.Event()
                 typing = None
-                if not event.standby and not await self._handoffs_owner(conversation):
-                    typing = asyncio.create_task(self._typing(account, event.customer_id))
+                if not event.standby:
+                    typing = asyncio.create_task(self._typing(account, event.customer_id, conversation, answered))
                 name = await self._client.first_name(account, event.customer_id)
                 metadata: dict[str, Any] = {"page_id": account.id, "brand": account.brand, "kind": event.kind.value}
                 if name:
@@ -184,14 +188,25 @@ class MetaHandler:
                     # held above: the dispatcher does not hold it a second time
                     await self._dispatcher.dispatch(message, worker=worker, record=record, held=True, vector=vector)
                 finally:
+                    answered.set()
                     if typing is not None:
-                        await typing
+                        await typing  # an indicator on its way goes out before the reply
         finally:
             if vector is not None and not vector.done():
                 vector.cancel()
         await self._deliver(outbox, event, account, worker, stored[0] if stored else None)
 
-    async def _typing(self, account: Account, customer_id: str) -> None:
+    async def _typing(self, account: Account, customer_id: str, conversation: str, answered: asyncio.Event) -> None:
+        """``mark_seen`` and ``typing_on`` if the answer is not ready after ``typing_delay_s``, and the bot owns
+        the chat. An answer within a second needs neither (the typing bubble would only flash), and each is a
+        Send API call counted in the page's rate limit."""
+        if self._typing_delay_s > 0:
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(answered.wait(), self._typing_delay_s)
+            if answered.is_set():
+                return
+        if await self._handoffs_owner(conversation) is not None:
+            return
         await self._client.sender_action(account, customer_id, "mark_seen")
         await self._client.sender_action(account, customer_id, "typing_on")
 

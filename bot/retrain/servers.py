@@ -2,24 +2,42 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import subprocess
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
+import numpy as np
 from redis import Redis
+from redis.asyncio import Redis as AsyncRedis
 
+from bot.encoders import Encoder
 from bot.errors import UpstreamError
+from bot.faq.query_vectors import text_digest
 from bot.keys import Keys
+from bot.nlu.vectors import pack
 from bot.retrain.trainer import rasa_env
 from bot.stack import ROOT, rasa_argv, renice, wait_http
 
 log = logging.getLogger(__name__)
 
 PROBE_TEXT = "hello"
+
+
+async def cache_probe_vector(redis: AsyncRedis, keys: Keys, encoder: Encoder) -> None:
+    """Put the probe text's vector in ``encoder``'s content-addressed embedding cache (the FAQ index's), if absent.
+
+    The consumers do it when their encoder is loaded; :meth:`RasaServer.probe` sends it with the probe turn.
+    """
+    digest = text_digest(PROBE_TEXT)
+    if not await redis.hexists(keys.embeddings(encoder.name), digest):
+        vector = await asyncio.to_thread(encoder.encode, [PROBE_TEXT])
+        await redis.hsetnx(keys.embeddings(encoder.name), digest, vector[0].astype(np.float32).tobytes())
 
 
 @dataclass
@@ -74,15 +92,22 @@ class RasaServer:
         if not ready:
             raise UpstreamError(f"rasa server on port {self.port} not ready after {timeout_s:.0f} s")
 
-    def probe(self, channel_token: str, redis: Redis, keys: Keys) -> None:
+    def probe(self, channel_token: str, redis: Redis, keys: Keys, encoder: str | None = None) -> None:
         """One real conversation turn through the server (model, actions, tracker store), then forgotten.
+
+        With the probe text's vector by ``encoder`` (the NLU featurizer's) when the consumers have put it in
+        the embedding cache (:func:`cache_probe_vector`), as a consumer sends it: the server does not load
+        the encoder's weights for the probe.
 
         Raises:
             UpstreamError: No 200 or no reply.
         """
         sender = f"probe:{uuid.uuid4().hex[:12]}"
         headers = {"X-Dmdesk-Token": channel_token} if channel_token else {}
-        body = {"sender": sender, "message": PROBE_TEXT, "metadata": {"channel": "dev"}}
+        body: dict[str, Any] = {"sender": sender, "message": PROBE_TEXT, "metadata": {"channel": "dev"}}
+        raw = redis.hget(keys.embeddings(encoder), text_digest(PROBE_TEXT)) if encoder else None
+        if isinstance(raw, bytes) and raw and len(raw) % 4 == 0:
+            body["vector"] = pack(str(encoder), PROBE_TEXT, np.frombuffer(raw, dtype=np.float32))
         try:
             response = httpx.post(f"{self.url}/webhooks/dmdesk/webhook", json=body, headers=headers, timeout=60)
         except httpx.HTTPError as exc:

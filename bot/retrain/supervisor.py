@@ -30,6 +30,7 @@ from redis import Redis
 
 from bot.errors import DmdeskError, NotFoundError
 from bot.keys import Keys
+from bot.nlu.vectors import featurizer_encoder
 from bot.retrain.jobs import JobStore
 from bot.retrain.models import BASE_VERSION, JobKind, JobState, ModelRecord, TrainingJob
 from bot.retrain.servers import RasaServer
@@ -124,7 +125,7 @@ class Supervisor:
         try:
             server.wait_ready(s.rasa_start_timeout_s)
             # the first turn through a fresh server is slow (lazy loading): a probe takes it, not a customer
-            server.probe(s.channel_token.get_secret_value(), self.redis, self.keys)
+            server.probe(s.channel_token.get_secret_value(), self.redis, self.keys, featurizer_encoder(s.rasa_config))
         except DmdeskError:
             server.stop()
             raise
@@ -258,7 +259,9 @@ class Supervisor:
         candidate = self._launch(record, port)
         try:
             candidate.wait_ready(s.rasa_start_timeout_s)
-            candidate.probe(s.channel_token.get_secret_value(), self.redis, self.keys)
+            candidate.probe(
+                s.channel_token.get_secret_value(), self.redis, self.keys, featurizer_encoder(s.rasa_config)
+            )
             job = self.jobs.advance(job, JobState.SWAPPING)
             endpoint = self.jobs.switch(candidate.url, record.version)
         except BaseException:

@@ -125,7 +125,8 @@ def test_the_same_delivery_replayed_three_times_gives_one_reply(stack: StackConf
     sent = wait_sends(fake_graph, customer, 1)
     assert len(sent) == 1 and sent[0]["messaging_type"] == "RESPONSE"
     actions = [a["action"] for a in fake_graph.graph.actions if a["recipient"] == customer]
-    assert actions == ["mark_seen", "typing_on"]
+    # once, or not at all when the answer came within DMDESK_TYPING_DELAY_S (tests/unit/test_meta_typing.py)
+    assert actions in ([], ["mark_seen", "typing_on"])
 
 
 def test_a_greeting_uses_the_customers_first_name_and_works_without_it(

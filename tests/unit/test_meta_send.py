@@ -4,16 +4,12 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import AsyncIterator, Iterator
 
 import pytest
-from pydantic import SecretStr
 from redis.asyncio import Redis as AsyncRedis
 
-from bot.fakegraph import FakeConfig, RunningFake, serve_in_thread
+from bot.fakegraph import FakeConfig, RunningFake
 from bot.keys import Keys
-from bot.messages import Channel
-from bot.meta.pages import Account, Pages
 from bot.meta.send import (
     BadTokenError,
     OutsideWindowError,
@@ -22,29 +18,7 @@ from bot.meta.send import (
     TransientSendError,
     UserUnavailableError,
 )
-from bot.stack import free_port
-
-TOKEN = "EAAG-very-secret-page-token"
-PAGE = Account(id="100000000000001", channel=Channel.MESSENGER, brand="Kopiku", token=SecretStr(TOKEN))
-IG = Account(id="17800000000000001", channel=Channel.INSTAGRAM, brand="Kopiku", token=SecretStr("ig-token"))
-
-
-@pytest.fixture(scope="module")
-def fake() -> Iterator[RunningFake]:
-    with serve_in_thread(free_port()) as running:
-        yield running
-
-
-@pytest.fixture()
-async def client(fake: RunningFake, redis_url: str, keys: Keys) -> AsyncIterator[SendClient]:
-    fake.graph.reset(FakeConfig())
-    redis = AsyncRedis.from_url(redis_url)
-    send = SendClient(
-        fake.url + "/v21.0", Pages([PAGE, IG]), redis, keys, timeout_s=1.0, retry=RetryPolicy(8, 0.01, 0.05)
-    )
-    yield send
-    await send.close()
-    await redis.aclose()
+from tests.unit.conftest import IG, PAGE, TOKEN
 
 
 async def test_inside_the_window_a_reply_is_a_response(client: SendClient, fake: RunningFake) -> None:

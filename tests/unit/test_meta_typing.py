@@ -9,27 +9,21 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
-import pytest
-from pydantic import SecretStr
 from redis import Redis
 from redis.asyncio import Redis as AsyncRedis
 
 from bot import simulate as sim
-from bot.fakegraph import FakeConfig, RunningFake, serve_in_thread
+from bot.fakegraph import RunningFake
 from bot.fencing import Worker
 from bot.handoff.queue import HandoffStore
 from bot.keys import Keys
-from bot.messages import Channel, DispatchResult, InboundMessage, OutboundMessage
+from bot.messages import DispatchResult, InboundMessage, OutboundMessage
 from bot.meta.handler import MetaHandler
-from bot.meta.pages import Account, Pages
-from bot.meta.send import RetryPolicy, SendClient
-from bot.stack import free_port
+from bot.meta.send import SendClient
 from connectors.meta.events import MetaEvent, parse_delivery
-
-PAGE = Account(id="100000000000001", channel=Channel.MESSENGER, brand="Kopiku", token=SecretStr("page-token"))
+from tests.unit.conftest import PAGE
 
 
 class TimedDispatcher:
@@ -57,22 +51,6 @@ class TimedDispatcher:
         )
         await record(result)
         return result
-
-
-@pytest.fixture(scope="module")
-def fake() -> Iterator[RunningFake]:
-    with serve_in_thread(free_port()) as running:
-        yield running
-
-
-@pytest.fixture()
-async def client(fake: RunningFake, redis_url: str, keys: Keys) -> AsyncIterator[SendClient]:
-    fake.graph.reset(FakeConfig())
-    redis = AsyncRedis.from_url(redis_url)
-    send = SendClient(fake.url + "/v21.0", Pages([PAGE]), redis, keys, timeout_s=2.0, retry=RetryPolicy(8, 0.01, 0.05))
-    yield send
-    await send.close()
-    await redis.aclose()
 
 
 async def handle(

@@ -50,7 +50,9 @@ def check_parse(model: str, texts: list[str]) -> None:
         ours, theirs = rasa_speedups.create_x(self, messages), rasa_speedups._ORIGINAL_CREATE_X(self, messages)
         for name in ("data", "indices", "indptr"):
             assert np.array_equal(getattr(ours, name), getattr(theirs, name)), name
-        assert ours.shape == theirs.shape and ours.dtype == theirs.dtype
+        assert ours.shape == theirs.shape and ours.dtype == theirs.dtype and ours.format == theirs.format
+        assert ours.indices.dtype == theirs.indices.dtype and ours.indptr.dtype == theirs.indptr.dtype
+        assert ours.has_sorted_indices == theirs.has_sorted_indices
         seen.append(len(messages))
         return ours
 

@@ -13,7 +13,7 @@ from redis import Redis
 from redis.asyncio import Redis as AsyncRedis
 
 from bot.dispatcher import Dispatcher
-from bot.encoders import LazyEncoder, get_encoder
+from bot.encoders import EncoderError, LazyEncoder, get_encoder
 from bot.faq.query_vectors import QueryVectors, sharing_enabled
 from bot.handoff.queue import HandoffStore
 from bot.handoff.rules import load_escalator
@@ -69,14 +69,33 @@ def build_message_vectors(cfg: ServiceSettings, redis: Redis, aredis: AsyncRedis
     spec = featurizer_encoder(cfg.rasa_config) if cfg.encode_for_rasa else None
     if spec is None:
         return None
+    try:
+        encoder = get_encoder(spec)
+    except EncoderError as exc:  # the Rasa server encodes instead
+        log.warning("messages go to Rasa without their vectors: %s", exc)
+        return None
     if not sharing_enabled():
-        return MessageVectors(get_encoder(spec))
+        return MessageVectors(encoder)
     shared = QueryVectors(redis, keys)
 
-    async def share(encoder: str, texts: list[str], vectors: np.ndarray) -> None:
-        await shared.aput(aredis, encoder, texts, vectors)
+    async def share(name: str, texts: list[str], vectors: np.ndarray) -> None:
+        await shared.aput(aredis, name, texts, vectors)
 
-    return MessageVectors(get_encoder(spec), share)
+    return MessageVectors(encoder, share)
+
+
+async def load_message_vectors(vectors: MessageVectors | None, aredis: AsyncRedis, keys: Keys) -> MessageVectors | None:
+    """``vectors`` with the encoder's weights loaded (a consumer process does it before its first message, not in
+    a customer's turn) and the NLU supervisor's probe vector cached; None if the weights cannot load."""
+    if vectors is None or not isinstance(vectors.encoder, LazyEncoder):
+        return vectors
+    try:
+        await asyncio.to_thread(vectors.encoder.load)
+    except EncoderError as exc:
+        log.warning("messages go to Rasa without their vectors: %s", exc)
+        return None
+    await cache_probe_vector(aredis, keys, vectors.encoder)
+    return vectors
 
 
 def build_consumers(
@@ -126,10 +145,7 @@ async def consume(count: int | None = None) -> None:
     rasa = build_rasa_client(cfg, aredis, keys)
     store = HandoffStore(sredis, keys, cfg.brand)
     send = build_send_client(cfg, aredis, keys)
-    vectors = build_message_vectors(cfg, sredis, aredis, keys)
-    if vectors is not None and isinstance(vectors.encoder, LazyEncoder):
-        await asyncio.to_thread(vectors.encoder.load)  # before the first message, not in a customer's turn
-        await cache_probe_vector(aredis, keys, vectors.encoder)  # the NLU supervisor's probe turn sends it
+    vectors = await load_message_vectors(build_message_vectors(cfg, sredis, aredis, keys), aredis, keys)
     dispatcher = Dispatcher(aredis, keys, rasa, store, load_escalator(cfg.escalation_file), vectors)
     n = count if count is not None else max(1, cfg.consumers)
     consumers = build_consumers(cfg, aredis, keys, dispatcher, send, store, n)

@@ -181,3 +181,28 @@ def test_the_featurizer_takes_an_offered_vector_and_never_loads_the_weights(keys
     assert done.returncode == 0 and done.stdout.strip().endswith("ok"), done.stderr[-3000:]
     # what it was offered is not put again: the consumers put it (the FAQ search's copy)
     assert not Redis.from_url(TEST_REDIS_URL).exists(keys.query_embedding("use-multilingual", text_digest(TEXTS[1])))
+
+
+async def test_without_a_usable_encoder_messages_go_without_vectors(
+    tmp_path: Path, aredis: AsyncRedis, redis: Redis, keys: Keys
+) -> None:
+    from bot.consume import build_message_vectors, load_message_vectors
+    from bot.settings import ServiceSettings
+
+    config = tmp_path / "config.yml"
+    config.write_text("pipeline:\n  - name: bot.nlu.components.SentenceEncoderFeaturizer\n    encoder: no-such-model\n")
+    cfg = ServiceSettings(api_token="t", rasa_config=config)  # type: ignore[arg-type]
+    assert build_message_vectors(cfg, redis, aredis, keys) is None  # unknown: logged, the Rasa server encodes
+    assert build_message_vectors(ServiceSettings(api_token="t", encode_for_rasa=False), redis, aredis, keys) is None
+
+    def broken(spec: str) -> UseMultilingualEncoder:
+        raise OSError("weights missing")
+
+    lazy = LazyEncoder("use-multilingual", 512, broken)
+    assert await load_message_vectors(MessageVectors(lazy), aredis, keys) is None
+    working = MessageVectors(LazyEncoder("use-multilingual", 512, UseMultilingualEncoder))
+    assert await load_message_vectors(working, aredis, keys) is working and working.encoder.loaded
+    # the probe turn's vector is in the embedding cache for the NLU supervisor
+    from bot.retrain.servers import PROBE_TEXT
+
+    assert redis.hexists(keys.embeddings("use-multilingual"), text_digest(PROBE_TEXT))

@@ -5,7 +5,8 @@
 1. The trained model parses every query (eval files) to the same intents,
    rankings (exact floats) and entities with the patches as without.
 2. The patched ``_create_X`` builds the same matrix as Rasa's (data, indices,
-   row pointers, shape, dtype) for each of those messages.
+   row pointers, shape, dtypes, format) for each of those messages, and the
+   patched ``predict_proba`` gives the same probabilities as scikit-learn's.
 3. The action-response validation accepts what jsonschema accepts and raises
    the same error for what it rejects.
 
@@ -60,8 +61,24 @@ def check_parse(model: str, texts: list[str]) -> None:
     after = _parse_all(agent, texts)
     assert before == after, [t for t, b, a in zip(texts, before, after, strict=True) if b != a][:5]
     LogisticRegressionClassifier._create_X = compare_x
+    from scipy.sparse import csr_matrix
+    from sklearn.linear_model import LogisticRegression
+
+    assert LogisticRegression.predict_proba is rasa_speedups.predict_proba
+    probas: list[int] = []
+
+    def compare_proba(self: Any, X: Any) -> Any:
+        ours, theirs = rasa_speedups.predict_proba(self, X), rasa_speedups._ORIGINAL_PREDICT_PROBA(self, X)
+        assert ours.dtype == theirs.dtype and np.array_equal(ours, theirs)
+        # what takes the fast path: a multinomial model (lbfgs, 12 intents) and a CSR float input
+        assert isinstance(X, csr_matrix) and X.dtype == np.float64 and self.classes_.size > 2
+        assert self.multi_class == "auto" and self.solver == "lbfgs"
+        probas.append(X.shape[0])
+        return ours
+
+    LogisticRegression.predict_proba = compare_proba
     _parse_all(agent, texts)
-    assert len(seen) == len(texts)
+    assert len(seen) == len(texts) and len(probas) == len(texts)
 
 
 def check_validation() -> None:

@@ -89,8 +89,7 @@ class Dispatcher:
     async def owner(self, conversation_id: str) -> str | None:
         """The open ticket id if a human owns the conversation, else None (``HandoffStore.owner``,
         read on this process's async connection: no thread hop on the hot path)."""
-        raw = await self._redis.get(self._keys.conversation_owner(conversation_id))
-        return None if raw is None else raw.decode() if isinstance(raw, bytes) else str(raw)
+        return _text(await self._redis.get(self._keys.conversation_owner(conversation_id)))
 
     def _metadata(self, message: InboundMessage) -> dict[str, Any]:
         return {
@@ -131,8 +130,8 @@ class Dispatcher:
             vector = self.start_vector(message.text)
         try:
             async with lock:
-                owner = await self.owner(conversation)
-                if owner is None:
+                owner, resolved = await self._owner_and_resolved(conversation)
+                if owner is None and resolved:
                     owner = await self._reopen_recent(conversation)
                 if owner is not None:
                     return await self._to_human(message, owner, vector)
@@ -178,10 +177,16 @@ class Dispatcher:
         key = self._keys.seen_message(message.channel.value, message.message_id)
         await self._redis.set(key, DONE, ex=DEDUPE_TTL_S)
 
+    async def _owner_and_resolved(self, conversation: str) -> tuple[str | None, bool]:
+        """:meth:`owner`, and whether an agent resolved a ticket of the conversation moments ago: one round trip."""
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.get(self._keys.conversation_owner(conversation))
+            pipe.exists(self._keys.recently_resolved(conversation))
+            raw, resolved = await pipe.execute()
+        return _text(raw), bool(resolved)
+
     async def _reopen_recent(self, conversation: str) -> str | None:
         """Reopen the ticket an agent resolved moments ago (agent workspace); its id, or None."""
-        if not await self._redis.exists(self._keys.recently_resolved(conversation)):
-            return None
         await self._rasa.control(conversation, "pause")
         ticket = await asyncio.to_thread(self._handoffs.reopen_recent, conversation)
         if ticket is None:
@@ -224,3 +229,8 @@ class Dispatcher:
 async def _done(vector: asyncio.Future[dict[str, str] | None] | None) -> dict[str, str] | None:
     """The message's vector payload once encoded (None without one)."""
     return None if vector is None else await vector
+
+
+def _text(raw: object) -> str | None:
+    """A Redis string reply as text (None stays None)."""
+    return None if raw is None else raw.decode() if isinstance(raw, bytes) else str(raw)

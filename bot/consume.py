@@ -63,9 +63,12 @@ def build_rasa_client(cfg: ServiceSettings, aredis: AsyncRedis, keys: Keys) -> R
     return RasaClient(cfg.rasa_url, cfg.rasa_timeout_s, cfg.channel_token.get_secret_value(), endpoints)
 
 
-def build_message_vectors(cfg: ServiceSettings, redis: Redis, aredis: AsyncRedis, keys: Keys) -> MessageVectors | None:
+def build_message_vectors(
+    cfg: ServiceSettings, redis: Redis, aredis: AsyncRedis, keys: Keys, in_thread: bool = False
+) -> MessageVectors | None:
     """What encodes each message for the Rasa server (``DMDESK_ENCODE_FOR_RASA``), with the encoder of the NLU's
-    featurizer in ``config.yml``; also shares the vectors with the FAQ search unless that is off. None: off."""
+    featurizer in ``config.yml``; also shares the vectors with the FAQ search unless that is off. None: off.
+    ``in_thread``: encode off the event loop (the bot service)."""
     spec = featurizer_encoder(cfg.rasa_config) if cfg.encode_for_rasa else None
     if spec is None:
         return None
@@ -75,16 +78,16 @@ def build_message_vectors(cfg: ServiceSettings, redis: Redis, aredis: AsyncRedis
         log.warning("messages go to Rasa without their vectors: %s", exc)
         return None
     if not sharing_enabled():
-        return MessageVectors(encoder)
+        return MessageVectors(encoder, in_thread=in_thread)
     shared = QueryVectors(redis, keys)
 
-    async def share(name: str, texts: list[str], vectors: np.ndarray) -> None:
-        await shared.aput(aredis, name, texts, vectors)
+    async def share(texts: list[str], vectors: np.ndarray) -> None:
+        await shared.aput(aredis, encoder.name, texts, vectors)
 
-    return MessageVectors(encoder, share)
+    return MessageVectors(encoder, share, in_thread=in_thread)
 
 
-async def load_message_vectors(vectors: MessageVectors | None, aredis: AsyncRedis, keys: Keys) -> MessageVectors | None:
+async def load_message_vectors(vectors: MessageVectors | None, redis: Redis, keys: Keys) -> MessageVectors | None:
     """``vectors`` with the encoder's weights loaded (a consumer process does it before its first message, not in
     a customer's turn) and the NLU supervisor's probe vector cached; None if the weights cannot load."""
     if vectors is None or not isinstance(vectors.encoder, LazyEncoder):
@@ -94,7 +97,7 @@ async def load_message_vectors(vectors: MessageVectors | None, aredis: AsyncRedi
     except EncoderError as exc:
         log.warning("messages go to Rasa without their vectors: %s", exc)
         return None
-    await cache_probe_vector(aredis, keys, vectors.encoder)
+    await asyncio.to_thread(cache_probe_vector, redis, keys, vectors.encoder)
     return vectors
 
 
@@ -145,7 +148,7 @@ async def consume(count: int | None = None) -> None:
     rasa = build_rasa_client(cfg, aredis, keys)
     store = HandoffStore(sredis, keys, cfg.brand)
     send = build_send_client(cfg, aredis, keys)
-    vectors = await load_message_vectors(build_message_vectors(cfg, sredis, aredis, keys), aredis, keys)
+    vectors = await load_message_vectors(build_message_vectors(cfg, sredis, aredis, keys), sredis, keys)
     dispatcher = Dispatcher(aredis, keys, rasa, store, load_escalator(cfg.escalation_file), vectors)
     n = count if count is not None else max(1, cfg.consumers)
     consumers = build_consumers(cfg, aredis, keys, dispatcher, send, store, n)

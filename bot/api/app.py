@@ -166,8 +166,10 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         moved = await asyncio.to_thread(store.migrate_legacy_queue)
         if moved:
             log.info("moved %d waiting tickets into their brand's queue", moved)
-        # its weights load on the first message (the dev endpoint, consumers in this process)
-        dispatcher = Dispatcher(aredis, keys, rasa, store, escalator, build_message_vectors(cfg, sredis, aredis, keys))
+        # in a worker thread: the weights load on the first message (the dev endpoint, consumers in this process)
+        # and encoding would otherwise hold up the loop that acknowledges webhooks
+        vectors = build_message_vectors(cfg, sredis, aredis, keys, in_thread=True)
+        dispatcher = Dispatcher(aredis, keys, rasa, store, escalator, vectors)
         ingest = Ingest(aredis, keys, cfg.ingest_shards)
         send = build_send_client(cfg, aredis, keys)
         agents = build_agent_services(cfg, sredis, aredis, keys, store, rasa, runtime.knowledge_base)

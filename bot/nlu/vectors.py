@@ -142,6 +142,9 @@ class BatchEncoder:
     ``on_batch`` (e.g. putting the vectors in Redis for the FAQ search) runs
     before the waiters get their vectors. A failure gives None, never an exception:
     the vector is an optimisation (the Rasa server then encodes the text itself).
+    ``in_thread``: each batch is encoded in a worker thread, for a process whose event
+    loop must not stop (the bot service, which acknowledges webhooks: its weights load
+    on its first message and go when idle).
     """
 
     def __init__(
@@ -150,8 +153,10 @@ class BatchEncoder:
         on_batch: Callable[[list[str], np.ndarray], Awaitable[None]] | None = None,
         max_batch: int = MAX_BATCH,
         max_wait_s: float = MAX_WAIT_S,
+        in_thread: bool = False,
     ) -> None:
         self._encode = encode
+        self._in_thread = in_thread
         self._on_batch = on_batch
         self._max_batch = max_batch
         self._max_wait_s = max_wait_s
@@ -188,19 +193,33 @@ class BatchEncoder:
         if self._scheduled:
             loop.call_soon(self._flush)
         texts = [text for text, _ in batch]
+        if self._in_thread:
+            self._spawn(self._encoded_in_thread(texts, batch))
+            return
+        self._encoded(texts, batch, self._encode_or_none(texts))
+
+    def _encode_or_none(self, texts: list[str]) -> np.ndarray | None:
         try:
-            vectors: np.ndarray | None = self._encode(texts)
+            return self._encode(texts)
         except Exception as exc:  # noqa: BLE001 (any failure: the Rasa server encodes instead)
             log.warning("batch encoding failed: %s", type(exc).__name__)
-            vectors = None
+            return None
+
+    async def _encoded_in_thread(self, texts: list[str], batch: list[tuple[str, asyncio.Future[Any]]]) -> None:
+        self._encoded(texts, batch, await asyncio.to_thread(self._encode_or_none, texts))
+
+    def _encoded(self, texts: list[str], batch: list[tuple[str, asyncio.Future[Any]]], vectors: Any) -> None:
         self.batches += 1
         self.texts += len(texts)
         if vectors is not None and self._on_batch is not None:
-            task = asyncio.ensure_future(self._after(texts, vectors, batch))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            self._spawn(self._after(texts, vectors, batch))
             return
         self._resolve(batch, vectors)
+
+    def _spawn(self, step: Awaitable[None]) -> None:
+        task = asyncio.ensure_future(step)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     async def _after(
         self, texts: list[str], vectors: np.ndarray, batch: list[tuple[str, asyncio.Future[np.ndarray | None]]]
@@ -238,24 +257,23 @@ def featurizer_encoder(config_file: Path) -> str | None:
 
 
 class MessageVectors:
-    """The dispatcher's side: each message's vector for the Rasa server, batched, and shared with the FAQ search.
+    """The dispatcher's side: each message's vector for the Rasa server, batched (:class:`BatchEncoder`).
 
     Args:
         encoder: The NLU featurizer's encoder (the same spec as in ``config.yml``).
-        share: Puts a batch's vectors where the action server's FAQ search looks
+        on_batch: Puts a batch's vectors where the action server's FAQ search looks
             (``QueryVectors.aput``), before the messages go to Rasa.
+        in_thread: Encode off the event loop (:class:`BatchEncoder`).
     """
 
     def __init__(
-        self, encoder: Any, share: Callable[[str, list[str], np.ndarray], Awaitable[None]] | None = None
+        self,
+        encoder: Any,
+        on_batch: Callable[[list[str], np.ndarray], Awaitable[None]] | None = None,
+        in_thread: bool = False,
     ) -> None:
         self.encoder = encoder
-        self._share = share
-        self.batcher = BatchEncoder(encoder.encode, self._shared if share is not None else None)
-
-    async def _shared(self, texts: list[str], vectors: np.ndarray) -> None:
-        assert self._share is not None
-        await self._share(self.encoder.name, texts, vectors)
+        self.batcher = BatchEncoder(encoder.encode, on_batch, in_thread=in_thread)
 
     async def payload(self, text: str) -> dict[str, str] | None:
         """The ``vector`` field for ``text`` (as Rasa featurizes it: stripped); None if empty or on a failure."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
 import subprocess
@@ -14,10 +13,10 @@ from typing import Any
 import httpx
 import numpy as np
 from redis import Redis
-from redis.asyncio import Redis as AsyncRedis
 
 from bot.encoders import Encoder
 from bot.errors import UpstreamError
+from bot.faq.kb import RedisVectorCache
 from bot.faq.query_vectors import text_digest
 from bot.keys import Keys
 from bot.nlu.vectors import pack
@@ -29,15 +28,14 @@ log = logging.getLogger(__name__)
 PROBE_TEXT = "hello"
 
 
-async def cache_probe_vector(redis: AsyncRedis, keys: Keys, encoder: Encoder) -> None:
+def cache_probe_vector(redis: Redis, keys: Keys, encoder: Encoder) -> None:
     """Put the probe text's vector in ``encoder``'s content-addressed embedding cache (the FAQ index's), if absent.
 
     The consumers do it when their encoder is loaded; :meth:`RasaServer.probe` sends it with the probe turn.
     """
-    digest = text_digest(PROBE_TEXT)
-    if not await redis.hexists(keys.embeddings(encoder.name), digest):
-        vector = await asyncio.to_thread(encoder.encode, [PROBE_TEXT])
-        await redis.hsetnx(keys.embeddings(encoder.name), digest, vector[0].astype(np.float32).tobytes())
+    cache, digest = RedisVectorCache(redis, keys), text_digest(PROBE_TEXT)
+    if cache.get_many(encoder.name, [digest])[0] is None:
+        cache.set_many(encoder.name, {digest: encoder.encode([PROBE_TEXT])[0].astype(np.float32).tobytes()})
 
 
 @dataclass
@@ -105,7 +103,7 @@ class RasaServer:
         sender = f"probe:{uuid.uuid4().hex[:12]}"
         headers = {"X-Dmdesk-Token": channel_token} if channel_token else {}
         body: dict[str, Any] = {"sender": sender, "message": PROBE_TEXT, "metadata": {"channel": "dev"}}
-        raw = redis.hget(keys.embeddings(encoder), text_digest(PROBE_TEXT)) if encoder else None
+        raw = RedisVectorCache(redis, keys).get_many(encoder, [text_digest(PROBE_TEXT)])[0] if encoder else None
         if isinstance(raw, bytes) and raw and len(raw) % 4 == 0:
             body["vector"] = pack(str(encoder), PROBE_TEXT, np.frombuffer(raw, dtype=np.float32))
         try:

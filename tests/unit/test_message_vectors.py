@@ -83,6 +83,28 @@ async def test_texts_asked_for_together_are_encoded_in_one_batch() -> None:
         assert got is not None and np.allclose(got, want, atol=1e-6)
 
 
+async def test_in_a_worker_thread_the_event_loop_goes_on_meanwhile() -> None:
+    loop_turns = 0
+
+    def slow(texts: list[str]) -> np.ndarray:
+        time.sleep(0.3)  # as the first text does while the weights load
+        return encoder().encode(texts)
+
+    async def ticking() -> None:
+        nonlocal loop_turns
+        while True:
+            await asyncio.sleep(0.01)
+            loop_turns += 1
+
+    ticker = asyncio.ensure_future(ticking())
+    batcher = BatchEncoder(slow, in_thread=True)
+    vectors = await asyncio.gather(*(batcher.encode(t) for t in TEXTS))
+    ticker.cancel()
+    assert loop_turns >= 10 and batcher.batches == 1  # the loop ran during the 0.3 s encoding
+    for got, want in zip(vectors, encoder().encode(TEXTS), strict=True):
+        assert got is not None and np.allclose(got, want, atol=1e-6)
+
+
 async def test_one_text_at_a_time_is_the_vector_encoded_alone_bit_for_bit() -> None:
     batcher = BatchEncoder(encoder().encode)
     for text in TEXTS:
@@ -132,8 +154,8 @@ async def test_the_vectors_are_in_redis_for_the_faq_search_before_the_message_go
 ) -> None:
     shared = QueryVectors(redis, keys)
 
-    async def share(name: str, texts: list[str], vectors: np.ndarray) -> None:
-        await shared.aput(aredis, name, texts, vectors)
+    async def share(texts: list[str], vectors: np.ndarray) -> None:
+        await shared.aput(aredis, "use-multilingual", texts, vectors)
 
     vectors = MessageVectors(encoder(), share)
     payloads = await asyncio.gather(*(vectors.payload(f"  {t}\n") for t in TEXTS))
@@ -199,9 +221,9 @@ async def test_without_a_usable_encoder_messages_go_without_vectors(
         raise OSError("weights missing")
 
     lazy = LazyEncoder("use-multilingual", 512, broken)
-    assert await load_message_vectors(MessageVectors(lazy), aredis, keys) is None
+    assert await load_message_vectors(MessageVectors(lazy), redis, keys) is None
     working = MessageVectors(LazyEncoder("use-multilingual", 512, UseMultilingualEncoder))
-    assert await load_message_vectors(working, aredis, keys) is working and working.encoder.loaded
+    assert await load_message_vectors(working, redis, keys) is working and working.encoder.loaded
     # the probe turn's vector is in the embedding cache for the NLU supervisor
     from bot.retrain.servers import PROBE_TEXT
 

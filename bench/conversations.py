@@ -9,12 +9,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-import httpx
 import yaml
 from redis.asyncio import Redis as AsyncRedis
 
 from bench.harness import check_replies
-from bench.load import Target, WebhookTarget, new_customer
+from bench.load import SEND_ERRORS, Target, WebhookTarget, new_customer
 from bot.faq.models import FaqBook
 from bot.keys import Keys
 from bot.stack import ROOT
@@ -52,7 +51,7 @@ async def long_conversation(target: Target, n: int) -> dict[str, Any]:
         else:
             try:
                 _, latency = await target.one(customer, texts[i % len(texts)])
-            except (httpx.HTTPError, ValueError):
+            except (*SEND_ERRORS, ValueError):
                 latency = None
         if latency is None:
             errors += 1
@@ -85,7 +84,7 @@ async def _webhook_turn(target: WebhookTarget, customer: str, text: str) -> floa
     try:
         await target.send(customer, text)
         sends = await target.wait_sends(customer, before + 1, timeout_s=20)
-    except httpx.HTTPError:
+    except SEND_ERRORS:
         return None
     if len(sends) <= before:
         return None

@@ -9,6 +9,11 @@ Two targets with one interface:
 
 Every message of a closed or open loop phase is the first of a new
 conversation (many distinct customers).
+
+The load generator shares the machine's two cores with what it measures, so
+its per-message calls (a webhook or REST post, the wait for a reply) go
+through ``bot.http.HttpPool`` (about a twentieth of httpx's CPU a request), the
+same for both targets; the rare calls (resets, the list of all sends) keep httpx.
 """
 
 from __future__ import annotations
@@ -25,9 +30,26 @@ from redis.asyncio import Redis
 
 from bench.harness import Dm, stats
 from bot import simulate as sim
+from bot.http import HttpError, HttpPool, Response
 from bot.keys import Keys
 
 LIMITS = httpx.Limits(max_connections=512, max_keepalive_connections=256)
+#: idle keep-alive connections kept per origin: one per concurrent customer of the largest phase
+KEEP_IDLE = 512
+
+
+class StatusError(HttpError):
+    """The target answered with a status other than 200."""
+
+
+#: what a load phase counts as a failed message (and the long conversation as a missed turn)
+SEND_ERRORS = (httpx.HTTPError, HttpError)
+
+
+def _ok(response: Response) -> Response:
+    if response.status_code != 200:
+        raise StatusError(f"HTTP {response.status_code}", status=response.status_code)
+    return response
 
 
 def new_customer() -> str:
@@ -59,7 +81,8 @@ class WebhookTarget:
     has_ack = True
 
     def __init__(self, bot_urls: Sequence[str], fake_url: str, secret: str, redis: Redis, keys: Keys) -> None:
-        self._bots = [httpx.AsyncClient(base_url=u, timeout=60, limits=LIMITS) for u in bot_urls]
+        self._bots = [HttpPool(u, timeout_s=60, max_idle=KEEP_IDLE) for u in bot_urls]
+        self._fake_wait = HttpPool(fake_url, timeout_s=600, max_idle=KEEP_IDLE)
         self._fake = httpx.AsyncClient(base_url=fake_url, timeout=600, limits=LIMITS)
         self._secret = secret
         self._redis = redis
@@ -69,7 +92,7 @@ class WebhookTarget:
         self.mids: dict[str, list[str]] = {}
 
     async def send(self, customer: str, text: str) -> float:
-        """Post one signed message; the acknowledgement latency (ms). Raises on a non-200."""
+        """Post one signed message; the acknowledgement latency (ms). Raises ``StatusError`` on a non-200."""
         mid = sim.new_mid()
         self.mids.setdefault(customer, []).append(mid)
         body = sim.delivery("page", sim.DEMO_PAGE, [sim.text(customer, sim.DEMO_PAGE, text, mid=mid)])
@@ -79,8 +102,8 @@ class WebhookTarget:
         for attempt in range(3):
             t0 = time.perf_counter()
             try:
-                response = await bot.post("/webhooks/messenger", content=raw, headers=headers)
-            except (httpx.ReadError, httpx.RemoteProtocolError):
+                response = await bot.request("POST", "/webhooks/messenger", content=raw, headers=headers)
+            except HttpError:
                 # a kept-alive connection closed by the server as it was reused: Meta redelivers
                 # too, and the message id makes the redelivery harmless
                 self.retries += 1
@@ -88,7 +111,7 @@ class WebhookTarget:
                     raise
                 continue
             ack = (time.perf_counter() - t0) * 1000
-            response.raise_for_status()
+            _ok(response)
             return ack
         raise AssertionError("unreachable")
 
@@ -106,10 +129,9 @@ class WebhookTarget:
 
     async def wait_sends(self, customer: str, n: int, timeout_s: float = 120) -> list[dict[str, Any]]:
         """The Send API calls to ``customer`` once there are ``n`` (or the timeout passed)."""
-        params: dict[str, Any] = {"recipient": customer, "n": n, "timeout": timeout_s}
-        response = await self._fake.get("/_fake/wait", params=params)
-        response.raise_for_status()
-        return list(response.json())
+        params = {"recipient": customer, "n": str(n), "timeout": str(timeout_s)}
+        response = await self._fake_wait.request("GET", "/_fake/wait", params=params, timeout_s=timeout_s + 30)
+        return list(_ok(response).json())
 
     async def one(self, customer: str, text: str) -> tuple[float | None, float]:
         t0 = time.time()
@@ -148,8 +170,9 @@ class WebhookTarget:
 
     async def close(self) -> None:
         """Close the HTTP clients."""
-        for c in (*self._bots, self._fake):
-            await c.aclose()
+        for pool in (*self._bots, self._fake_wait):
+            await pool.close()
+        await self._fake.aclose()
 
 
 class RestTarget:
@@ -158,16 +181,17 @@ class RestTarget:
     has_ack = False
 
     def __init__(self, rasa_url: str) -> None:
-        self._http = httpx.AsyncClient(base_url=rasa_url, timeout=600, limits=LIMITS)
+        self._http = HttpPool(rasa_url, timeout_s=600, max_idle=KEEP_IDLE)
         self._done: dict[str, float] = {}
         self._pending: set[asyncio.Task[None]] = set()
 
     async def one(self, customer: str, text: str) -> tuple[float | None, float]:
         t0 = time.perf_counter()
-        response = await self._http.post("/webhooks/rest/webhook", json={"sender": customer, "message": text})
+        response = await self._http.request(
+            "POST", "/webhooks/rest/webhook", json_body={"sender": customer, "message": text}
+        )
         latency = (time.perf_counter() - t0) * 1000
-        response.raise_for_status()
-        if not response.json():
+        if not _ok(response).json():
             raise ValueError("no reply")
         return None, latency
 
@@ -178,7 +202,7 @@ class RestTarget:
             try:
                 _, latency = await self.one(customer, text)
                 self._done[customer] = latency
-            except (httpx.HTTPError, ValueError):
+            except (*SEND_ERRORS, ValueError):
                 pass
 
         task = asyncio.create_task(run())
@@ -198,7 +222,7 @@ class RestTarget:
         """Close the HTTP client."""
         for task in list(self._pending):
             task.cancel()
-        await self._http.aclose()
+        await self._http.close()
 
 
 async def closed_loop(target: Target, mix: Sequence[Dm], n: int, concurrency: int) -> dict[str, Any]:
@@ -212,7 +236,7 @@ async def closed_loop(target: Target, mix: Sequence[Dm], n: int, concurrency: in
         for i in counter:
             try:
                 ack, latency = await target.one(new_customer(), mix[i % len(mix)].text)
-            except (httpx.HTTPError, TimeoutError, ValueError) as exc:
+            except (*SEND_ERRORS, TimeoutError, ValueError) as exc:
                 errors.append(type(exc).__name__)
                 continue
             latencies.append(latency)
@@ -256,7 +280,7 @@ async def open_loop(
         customer = new_customer()
         try:
             ack, t0 = await target.post(customer, mix[i % len(mix)].text)
-        except httpx.HTTPError:
+        except SEND_ERRORS:
             errors += 1
             return
         sent[customer] = t0

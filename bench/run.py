@@ -48,7 +48,7 @@ from redis.asyncio import Redis as AsyncRedis
 from bench import retrieval
 from bench.conversations import long_conversation, ordered_conversations
 from bench.harness import Dm, ProcSampler, message_mix, sample_processes, write_reports
-from bench.load import RestTarget, Target, WebhookTarget, closed_loop, new_customer, open_loop
+from bench.load import SEND_ERRORS, RestTarget, Target, WebhookTarget, closed_loop, new_customer, open_loop
 from bench.summary import summarise
 from bot.cli import ensure_redis, redis_url
 from bot.keys import Keys
@@ -177,7 +177,7 @@ def _env(fake_url: str) -> dict[str, str]:
 async def _first_answer(target: WebhookTarget, started: float) -> float:
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
-        with contextlib.suppress(httpx.HTTPError, TimeoutError):
+        with contextlib.suppress(*SEND_ERRORS, TimeoutError):
             await target.one(new_customer(), "hi")
             return round(time.monotonic() - started, 1)
         await asyncio.sleep(0.2)

@@ -33,7 +33,7 @@ import httpx
 from redis.asyncio import Redis as AsyncRedis
 
 from bench.harness import sample_processes
-from bench.load import WebhookTarget, new_customer
+from bench.load import SEND_ERRORS, WebhookTarget, new_customer
 from bot.keys import Keys
 from bot.stack import ROOT, Stack, private_stack_config
 
@@ -43,7 +43,7 @@ _TICK_S = 0.01  # /proc ticks (SC_CLK_TCK 100)
 async def _poll_until(check: Any, period_s: float = 0.1, timeout_s: float = 240) -> float:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        with contextlib.suppress(httpx.HTTPError, OSError):
+        with contextlib.suppress(*SEND_ERRORS, OSError):
             if await check():
                 return time.monotonic()
         await asyncio.sleep(period_s)

@@ -152,11 +152,13 @@ class HttpPool:
         url: str,
         *,
         json_body: Any = None,
+        content: bytes | None = None,
         params: dict[str, str] | None = None,
         headers: dict[str, str] | None = None,
         timeout_s: float | None = None,
     ) -> Response:
-        """One request (``url`` absolute, or a path under ``base_url``).
+        """One request (``url`` absolute, or a path under ``base_url``); a body as ``json_body`` or as raw
+        ``content`` (sent as it is, e.g. a signed payload), not both.
 
         Raises:
             HttpConnectError: No connection could be opened.
@@ -169,7 +171,12 @@ class HttpPool:
         target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         if params:
             target += ("&" if "?" in target else "?") + urlencode(params)
-        body = b"" if json_body is None else json.dumps(json_body, separators=(",", ":")).encode()
+        if json_body is not None and content is not None:
+            raise ValueError("json_body or content, not both")
+        if content is not None:
+            body = content
+        else:
+            body = b"" if json_body is None else json.dumps(json_body, separators=(",", ":")).encode()
         fields = {**self._headers, **{k.lower(): v for k, v in (headers or {}).items()}}
         fields["host"] = host if parts.port is None else f"{host}:{port}"
         if json_body is not None:

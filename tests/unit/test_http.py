@@ -93,6 +93,20 @@ async def test_requests_reuse_one_connection_and_carry_body_params_and_headers(r
         await pool.close()
 
 
+async def test_raw_content_is_sent_byte_for_byte(raw: RawServer) -> None:
+    pool = HttpPool(f"http://127.0.0.1:{raw.port}")
+    body = '{"a": "é",  "b": 1}'.encode()  # spacing and non-ASCII kept: a signature covers these bytes
+    try:
+        response = await pool.request("POST", "/raw", content=body, headers={"Content-Type": "application/json"})
+        assert response.json()["echo"] == body.decode()
+        assert raw.requests[0].endswith(b"\r\n\r\n" + body)
+        assert f"content-length: {len(body)}\r\n" in raw.requests[0].decode().lower()
+        with pytest.raises(ValueError):
+            await pool.request("POST", "/raw", content=body, json_body={"a": 1})
+    finally:
+        await pool.close()
+
+
 async def test_chunked_answers_and_connections_the_server_closes(raw: RawServer) -> None:
     pool = HttpPool(f"http://127.0.0.1:{raw.port}")
     try:

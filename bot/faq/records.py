@@ -31,7 +31,7 @@ def queue_change(pipe: Pipeline, keys: Keys, record: HistoryRecord) -> None:
         pipe.hdel(keys.faq_entries, record.entry_id)
     else:
         pipe.hset(keys.faq_entries, record.entry_id, record.after.model_dump_json())
-    pipe.hset(keys.faq_entry_versions, record.entry_id, record.version)
+    pipe.hset(keys.faq_entry_versions, record.entry_id, str(record.version))
     pipe.hset(keys.faq_entry_stamps, record.entry_id, json.dumps({"by": record.by, "at": record.at}))
     pipe.rpush(keys.faq_history(record.entry_id), record.model_dump_json())
 

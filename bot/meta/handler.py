@@ -177,7 +177,7 @@ class MetaHandler:
                     # read back in the same transaction, for the delivery below
                     async with self._redis.pipeline(transaction=True) as pipe:
                         pipe.hsetnx(outbox, "parts", json.dumps(parts))
-                        pipe.hsetnx(outbox, "sent", 0)
+                        pipe.hsetnx(outbox, "sent", "0")
                         pipe.hsetnx(outbox, "ticket", result.ticket_id or "")
                         pipe.expire(outbox, DEDUPE_TTL_S)
                         pipe.hgetall(outbox)
@@ -226,7 +226,7 @@ class MetaHandler:
             InFlightElsewhere: Another live consumer is sending a part (likewise).
         """
         if raw is None:
-            raw = await self._redis.hgetall(outbox)  # type: ignore[assignment]  # bytes: no decode_responses
+            raw = await self._redis.hgetall(outbox)  # type: ignore[assignment, misc]  # bytes: no decode_responses
         if not raw:
             return
         parts: list[dict[str, Any]] = json.loads(raw[b"parts"])
@@ -242,7 +242,7 @@ class MetaHandler:
                     "reply not sent",
                     extra={"conversation": event.conversation_id, "reason": str(exc), **exc.context},
                 )
-                await self._redis.hset(outbox, mapping={"sent": len(parts), "error": reason})
+                await self._redis.hset(outbox, mapping={"sent": len(parts), "error": reason})  # type: ignore[misc]  # redis-py 7 types results as Awaitable | value
                 await self._note_ticket(event.conversation_id, reason, [plain_text(p) for p in parts[index:]])
                 return
             await worker.part_sent(outbox, index)

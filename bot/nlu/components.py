@@ -6,6 +6,10 @@
   taken as it is; a message without one is encoded here, and its vector put in
   Redis for the FAQ search of the same turn (``bot/faq/query_vectors.py``),
   which then does not encode it again.
+* :class:`SentenceCountVectorsFeaturizer` is Rasa's ``CountVectorsFeaturizer``
+  without the token (sequence) features of text attributes, which a pipeline
+  whose classifier reads sentence features only (ours: logistic regression)
+  computes for nothing; the sentence features are the same.
 * :class:`LanguageDetector` adds a ``language`` entity when a message's
   language is clear, which fills the ``language`` slot.
 * :class:`EscalationOverride` makes a message the dispatcher found an
@@ -28,6 +32,7 @@ from rasa.engine.storage.storage import ModelStorage
 from rasa.nlu.constants import DENSE_FEATURIZABLE_ATTRIBUTES
 from rasa.nlu.extractors.extractor import EntityExtractorMixin
 from rasa.nlu.featurizers.dense_featurizer.dense_featurizer import DenseFeaturizer
+from rasa.nlu.featurizers.sparse_featurizer.count_vectors_featurizer import CountVectorsFeaturizer
 from rasa.shared.nlu.constants import (
     ENTITIES,
     ENTITY_ATTRIBUTE_CONFIDENCE,
@@ -146,6 +151,33 @@ def _idle_release(encoder: Encoder) -> IdleRelease:
 def _shared_query_vectors() -> Optional[QueryVectors]:
     """Where message vectors go for the FAQ search (None outside a stack: no REDIS_URL)."""
     return from_environment()
+
+
+@DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER], is_trainable=True)
+class SentenceCountVectorsFeaturizer(CountVectorsFeaturizer):
+    """``CountVectorsFeaturizer`` (same options, vocabulary and sentence features) without sequence features
+    for the text attributes.
+
+    Rasa's featurizer transforms every message twice: its tokens, one row each (the sequence features,
+    read by DIET and TED), then the joined tokens (the sentence feature, which is all a logistic
+    regression reads). Here the text attributes get the sentence feature only, in training and at run
+    time; other attributes (intents, action names) are featurized as Rasa does. A pipeline with DIET,
+    or a CRF entity extractor, needs the sequence features: use ``CountVectorsFeaturizer`` there.
+    """
+
+    def _create_features(self, attribute: str, all_tokens: list[list[str]]) -> tuple[list[Any], list[Any]]:
+        if attribute not in DENSE_FEATURIZABLE_ATTRIBUTES or not self.vectorizers.get(attribute):
+            return super()._create_features(attribute, all_tokens)  # type: ignore[no-any-return]
+        vectorizer = self.vectorizers[attribute]
+        sentence: list[Any] = []
+        for tokens in all_tokens:
+            if not tokens:
+                sentence.append(None)
+                continue
+            row = vectorizer.transform([" ".join(tokens)])  # as Rasa builds the sentence feature
+            row.sort_indices()
+            sentence.append(row.tocoo())
+        return [None] * len(all_tokens), sentence
 
 
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR], is_trainable=False)

@@ -100,8 +100,8 @@ class JobStore:
         old = self._redis.zrange(self._keys.train_job_order, 0, -JOBS_KEPT - 1)
         if old:
             pipe = self._redis.pipeline(transaction=True)
-            pipe.hdel(self._keys.train_jobs, *old)  # type: ignore[arg-type]
-            pipe.zrem(self._keys.train_job_order, *old)  # type: ignore[arg-type]
+            pipe.hdel(self._keys.train_jobs, *old)  # type: ignore[arg-type, misc]
+            pipe.zrem(self._keys.train_job_order, *old)  # type: ignore[arg-type, misc]
             pipe.execute()
 
     def save(self, job: TrainingJob) -> None:
@@ -179,8 +179,8 @@ class JobStore:
 
         def txn(pipe: Pipeline) -> RasaEndpoint:
             raw_endpoint, raw_active = pipe.get(self._keys.rasa_endpoint), pipe.get(self._keys.nlu_active)
-            old = RasaEndpoint.model_validate_json(raw_endpoint) if raw_endpoint else None
-            was = ActiveModel.model_validate_json(raw_active) if raw_active else None
+            old = RasaEndpoint.model_validate_json(raw_endpoint) if raw_endpoint else None  # type: ignore[arg-type]  # redis-py 7 types results as Awaitable | value
+            was = ActiveModel.model_validate_json(raw_active) if raw_active else None  # type: ignore[arg-type]  # redis-py 7 types results as Awaitable | value
             now = time.time()
             endpoint = RasaEndpoint(
                 url=url, model_version=version, generation=(old.generation if old else 0) + 1, since=now

@@ -1,4 +1,4 @@
-"""connectors/rasa_speedups.py changes no result: checked inside Rasa's environment (tests/rasa_env)."""
+"""Rasa speedups and the sentence-only count vectors change no result: checked in Rasa's environment."""
 
 from __future__ import annotations
 
@@ -26,6 +26,14 @@ def test_speedups_keep_parses_matrices_and_validation_errors() -> None:
 def test_runtime_patches_keep_parses_predictions_and_states() -> None:
     env = {**os.environ, "PYTHONPATH": str(ROOT), "RASA_TELEMETRY_ENABLED": "false", "TF_CPP_MIN_LOG_LEVEL": "2"}
     argv = [str(RASA_PYTHON), "-m", "tests.rasa_env.check_runtime", str(MODEL), str(ROOT / "eval" / "dev.yml")]
+    done = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-4000:]
+    assert done.stdout.strip().endswith("ok")
+
+
+def test_sentence_count_vectors_match_rasas_featurizer() -> None:
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "RASA_TELEMETRY_ENABLED": "false", "TF_CPP_MIN_LOG_LEVEL": "2"}
+    argv = [str(RASA_PYTHON), "-m", "tests.rasa_env.check_count_vectors", str(ROOT / "eval" / "dev.yml")]
     done = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-4000:]
     assert done.stdout.strip().endswith("ok")

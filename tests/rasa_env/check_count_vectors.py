@@ -1,0 +1,84 @@
+"""bot.nlu.components.SentenceCountVectorsFeaturizer against Rasa's CountVectorsFeaturizer (needs Rasa, Python 3.10).
+
+    .venv-rasa/bin/python -m tests.rasa_env.check_count_vectors QUERIES...
+
+Both are trained with config.yml's options on the same tokenized texts (the
+queries of the eval files, their intents as labels); then, for every query:
+the same sentence features (data, indices, shape, dtype), no sequence
+features for the text from ours, and any other attribute featurized as Rasa
+does; the same vocabulary. Prints ``ok`` and exits 0, or raises AssertionError.
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+
+def main(files: list[str]) -> None:
+    from rasa.engine.graph import ExecutionContext, GraphSchema
+    from rasa.engine.storage.local_model_storage import LocalModelStorage
+    from rasa.engine.storage.resource import Resource
+    from rasa.nlu.featurizers.sparse_featurizer.count_vectors_featurizer import CountVectorsFeaturizer
+    from rasa.nlu.tokenizers.whitespace_tokenizer import WhitespaceTokenizer
+    from rasa.shared.nlu.constants import INTENT, TEXT
+    from rasa.shared.nlu.training_data.message import Message
+    from rasa.shared.nlu.training_data.training_data import TrainingData
+
+    from bot.nlu.components import SentenceCountVectorsFeaturizer
+
+    queries = [q for f in files for q in yaml.safe_load(Path(f).read_text(encoding="utf-8"))["queries"]]
+    options = next(
+        c
+        for c in yaml.safe_load(Path("config.yml").read_text(encoding="utf-8"))["pipeline"]
+        if c["name"].endswith("SentenceCountVectorsFeaturizer")
+    )
+    config = {**CountVectorsFeaturizer.get_default_config(), **{k: v for k, v in options.items() if k != "name"}}
+    context = ExecutionContext(GraphSchema({}), "check")
+    tokenizer = WhitespaceTokenizer(WhitespaceTokenizer.get_default_config())
+
+    def data() -> TrainingData:
+        messages = [Message(data={TEXT: q["text"], INTENT: str(q["expect"])}) for q in queries if q["text"].strip()]
+        training = TrainingData(messages)
+        tokenizer.process_training_data(training)
+        return training
+
+    with tempfile.TemporaryDirectory() as tmp:
+        storage = LocalModelStorage(Path(tmp))
+        theirs = CountVectorsFeaturizer.create(config, storage, Resource("theirs"), context)
+        ours = SentenceCountVectorsFeaturizer.create(config, storage, Resource("ours"), context)
+        a, b = data(), data()
+        theirs.train(a)
+        ours.train(b)
+        assert theirs.vectorizers[TEXT].vocabulary_ == ours.vectorizers[TEXT].vocabulary_
+        theirs.process_training_data(a)
+        ours.process_training_data(b)
+        for x, y in zip(a.training_examples, b.training_examples, strict=True):
+            seq_x, sent_x = x.get_sparse_features(TEXT)
+            seq_y, sent_y = y.get_sparse_features(TEXT)
+            assert seq_x is not None and seq_y is None, x.get(TEXT)
+            _same(sent_x.features, sent_y.features)
+            for attribute in theirs._attributes:  # the other attributes featurized (none with char n-grams)
+                if attribute != TEXT:
+                    for f, g in zip(x.get_sparse_features(attribute), y.get_sparse_features(attribute), strict=True):
+                        assert (f is None) == (g is None), attribute
+                        if f is not None:
+                            _same(f.features, g.features)
+        assert ours._attributes == theirs._attributes
+    print("ok")
+
+
+def _same(m: Any, n: Any) -> None:
+    m, n = m.tocsr(), n.tocsr()
+    assert m.shape == n.shape and m.dtype == n.dtype
+    for name in ("data", "indices", "indptr"):
+        assert np.array_equal(getattr(m, name), getattr(n, name)), name
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

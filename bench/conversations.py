@@ -139,7 +139,16 @@ async def ordered_conversations(
     for s in await target.sends():
         received.setdefault(s["recipient"], []).append(s["message"])
     check = check_replies({c: target.mids.get(c, []) for c in customers}, expected, received)
-    return {**check, "throughput_msg_s": round(len(all_mids) / elapsed, 2)}
+    broken = [*check["missing"], *check["duplicated"], *check["out_of_order"]][:3]
+    # what went wrong, for the conversations that broke the rule: each message's decided parts, then what arrived
+    detail = {
+        c: {
+            "decided": [[mid, expected.get(mid)] for mid in target.mids.get(c, [])],
+            "received": received.get(c, []),
+        }
+        for c in broken
+    }
+    return {**check, "throughput_msg_s": round(len(all_mids) / elapsed, 2), **({"broken": detail} if detail else {})}
 
 
 def main() -> None:

@@ -52,6 +52,7 @@ from bench.load import SEND_ERRORS, RestTarget, Target, WebhookTarget, closed_lo
 from bench.summary import summarise
 from bot.cli import ensure_redis, redis_url
 from bot.keys import Keys
+from bot.settings import ServiceSettings
 from bot.stack import (
     ROOT,
     Stack,
@@ -224,6 +225,8 @@ def scale_out(stack: Stack, plan: Plan, fake_url: str, fake_pid: int, mix: list[
     c = stack.config
     endpoints = c.log_dir.parent / f"endpoints-{c.rasa_port}.yml"
     credentials = ROOT / c.credentials
+    keys = Keys(c.redis_prefix)
+    consumers_before = _live_consumers(keys)
     rasa2 = free_port()
     stack.spawn("rasa_2", rasa_argv(ROOT / "models" / "dmdesk.tar.gz", endpoints, credentials, rasa2), c.nlu_nice)
     rasa2_url = f"http://127.0.0.1:{rasa2}"
@@ -234,7 +237,9 @@ def scale_out(stack: Stack, plan: Plan, fake_url: str, fake_pid: int, mix: list[
     stack.spawn("consumers_2", consumers_argv(), c.nlu_nice, pinned)
     _wait_http(f"{rasa2_url}/webhooks/dmdesk/")
     _wait_http(f"http://127.0.0.1:{bot2}/healthz")
-    keys = Keys(c.redis_prefix)
+    shards = int(c.env().get("DMDESK_INGEST_SHARDS") or ServiceSettings.model_fields["ingest_shards"].default)
+    waited = _wait_balanced(keys, 2 * consumers_before, shards)
+    progress(f"scale-out: the second consumer process took its shards after {waited:.1f} s")
     out: dict[str, Any] = {"replicas": {"rasa": 2, "bot": 2, "consumer_processes": 2, "action_servers": 1}}
 
     async def go() -> None:
@@ -269,6 +274,33 @@ def scale_out(stack: Stack, plan: Plan, fake_url: str, fake_pid: int, mix: list[
 
     asyncio.run(go())
     return out
+
+
+def _live_consumers(keys: Keys) -> int:
+    with Redis.from_url(redis_url()) as r:
+        return int(r.zcard(keys.ingest_consumers))  # type: ignore[arg-type]
+
+
+def _wait_balanced(keys: Keys, consumers: int, shards: int, timeout_s: float = 90) -> float:
+    """Seconds until ``consumers`` consumers are live and all ``shards`` are leased, none above its share.
+
+    A consumer process that joins takes its shards from the running ones at their next balancing
+    step; the load phases start after that, so that they measure two replicas, not the handover.
+    """
+    t0 = time.monotonic()
+    with Redis.from_url(redis_url()) as r:
+        while time.monotonic() - t0 < timeout_s:
+            live = int(r.zcard(keys.ingest_consumers))  # type: ignore[arg-type]
+            leases = r.mget([keys.ingest_lease(shard) for shard in range(shards)])
+            owners: dict[bytes, int] = {}
+            for owner in leases:  # type: ignore[union-attr]
+                if owner is not None:
+                    owners[owner] = owners.get(owner, 0) + 1
+            cap = -(-shards // max(1, live))
+            if live >= consumers and all(leases) and max(owners.values()) <= cap:  # type: ignore[arg-type]
+                return time.monotonic() - t0
+            time.sleep(0.25)
+    raise RuntimeError(f"the consumers did not balance their shards within {timeout_s:.0f} s")
 
 
 def run_baseline(plan: Plan, fake_url: str, mix: list[Dm], model: Path) -> dict[str, Any]:

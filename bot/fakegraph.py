@@ -50,6 +50,7 @@ class FakeGraph:
         self._random = random.Random(self.config.seed)
         self._lock = threading.Lock()
         self._counts: dict[str, int] = {}
+        self._by_recipient: dict[str, list[dict[str, Any]]] = {}  # the same records, per recipient
         self._waiters: dict[str, asyncio.Event] = {}
         self.app = Starlette(
             routes=[
@@ -71,11 +72,16 @@ class FakeGraph:
                 self._random = random.Random(config.seed)
             self.sends.clear()
             self._counts.clear()
+            self._by_recipient.clear()
             self.actions.clear()
             self.stats = dict.fromkeys(self.stats, 0)
 
     async def _get_sends(self, request: Request) -> JSONResponse:
-        return JSONResponse(self.sends)
+        """Every send, in arrival order; ``?since=N``: those after the first ``N`` (a poller's increment)."""
+        since = request.query_params.get("since", "0")
+        if not since.isdigit():
+            return JSONResponse({"error": "since: a count"}, status_code=400)
+        return JSONResponse(self.sends[int(since) :])
 
     async def _wait(self, request: Request) -> JSONResponse:
         """Long poll: ``?recipient=ID&n=1&timeout=30`` -> that recipient's sends once there are ``n``."""
@@ -90,7 +96,7 @@ class FakeGraph:
                 break
             finally:
                 self._waiters.pop(recipient, None)
-        return JSONResponse([s for s in self.sends if s["recipient"] == recipient])
+        return JSONResponse(self._by_recipient.get(recipient, []))
 
     async def _get_actions(self, request: Request) -> JSONResponse:
         return JSONResponse(self.actions)
@@ -153,18 +159,18 @@ class FakeGraph:
             return self._error(400, code, "refused", sub or None)
         with self._lock:
             mid = f"m_fake{len(self.sends) + 1:08d}"
-            self.sends.append(
-                {
-                    "account": parts[0],
-                    "recipient": recipient,
-                    "mid": mid,
-                    "at": time.time(),
-                    "messaging_type": body.get("messaging_type"),
-                    "tag": body.get("tag"),
-                    "message": body.get("message"),
-                    "token": auth[7:],
-                }
-            )
+            record = {
+                "account": parts[0],
+                "recipient": recipient,
+                "mid": mid,
+                "at": time.time(),
+                "messaging_type": body.get("messaging_type"),
+                "tag": body.get("tag"),
+                "message": body.get("message"),
+                "token": auth[7:],
+            }
+            self.sends.append(record)
+            self._by_recipient.setdefault(recipient, []).append(record)
         self.stats["ok"] += 1
         self._counts[recipient] = self._counts.get(recipient, 0) + 1
         waiter = self._waiters.get(recipient)

@@ -12,8 +12,9 @@ conversation (many distinct customers).
 
 The load generator shares the machine's two cores with what it measures, so
 its per-message calls (a webhook or REST post, the wait for a reply) go
-through ``bot.http.HttpPool`` (about a twentieth of httpx's CPU a request), the
-same for both targets; the rare calls (resets, the list of all sends) keep httpx.
+through ``bot.http.HttpPool``, the same for both targets (about 0.46 ms of CPU
+a message for both calls at c=64; httpx took about 1 ms a request); the rare
+calls (resets, the list of sends) keep httpx.
 """
 
 from __future__ import annotations

@@ -49,7 +49,6 @@ class FakeGraph:
         self.stats: dict[str, int] = {"5xx": 0, "429": 0, "timeout": 0, "refused": 0, "ok": 0, "profile": 0}
         self._random = random.Random(self.config.seed)
         self._lock = threading.Lock()
-        self._counts: dict[str, int] = {}
         self._by_recipient: dict[str, list[dict[str, Any]]] = {}  # the same records, per recipient
         self._waiters: dict[str, asyncio.Event] = {}
         self.app = Starlette(
@@ -71,7 +70,6 @@ class FakeGraph:
                 self.config = config
                 self._random = random.Random(config.seed)
             self.sends.clear()
-            self._counts.clear()
             self._by_recipient.clear()
             self.actions.clear()
             self.stats = dict.fromkeys(self.stats, 0)
@@ -88,7 +86,7 @@ class FakeGraph:
         recipient = request.query_params.get("recipient", "")
         n = int(request.query_params.get("n", "1"))
         deadline = time.monotonic() + float(request.query_params.get("timeout", "30"))
-        while self._counts.get(recipient, 0) < n and time.monotonic() < deadline:
+        while len(self._by_recipient.get(recipient, ())) < n and time.monotonic() < deadline:
             event = self._waiters.setdefault(recipient, asyncio.Event())
             try:
                 await asyncio.wait_for(event.wait(), timeout=max(0.01, deadline - time.monotonic()))
@@ -172,7 +170,6 @@ class FakeGraph:
             self.sends.append(record)
             self._by_recipient.setdefault(recipient, []).append(record)
         self.stats["ok"] += 1
-        self._counts[recipient] = self._counts.get(recipient, 0) + 1
         waiter = self._waiters.get(recipient)
         if waiter is not None:
             waiter.set()

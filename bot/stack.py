@@ -377,7 +377,7 @@ class Stack:
         return self
 
     def stop(self) -> None:
-        """Stop every process (SIGTERM, then SIGKILL after 10 s)."""
+        """Stop every process (SIGTERM, then SIGKILL after 10 s); remove the stack's Rasa endpoints file."""
         for proc in self.procs.values():
             if proc.poll() is None:
                 os.killpg(proc.pid, signal.SIGTERM)
@@ -388,6 +388,8 @@ class Stack:
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
         self.procs.clear()
+        # written at start for this stack's Rasa servers (its Redis URL inside): nothing reads it any more
+        self.config.endpoints_file.unlink(missing_ok=True)
 
     def __enter__(self) -> Stack:
         return self

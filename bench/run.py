@@ -51,6 +51,7 @@ from bench.harness import Dm, ProcSampler, message_mix, sample_processes, write_
 from bench.load import SEND_ERRORS, RestTarget, Target, WebhookTarget, closed_loop, new_customer, open_loop
 from bench.summary import summarise
 from bot.cli import ensure_redis, redis_url
+from bot.ingest import shards_balanced
 from bot.keys import Keys
 from bot.settings import ServiceSettings
 from bot.stack import (
@@ -223,10 +224,11 @@ def scale_out(stack: Stack, plan: Plan, fake_url: str, fake_pid: int, mix: list[
     both served (the consumers' Rasa posts no longer write a log line per request to count).
     """
     c = stack.config
-    endpoints = c.log_dir.parent / f"endpoints-{c.rasa_port}.yml"
+    endpoints = c.endpoints_file
     credentials = ROOT / c.credentials
     keys = Keys(c.redis_prefix)
-    consumers_before = _live_consumers(keys)
+    with Redis.from_url(redis_url()) as r:
+        consumers_before = int(r.zcard(keys.ingest_consumers))  # type: ignore[arg-type]
     rasa2 = free_port()
     stack.spawn("rasa_2", rasa_argv(ROOT / "models" / "dmdesk.tar.gz", endpoints, credentials, rasa2), c.nlu_nice)
     rasa2_url = f"http://127.0.0.1:{rasa2}"
@@ -238,14 +240,15 @@ def scale_out(stack: Stack, plan: Plan, fake_url: str, fake_pid: int, mix: list[
     _wait_http(f"{rasa2_url}/webhooks/dmdesk/")
     _wait_http(f"http://127.0.0.1:{bot2}/healthz")
     shards = int(c.env().get("DMDESK_INGEST_SHARDS") or ServiceSettings.model_fields["ingest_shards"].default)
-    waited = _wait_balanced(keys, 2 * consumers_before, shards)
-    progress(f"scale-out: the second consumer process took its shards after {waited:.1f} s")
     out: dict[str, Any] = {"replicas": {"rasa": 2, "bot": 2, "consumer_processes": 2, "action_servers": 1}}
 
     async def go() -> None:
         redis = AsyncRedis.from_url(redis_url())
         target = WebhookTarget([c.bot_url, f"http://127.0.0.1:{bot2}"], fake_url, SECRET, redis, keys)
         try:
+            # the load phases measure two replicas, not the handover of shards to the one that joined
+            waited = await _wait_balanced(redis, keys, shards, 2 * consumers_before)
+            progress(f"scale-out: the second consumer process took its shards after {waited:.1f} s")
             await closed_loop(target, mix, 10, 2)
             load = {}
             for concurrency in (16, 64):
@@ -276,30 +279,13 @@ def scale_out(stack: Stack, plan: Plan, fake_url: str, fake_pid: int, mix: list[
     return out
 
 
-def _live_consumers(keys: Keys) -> int:
-    with Redis.from_url(redis_url()) as r:
-        return int(r.zcard(keys.ingest_consumers))  # type: ignore[arg-type]
-
-
-def _wait_balanced(keys: Keys, consumers: int, shards: int, timeout_s: float = 90) -> float:
-    """Seconds until ``consumers`` consumers are live and all ``shards`` are leased, none above its share.
-
-    A consumer process that joins takes its shards from the running ones at their next balancing
-    step; the load phases start after that, so that they measure two replicas, not the handover.
-    """
+async def _wait_balanced(redis: AsyncRedis, keys: Keys, shards: int, consumers: int, timeout_s: float = 90) -> float:
+    """Seconds until the consumers hold their shards in balance (``bot.ingest.shards_balanced``)."""
     t0 = time.monotonic()
-    with Redis.from_url(redis_url()) as r:
-        while time.monotonic() - t0 < timeout_s:
-            live = int(r.zcard(keys.ingest_consumers))  # type: ignore[arg-type]
-            leases = r.mget([keys.ingest_lease(shard) for shard in range(shards)])
-            owners: dict[bytes, int] = {}
-            for owner in leases:  # type: ignore[union-attr]
-                if owner is not None:
-                    owners[owner] = owners.get(owner, 0) + 1
-            cap = -(-shards // max(1, live))
-            if live >= consumers and all(leases) and max(owners.values()) <= cap:  # type: ignore[arg-type]
-                return time.monotonic() - t0
-            time.sleep(0.25)
+    while time.monotonic() - t0 < timeout_s:
+        if await shards_balanced(redis, keys, shards, consumers):
+            return time.monotonic() - t0
+        await asyncio.sleep(0.25)
     raise RuntimeError(f"the consumers did not balance their shards within {timeout_s:.0f} s")
 
 

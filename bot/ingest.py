@@ -66,6 +66,26 @@ def shard_of(conversation_id: str, shards: int) -> int:
     return zlib.crc32(conversation_id.encode()) % shards
 
 
+def shard_share(shards: int, live: int) -> int:
+    """The most shards one of ``live`` consumers holds once they are balanced."""
+    return math.ceil(shards / max(1, live))
+
+
+async def shards_balanced(redis: Redis, keys: Keys, shards: int, consumers: int) -> bool:
+    """True once ``consumers`` consumers are live and every shard is leased, none above its share
+    (a consumer process that joined has taken its part from the running ones)."""
+    async with redis.pipeline(transaction=False) as pipe:
+        pipe.zcard(keys.ingest_consumers)
+        pipe.mget([keys.ingest_lease(shard) for shard in range(shards)])
+        live, owners = await pipe.execute()
+    if int(live) < consumers or not all(owners):
+        return False
+    held: dict[bytes, int] = {}
+    for owner in owners:
+        held[owner] = held.get(owner, 0) + 1
+    return max(held.values()) <= shard_share(shards, int(live))
+
+
 class Ingest:
     """Writes parsed events to the shard streams."""
 
@@ -145,7 +165,7 @@ class Consumer:
             pipe.zremrangebyscore(zkey, 0, now - 3 * self._lease_ms)
             pipe.zcard(zkey)
             _, _, live = await pipe.execute()
-        cap = math.ceil(self._shards / max(1, int(live)))
+        cap = shard_share(self._shards, int(live))
         for shard in list(self.owned):
             if not await self._renew(keys=[self._keys.ingest_lease(shard)], args=[self.name, self._lease_ms]):
                 log.warning("shard lease lost", extra={"consumer": self.name, "shard": shard})

@@ -11,7 +11,7 @@ from redis.asyncio import Redis as AsyncRedis
 
 from bot import simulate as sim
 from bot.fencing import Worker
-from bot.ingest import Consumer, Ingest, run_consumers, shard_of
+from bot.ingest import Consumer, Ingest, run_consumers, shard_of, shards_balanced
 from bot.keys import Keys
 from bot.rasa_client import RasaClient
 from bot.stack import free_port
@@ -145,11 +145,16 @@ async def test_shards_are_shared_between_live_consumers(aredis: AsyncRedis, keys
         await c.ensure_groups()
     await consumers[0]._balance()
     assert len(consumers[0].owned) == 8  # alone: takes everything
+    assert await shards_balanced(aredis, keys, 8, 1)
     await consumers[1]._balance()
+    assert not await shards_balanced(aredis, keys, 8, 2)  # the second is live, the first holds all
     await consumers[0]._balance()  # sees a second live consumer, gives half back
+    assert not await shards_balanced(aredis, keys, 8, 2)  # half the shards without an owner
     await consumers[1]._balance()
     assert len(consumers[0].owned) == 4 and len(consumers[1].owned) == 4
     assert not consumers[0].owned & consumers[1].owned
+    assert await shards_balanced(aredis, keys, 8, 2)
+    assert not await shards_balanced(aredis, keys, 8, 3)  # a third was expected
     for c in consumers:
         await c.release_all()
 

@@ -70,18 +70,18 @@ class AccountStore:
         raw = self._redis.get(self._keys.account(brand, username))
         if raw is None:
             raise NotFoundError("account not found", brand=brand, username=username)
-        return Account.model_validate_json(raw)  # type: ignore[arg-type]  # redis-py 7 types results as Awaitable | value
+        return Account.model_validate_json(raw)  # type: ignore[arg-type]
 
     def find(self, brand: str, username: str) -> Account | None:
         """The account, or None."""
         raw = self._redis.get(self._keys.account(brand, username))
-        return None if raw is None else Account.model_validate_json(raw)  # type: ignore[arg-type]  # redis-py 7 types results as Awaitable | value
+        return None if raw is None else Account.model_validate_json(raw)  # type: ignore[arg-type]
 
     def list(self, brand: str) -> list[Account]:
         """A brand's accounts, by username."""
         names = sorted(
             n.decode() if isinstance(n, bytes) else str(n)
-            for n in self._redis.smembers(self._keys.accounts(brand))  # type: ignore[union-attr]  # redis-py 7 types results as Awaitable | value
+            for n in self._redis.smembers(self._keys.accounts(brand))  # type: ignore[union-attr]
         )  # type: ignore[union-attr]
         if not names:
             return []
@@ -168,7 +168,7 @@ class AccountStore:
             AuthenticationError: Unknown account, wrong password or inactive account.
         """
         fails_key = self._keys.login_failures(brand, username)
-        if int(self._redis.get(fails_key) or 0) >= self._max_failures:  # type: ignore[arg-type]  # redis-py 7 types results as Awaitable | value
+        if int(self._redis.get(fails_key) or 0) >= self._max_failures:  # type: ignore[arg-type]
             raise TooManyAttemptsError("too many failed logins; try again later", brand=brand, username=username)
         account = self.find(brand, username)
         ok = verify_password(password, account.password_hash if account else _dummy_hash())

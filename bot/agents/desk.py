@@ -249,7 +249,7 @@ class AgentDesk:
         """
         ticket = self.ticket_for(actor, ticket_id)
         key = self._keys.ticket_notes(ticket_id)
-        if int(self._redis.llen(key)) >= MAX_NOTES:  # type: ignore[arg-type]  # redis-py 7 types results as Awaitable | value
+        if int(self._redis.llen(key)) >= MAX_NOTES:  # type: ignore[arg-type]
             raise ConflictError("too many notes on this ticket", ticket_id=ticket_id)
         note = self._note(ticket_id, actor, text)
         pipe = self._redis.pipeline(transaction=True)

@@ -75,7 +75,7 @@ class DevOutbox:
 
     async def read(self, conversation_id: str, after: int = 0) -> list[OutboxMessage]:
         """Messages of a conversation's outbox from position ``after`` on."""
-        raws = await self._redis.lrange(self._keys.dev_outbox(conversation_id), after, -1)  # type: ignore[misc]  # redis-py 7 types results as Awaitable | value
+        raws = await self._redis.lrange(self._keys.dev_outbox(conversation_id), after, -1)  # type: ignore[misc]
         return [OutboxMessage.model_validate(json.loads(r)) for r in raws]
 
 

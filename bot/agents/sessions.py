@@ -55,7 +55,7 @@ class SessionStore:
         raw = self._redis.get(self._keys.session(digest(token))) if token else None
         if raw is None:
             raise AuthenticationError("missing, expired or revoked session")
-        return Session.model_validate_json(raw)  # type: ignore[arg-type]  # redis-py 7 types results as Awaitable | value
+        return Session.model_validate_json(raw)  # type: ignore[arg-type]
 
     def revoke(self, token: str) -> None:
         """Log out: the token stops working at once."""
@@ -64,6 +64,6 @@ class SessionStore:
         pipe = self._redis.pipeline(transaction=True)
         pipe.delete(self._keys.session(d))
         if raw is not None:
-            session = Session.model_validate_json(raw)  # type: ignore[arg-type]  # redis-py 7 types results as Awaitable | value
+            session = Session.model_validate_json(raw)  # type: ignore[arg-type]
             pipe.srem(self._keys.account_sessions(session.brand, session.username), d)
         pipe.execute()

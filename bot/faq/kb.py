@@ -232,12 +232,12 @@ class KnowledgeBase:
 
     def _load_book(self) -> FaqBook:
         raw = self._redis.hgetall(self._keys.faq_entries)
-        entries = {k.decode() if isinstance(k, bytes) else k: FaqEntry.model_validate_json(v) for k, v in raw.items()}  # type: ignore[union-attr]  # redis-py 7 types results as Awaitable | value
+        entries = {k.decode() if isinstance(k, bytes) else k: FaqEntry.model_validate_json(v) for k, v in raw.items()}  # type: ignore[union-attr]
         return book_of(self._decode_meta(self._redis.get(self._keys.faq_meta)), entries)  # type: ignore[arg-type]
 
     def current_version(self) -> int:
         """The FAQ version in Redis (0 when empty)."""
-        return int(self._redis.get(self._keys.faq_version) or 0)  # type: ignore[arg-type]  # redis-py 7 types results as Awaitable | value
+        return int(self._redis.get(self._keys.faq_version) or 0)  # type: ignore[arg-type]
 
     def _changed_since(self, version: int) -> tuple[int, dict[str, Any], set[str] | None]:
         """Current version, meta, and the ids changed after ``version`` (None: rebuild everything)."""

@@ -161,7 +161,7 @@ class HandoffStore:
         raw = self._redis.get(self._keys.ticket(ticket_id))
         if raw is None:
             raise NotFoundError("ticket not found", ticket_id=ticket_id)
-        return Ticket.model_validate_json(raw)  # type: ignore[arg-type]  # redis-py 7 types results as Awaitable | value
+        return Ticket.model_validate_json(raw)  # type: ignore[arg-type]
 
     def owner(self, conversation_id: str) -> str | None:
         """The open ticket id if a human owns the conversation, else None."""
@@ -176,7 +176,7 @@ class HandoffStore:
 
     def queue_length(self, brand: str | None = None) -> int:
         """Number of waiting tickets of ``brand`` (default: the deployment's)."""
-        return int(self._redis.zcard(self._keys.brand_queue(brand or self.brand)))  # type: ignore[arg-type]  # redis-py 7 types results as Awaitable | value
+        return int(self._redis.zcard(self._keys.brand_queue(brand or self.brand)))  # type: ignore[arg-type]
 
     def waiting_page(self, brand: str, query: QueueQuery | None = None) -> QueuePage:
         """Ids of a brand's waiting tickets, filtered and paged inside Redis, most urgent first."""
@@ -265,7 +265,7 @@ class HandoffStore:
                     raw = pipe.get(key)
                     if raw is None:
                         raise NotFoundError("ticket not found", ticket_id=ticket_id)
-                    result = write(pipe, Ticket.model_validate_json(raw))  # type: ignore[arg-type]  # redis-py 7 types results as Awaitable | value
+                    result = write(pipe, Ticket.model_validate_json(raw))  # type: ignore[arg-type]
                     pipe.execute()
                     return result
                 except WatchError:
@@ -401,7 +401,7 @@ class HandoffStore:
                     if raw is None:
                         pipe.unwatch()
                         return None
-                    ticket = Ticket.model_validate_json(raw)  # type: ignore[arg-type]  # redis-py 7 types results as Awaitable | value
+                    ticket = Ticket.model_validate_json(raw)  # type: ignore[arg-type]
                     if ticket.status is not TicketStatus.RESOLVED:
                         pipe.unwatch()
                         return None

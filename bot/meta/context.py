@@ -67,5 +67,5 @@ class ConversationContext:
 
     async def recent(self, conversation_id: str) -> list[dict[str, Any]]:
         """The last few items, oldest first."""
-        raw = await self._redis.lrange(self._keys.conversation_context(conversation_id), -CONTEXT_SHOWN, -1)  # type: ignore[misc]  # redis-py 7 types results as Awaitable | value
+        raw = await self._redis.lrange(self._keys.conversation_context(conversation_id), -CONTEXT_SHOWN, -1)  # type: ignore[misc]
         return [json.loads(r) for r in raw]

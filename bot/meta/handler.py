@@ -242,7 +242,7 @@ class MetaHandler:
                     "reply not sent",
                     extra={"conversation": event.conversation_id, "reason": str(exc), **exc.context},
                 )
-                await self._redis.hset(outbox, mapping={"sent": len(parts), "error": reason})  # type: ignore[misc]  # redis-py 7 types results as Awaitable | value
+                await self._redis.hset(outbox, mapping={"sent": len(parts), "error": reason})  # type: ignore[misc]
                 await self._note_ticket(event.conversation_id, reason, [plain_text(p) for p in parts[index:]])
                 return
             await worker.part_sent(outbox, index)

@@ -58,7 +58,7 @@ class RasaEndpoints:
     async def _report(self) -> None:
         old = sum(n for url, n in self._inflight.items() if url != self.url)
         report = ClientReport(generation=self.generation, inflight_old=old, at=time.time())
-        await self._redis.hset(self._keys.rasa_clients, self.name, report.model_dump_json())  # type: ignore[misc]  # redis-py 7 types results as Awaitable | value
+        await self._redis.hset(self._keys.rasa_clients, self.name, report.model_dump_json())  # type: ignore[misc]
 
     @asynccontextmanager
     async def use(self) -> AsyncIterator[str]:
@@ -81,4 +81,4 @@ class RasaEndpoints:
             with suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=self.refresh_s)
         with suppress(RedisError):
-            await self._redis.hdel(self._keys.rasa_clients, self.name)  # type: ignore[misc]  # redis-py 7 types results as Awaitable | value
+            await self._redis.hdel(self._keys.rasa_clients, self.name)  # type: ignore[misc]

@@ -179,8 +179,8 @@ class JobStore:
 
         def txn(pipe: Pipeline) -> RasaEndpoint:
             raw_endpoint, raw_active = pipe.get(self._keys.rasa_endpoint), pipe.get(self._keys.nlu_active)
-            old = RasaEndpoint.model_validate_json(raw_endpoint) if raw_endpoint else None  # type: ignore[arg-type]  # redis-py 7 types results as Awaitable | value
-            was = ActiveModel.model_validate_json(raw_active) if raw_active else None  # type: ignore[arg-type]  # redis-py 7 types results as Awaitable | value
+            old = RasaEndpoint.model_validate_json(raw_endpoint) if raw_endpoint else None  # type: ignore[arg-type]
+            was = ActiveModel.model_validate_json(raw_active) if raw_active else None  # type: ignore[arg-type]
             now = time.time()
             endpoint = RasaEndpoint(
                 url=url, model_version=version, generation=(old.generation if old else 0) + 1, since=now

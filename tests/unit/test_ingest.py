@@ -11,7 +11,7 @@ from redis.asyncio import Redis as AsyncRedis
 
 from bot import simulate as sim
 from bot.fencing import Worker
-from bot.ingest import Consumer, Ingest, run_consumers, shard_of, shards_balanced
+from bot.ingest import FIELD, Consumer, Handler, Ingest, run_consumers, shard_of, shards_balanced
 from bot.keys import Keys
 from bot.rasa_client import RasaClient
 from bot.stack import free_port
@@ -61,6 +61,160 @@ async def test_a_batch_of_50_over_10_conversations_is_processed_completely_and_i
     for c in range(10):
         assert [s for s in seen if s.startswith(f"{c}:")] == [f"{c}:{i}" for i in range(5)]
     assert await Ingest(aredis, keys, 8).backlog() == 0
+
+
+async def test_the_conversations_of_one_shard_do_not_wait_for_each_other_and_keep_their_order(
+    aredis: AsyncRedis, keys: Keys
+) -> None:
+    """One shard: c0's first message is handled only once c1's two were (one entry after the other,
+    it would wait for ever); it fails once, and c0's second message still comes after it."""
+    handled: list[str] = []
+    c1_done = asyncio.Event()
+    failures: list[str] = []
+
+    async def handler(event: MetaEvent, worker: Worker) -> None:
+        text = str(event.text)
+        if text == "0:0":
+            await asyncio.wait_for(c1_done.wait(), 10)
+            if not failures:
+                failures.append(text)
+                raise RuntimeError("once")
+        handled.append(text)
+        if text == "1:1":
+            c1_done.set()
+
+    await Ingest(aredis, keys, 1).enqueue(batch(2, 2))
+    # an entry stored by a version without the conversation field is handled too
+    legacy = batch(3, 1)[2]
+    await aredis.xadd(keys.ingest_stream(0), {FIELD: legacy.model_dump_json()})
+    stop = asyncio.Event()
+    task = asyncio.create_task(Consumer(aredis, keys, 1, handler, lease_ms=1000).run(stop))
+    try:
+        await wait_for(lambda: len(handled) == 5)
+    finally:
+        stop.set()
+        await task
+    assert [t for t in handled if t != "2:0"] == ["1:0", "1:1", "0:0", "0:1"] and failures == ["0:0"]
+    assert "2:0" in handled
+    assert await Ingest(aredis, keys, 1).backlog() == 0
+
+
+async def test_a_message_read_later_does_not_wait_for_a_slow_one_of_another_conversation(
+    aredis: AsyncRedis, keys: Keys
+) -> None:
+    """A read does not wait for the whole read before it: c1's messages, stored while c0's first message (read with
+    c2's) is still being handled, are answered first; c0's second message, stored then too, waits for c0's first."""
+    handled: list[str] = []
+    release = asyncio.Event()
+
+    async def handler(event: MetaEvent, worker: Worker) -> None:
+        if event.text == "0:0":
+            await asyncio.wait_for(release.wait(), 10)
+        handled.append(str(event.text))
+
+    events = batch(3, 2)  # 0:0 1:0 2:0 0:1 1:1 2:1
+    ingest = Ingest(aredis, keys, 1)
+    stop = asyncio.Event()
+    consumer = Consumer(aredis, keys, 1, handler, lease_ms=1000)
+    task = asyncio.create_task(consumer.run(stop))
+    try:
+        await ingest.enqueue([events[0], events[2]])
+        await wait_for(lambda: handled == ["2:0"])  # 0:0 waits; half of the read is done
+        await ingest.enqueue([events[1], events[3], events[4]])
+        await wait_for(lambda: handled == ["2:0", "1:0", "1:1"])
+        await asyncio.sleep(0.2)
+        assert handled == ["2:0", "1:0", "1:1"]  # 0:1 waits behind 0:0
+        release.set()
+        await wait_for(lambda: len(handled) == 5)
+    finally:
+        release.set()
+        stop.set()
+        await task
+    assert handled == ["2:0", "1:0", "1:1", "0:0", "0:1"]
+    assert await ingest.backlog() == 0
+
+
+async def test_a_read_waits_until_half_the_read_before_it_is_done(aredis: AsyncRedis, keys: Keys) -> None:
+    """The entries in flight when a read starts are at most half of the read before it (and below max_in_flight)."""
+    starts: list[tuple[int, int]] = []  # (entries in flight, entries read)
+
+    async def handler(event: MetaEvent, worker: Worker) -> None:
+        await asyncio.sleep(random.uniform(0.005, 0.05))
+
+    class Recording(Consumer):
+        def _start(self, batches: list) -> None:  # type: ignore[type-arg]
+            starts.append((len(self._in_flight), sum(len(entries) for _, entries in batches)))
+            super()._start(batches)
+
+    ingest = Ingest(aredis, keys, 2)
+    await ingest.enqueue(batch(60, 1))
+    stop = asyncio.Event()
+    consumer = Recording(aredis, keys, 2, handler, lease_ms=1000, max_in_flight=15)
+    task = asyncio.create_task(consumer.run(stop))
+    try:
+        await wait_for(lambda: starts)
+        await ingest.enqueue(batch(60, 1))
+        while await ingest.backlog():
+            await asyncio.sleep(0.05)
+    finally:
+        stop.set()
+        await task
+    assert sum(n for _, n in starts) == 120 and len(starts) >= 3
+    for (_, before), (in_flight, _) in zip(starts, starts[1:], strict=False):
+        assert in_flight <= min(14, before // 2)
+
+
+async def test_a_busy_shard_is_given_back_once_its_entries_in_flight_are_done(aredis: AsyncRedis, keys: Keys) -> None:
+    """A consumer over its share, both of its shards busy, stops reading one and gives it back when its entries
+    are done: the other consumer handles what comes after; nothing is handled twice or left pending."""
+    handled: list[tuple[str, str]] = []
+    release = asyncio.Event()
+
+    def handler_of(name: str) -> Handler:
+        async def handler(event: MetaEvent, worker: Worker) -> None:
+            if str(event.text).endswith(":0"):
+                await asyncio.wait_for(release.wait(), 10)
+            handled.append((name, str(event.text)))
+
+        return handler
+
+    a = Consumer(aredis, keys, 2, handler_of("a"), name="a", lease_ms=5000)
+    b = Consumer(aredis, keys, 2, handler_of("b"), name="b", lease_ms=5000)
+    await a.ensure_groups()
+    await a._balance()
+    events = batch(10, 3)
+    first = {shard_of(e.conversation_id, 2): e for e in reversed(events[:10])}  # one conversation a shard
+    ingest = Ingest(aredis, keys, 2)
+    await ingest.enqueue(list(first.values()))
+    await a.step()
+    await wait_for(lambda: a._busy.get(0) and a._busy.get(1))
+    await b._balance()  # b is live: a's cap is 1
+    await a._balance()  # both busy: one is marked, not given back yet
+    [shard] = a._releasing
+    assert a.owned == {0, 1}
+    conversation = first[shard].conversation_id
+    later = [e for e in events[10:] if e.conversation_id == conversation]
+    await ingest.enqueue(later)
+    await a.step()  # the marked shard is not read any more
+    await asyncio.sleep(0.1)
+    assert [t for n, t in handled] == []
+    release.set()
+    await a.drain()
+    await a.step()  # gives it back
+    assert a.owned == {1 - shard}
+    for _ in range(10):
+        await b._balance()
+        await b.step()
+        await b.drain()
+        if len(handled) == 4:
+            break
+    prefix = str(first[shard].text).split(":")[0]
+    assert [t for n, t in handled if n == "b"] == [f"{prefix}:1", f"{prefix}:2"]
+    assert sorted(t for n, t in handled if n == "a") == sorted(str(e.text) for e in first.values())
+    pending = [(await aredis.xpending(keys.ingest_stream(s), "dispatch"))["pending"] for s in range(2)]
+    assert pending == [0, 0]
+    for consumer in (a, b):
+        await consumer.release_all()
 
 
 async def test_a_consumer_killed_mid_stream_loses_nothing(aredis: AsyncRedis, keys: Keys) -> None:
@@ -211,6 +365,7 @@ async def test_an_entry_arriving_while_a_shard_is_given_back_is_handled(aredis: 
         for consumer in (a, b):
             await consumer._balance()
             await consumer.step()
+            await consumer.drain()
         if handled:
             break
     assert handled == [str(event.text)]

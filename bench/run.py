@@ -51,9 +51,9 @@ from bench.harness import Dm, ProcSampler, message_mix, sample_processes, write_
 from bench.load import SEND_ERRORS, RestTarget, Target, WebhookTarget, closed_loop, new_customer, open_loop
 from bench.summary import summarise
 from bot.cli import ensure_redis, redis_url
-from bot.ingest import shards_balanced
 from bot.keys import Keys
 from bot.settings import ServiceSettings
+from bot.shards import shards_balanced
 from bot.stack import (
     ROOT,
     Stack,
@@ -280,7 +280,7 @@ def scale_out(stack: Stack, plan: Plan, fake_url: str, fake_pid: int, mix: list[
 
 
 async def _wait_balanced(redis: AsyncRedis, keys: Keys, shards: int, consumers: int, timeout_s: float = 90) -> float:
-    """Seconds until the consumers hold their shards in balance (``bot.ingest.shards_balanced``)."""
+    """Seconds until the consumers hold their shards in balance (``bot.shards.shards_balanced``)."""
     t0 = time.monotonic()
     while time.monotonic() - t0 < timeout_s:
         if await shards_balanced(redis, keys, shards, consumers):

@@ -11,9 +11,10 @@ from redis.asyncio import Redis as AsyncRedis
 
 from bot import simulate as sim
 from bot.fencing import Worker
-from bot.ingest import FIELD, Consumer, Handler, Ingest, run_consumers, shard_of, shards_balanced
+from bot.ingest import FIELD, Consumer, Handler, Ingest, run_consumers
 from bot.keys import Keys
 from bot.rasa_client import RasaClient
+from bot.shards import shard_of, shards_balanced
 from bot.stack import free_port
 from connectors.meta.events import MetaEvent, parse_delivery
 

@@ -109,6 +109,7 @@ class Consumer(ShardLeases):
         #: the next read waits until at most this many entries are in flight: half of the last read (the rest
         #: of a read overlaps the next one, whose entries are batched, e.g. for encoding), below max_in_flight
         self._read_below = 0
+        self._stopping = False  # set once ``stop`` is: entries not begun yet are left pending, none retried
         self._room = asyncio.Event()  # set while at most ``_read_below`` entries are in flight
         self._room.set()
         self.worker = Worker(redis, keys, self.name, lease_ms)
@@ -135,6 +136,7 @@ class Consumer(ShardLeases):
                     worked = False
                 if not worked and not self.owned:
                     await asyncio.sleep(0.2)
+            self._stopping = True
             await self.drain()
             stopped = True
         finally:
@@ -250,7 +252,7 @@ class Consumer(ShardLeases):
         fields: dict[bytes, bytes],
     ) -> bool:
         """Handle an entry once its conversation's previous one is done; False if it was left pending (its shard
-        is no longer ours: the next owner handles it and those after it)."""
+        is no longer ours, or the consumer is stopping: the next owner handles it and those after it)."""
         if previous is not None:
             try:
                 if not await asyncio.shield(previous):
@@ -258,7 +260,7 @@ class Consumer(ShardLeases):
             except RedisError:  # not expected (retried below); the entry stays pending all the same
                 return False
         attempts = waits = 0
-        while shard in self.owned:
+        while shard in self.owned and not self._stopping:
             try:
                 outcome = await self._handle_entry(stream, entry_id, fields, attempts)
             except RedisError as exc:  # acknowledging it, or dead-lettering it: a passing condition

@@ -10,6 +10,7 @@ import pytest
 from redis.asyncio import Redis as AsyncRedis
 
 from bot import simulate as sim
+from bot.errors import RetryLater
 from bot.fencing import Worker
 from bot.ingest import FIELD, Consumer, Handler, Ingest, run_consumers
 from bot.keys import Keys
@@ -336,6 +337,27 @@ async def test_rasa_not_listening_is_waited_out_never_dead_lettered(aredis: Asyn
         await task
         await rasa.close()
     assert done == ["0:0", "0:1"] and down["refusals"] == 6
+    assert await aredis.xlen(keys.ingest_dead) == 0
+
+
+async def test_a_consumer_stopped_while_an_entry_waits_to_be_retried_stops_and_leaves_it_pending(
+    aredis: AsyncRedis, keys: Keys
+) -> None:
+    """Stopping does not wait for an entry retried for ever (Rasa down): it is left pending for the next owner."""
+    calls: list[str] = []
+
+    async def handler(event: MetaEvent, worker: Worker) -> None:
+        calls.append(str(event.text))
+        raise RetryLater("rasa down")
+
+    await Ingest(aredis, keys, 1).enqueue(batch(1, 2))
+    stop = asyncio.Event()
+    task = asyncio.create_task(Consumer(aredis, keys, 1, handler, lease_ms=1000).run(stop))
+    await wait_for(lambda: len(calls) >= 2)
+    stop.set()
+    await asyncio.wait_for(task, 5)
+    assert set(calls) == {"0:0"}
+    assert (await aredis.xpending(keys.ingest_stream(0), "dispatch"))["pending"] == 2
     assert await aredis.xlen(keys.ingest_dead) == 0
 
 

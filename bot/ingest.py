@@ -103,9 +103,9 @@ class Consumer(ShardLeases):
         self._handler = handler
         self._max_attempts = max_attempts
         self._max_in_flight = max_in_flight
-        self._in_flight: set[tuple[int, bytes]] = set()  # (shard, entry id) read and not yet done
+        #: (shard, entry id) -> the task of each entry read and not yet done (ids are unique within a stream only)
+        self._in_flight: dict[tuple[int, bytes], asyncio.Task[bool]] = {}
         self._tails: dict[bytes, asyncio.Task[bool]] = {}  # conversation -> its last entry's task
-        self._tasks: set[asyncio.Task[bool]] = set()  # one per entry in flight
         #: the next read waits until at most this many entries are in flight: half of the last read (the rest
         #: of a read overlaps the next one, whose entries are batched, e.g. for encoding), below max_in_flight
         self._read_below = 0
@@ -141,7 +141,7 @@ class Consumer(ShardLeases):
             stopped = True
         finally:
             if not stopped:
-                for task in list(self._tasks):
+                for task in list(self._in_flight.values()):
                     task.cancel()
             halt.set()
             stop_waiter.cancel()
@@ -151,8 +151,8 @@ class Consumer(ShardLeases):
 
     async def drain(self) -> None:
         """Wait until every entry read so far was handled (or left pending for a retry elsewhere)."""
-        while self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        while self._in_flight:
+            await asyncio.gather(*list(self._in_flight.values()), return_exceptions=True)
 
     async def step(self, block_ms: int = 0) -> bool:
         """Read one batch and start handling it (``drain`` waits for it); True if anything was read.
@@ -177,8 +177,9 @@ class Consumer(ShardLeases):
             got: set[int] = set()
             for stream, entries in batches or []:
                 if entries:
-                    got.add(self._stream_shard(stream))
-                    self._recovering[self._stream_shard(stream)] = entries[-1][0]
+                    shard = self._stream_shard(stream)
+                    got.add(shard)
+                    self._recovering[shard] = entries[-1][0]
             for shard in set(recovering) - got:
                 self._recovering.pop(shard, None)  # nothing pending left: new entries from now on
             if got:
@@ -205,27 +206,24 @@ class Consumer(ShardLeases):
         starts encoding their texts then, in one batch, while they wait their turn).
         """
         fresh = [
-            (stream, entry_id, fields)
-            for stream, entries in batches
+            (stream, shard, entry_id, fields)
+            for stream, shard, entries in ((stream, self._stream_shard(stream), entries) for stream, entries in batches)
             for entry_id, fields in entries
-            # a pending entry read again while it is being handled (ids are unique within a stream only)
-            if (self._stream_shard(stream), entry_id) not in self._in_flight
+            if (shard, entry_id) not in self._in_flight  # a pending entry read again while it is being handled
         ]
         read_ahead = getattr(self._handler, "read_ahead", None)
         if read_ahead is not None:
-            read_ahead([fields.get(FIELD) for _, _, fields in fresh if fields])
+            read_ahead([fields.get(FIELD) for _, _, _, fields in fresh if fields])
         self._read_below = min(self._max_in_flight - 1, len(fresh) // 2)
-        for stream, entry_id, fields in fresh:
-            shard = self._stream_shard(stream)
+        for stream, shard, entry_id, fields in fresh:
             # an entry without a conversation id (stored by an older version) is ordered with all such entries
             conversation = (fields or {}).get(CONVERSATION, b"")
-            self._in_flight.add((shard, entry_id))
             self._busy[shard] = self._busy.get(shard, 0) + 1
             task = asyncio.create_task(
                 self._after(self._tails.get(conversation), stream, shard, entry_id, fields or {})
             )
+            self._in_flight[(shard, entry_id)] = task
             self._tails[conversation] = task
-            self._tasks.add(task)
             task.add_done_callback(
                 functools.partial(self._finished, conversation=conversation, shard=shard, entry_id=entry_id)
             )
@@ -235,8 +233,7 @@ class Consumer(ShardLeases):
     def _finished(self, task: asyncio.Task[bool], conversation: bytes, shard: int, entry_id: bytes) -> None:
         if self._tails.get(conversation) is task:
             del self._tails[conversation]
-        self._tasks.discard(task)
-        self._in_flight.discard((shard, entry_id))
+        del self._in_flight[(shard, entry_id)]
         self._busy[shard] -= 1
         if not self._busy[shard]:
             del self._busy[shard]
@@ -253,12 +250,8 @@ class Consumer(ShardLeases):
     ) -> bool:
         """Handle an entry once its conversation's previous one is done; False if it was left pending (its shard
         is no longer ours, or the consumer is stopping: the next owner handles it and those after it)."""
-        if previous is not None:
-            try:
-                if not await asyncio.shield(previous):
-                    return False
-            except RedisError:  # not expected (retried below); the entry stays pending all the same
-                return False
+        if previous is not None and not await asyncio.shield(previous):
+            return False
         attempts = waits = 0
         while shard in self.owned and not self._stopping:
             try:

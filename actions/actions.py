@@ -13,7 +13,15 @@ from rasa_sdk.executor import CollectingDispatcher
 from redis.exceptions import RedisError
 
 from bot import runtime
-from bot.faq.turn import FaqTurn, Outcome, answer_entry, fallback_handoff_intent, faq_turn, keep_attempts
+from bot.faq.turn import (
+    UNRECORDED_INTENTS,
+    FaqTurn,
+    Outcome,
+    answer_entry,
+    fallback_handoff_intent,
+    faq_turn,
+    keep_attempts,
+)
 from bot.handoff.context import apply_escalation, build_ticket, wait_message_vars, with_stored_history
 from bot.handoff.models import HandoffReason
 from bot.keys import Keys
@@ -133,7 +141,8 @@ class ActionAnswerFaq(Action):
         text = latest.get("text") or ""
         failed = int(tracker.get_slot("failed_answers") or 0)
         turn = await asyncio.to_thread(faq_turn, kb, text, intent, language, failed, core_settings().max_failed_answers)
-        await record_miss(text, language, turn, tracker.sender_id)
+        if intent not in UNRECORDED_INTENTS:
+            await record_miss(text, language, turn, tracker.sender_id)
         tried = keep_attempts(tracker.get_slot("faq_tried"), turn.attempt)
         events: list[EventType] = [SlotSet("faq_tried", tried)]
         if turn.outcome is Outcome.ESCALATE:

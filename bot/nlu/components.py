@@ -10,6 +10,13 @@
   without the token (sequence) features of text attributes, which a pipeline
   whose classifier reads sentence features only (ours: logistic regression)
   computes for nothing; the sentence features are the same.
+* :class:`IntentLogisticRegression` is Rasa's ``LogisticRegressionClassifier``
+  with softer class weights: Rasa's weighs each intent by the inverse of its
+  example count ("balanced"), so with thousands of FAQ examples against a
+  hundred of spam each spam example counts 30 times as much, and a long polite
+  question ("Добрый день. ... Подскажите, пожалуйста, ...") is classified as
+  spam. ``class_weight_power`` raises the balanced weights to a power: 1 is
+  Rasa's, 0 weighs every example alike.
 * :class:`LanguageDetector` adds a ``language`` entity when a message's
   language is clear, which fills the ``language`` slot.
 * :class:`EscalationOverride` makes a message the dispatcher found an
@@ -29,6 +36,7 @@ from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
+from rasa.nlu.classifiers.logistic_regression_classifier import LogisticRegressionClassifier
 from rasa.nlu.constants import DENSE_FEATURIZABLE_ATTRIBUTES
 from rasa.nlu.extractors.extractor import EntityExtractorMixin
 from rasa.nlu.featurizers.dense_featurizer.dense_featurizer import DenseFeaturizer
@@ -178,6 +186,29 @@ class SentenceCountVectorsFeaturizer(CountVectorsFeaturizer):
             row.sort_indices()
             sentence.append(row.tocoo())
         return [None] * len(all_tokens), sentence
+
+
+def class_weights(labels: list[str], power: float) -> dict[str, float]:
+    """Per-label weights: scikit-learn's "balanced" (``n / (classes * count)``) raised to ``power``."""
+    counts: dict[str, int] = {}
+    for label in labels:
+        counts[label] = counts.get(label, 0) + 1
+    n, k = len(labels), len(counts)
+    return {label: (n / (k * c)) ** power for label, c in counts.items()}
+
+
+@DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=True)
+class IntentLogisticRegression(LogisticRegressionClassifier):
+    """Rasa's logistic-regression intent classifier with class weights softened by ``class_weight_power``."""
+
+    @staticmethod
+    def get_default_config() -> dict[str, Any]:
+        return {**LogisticRegressionClassifier.get_default_config(), "class_weight_power": 1.0}
+
+    def train(self, training_data: TrainingData) -> Resource:
+        labels = [e.get(INTENT) for e in training_data.intent_examples if e.get(INTENT) and e.get(TEXT)]
+        self.clf.set_params(class_weight=class_weights(labels, float(self.config["class_weight_power"])))
+        return super().train(training_data)  # type: ignore[no-any-return]
 
 
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR], is_trainable=False)

@@ -1,4 +1,5 @@
-"""Rasa speedups and the sentence-only count vectors change no result: checked in Rasa's environment."""
+"""Rasa speedups and the sentence-only count vectors change no result, and the intent classifier's class
+weights are what they say: checked in Rasa's environment."""
 
 from __future__ import annotations
 
@@ -34,6 +35,14 @@ def test_runtime_patches_keep_parses_predictions_and_states() -> None:
 def test_sentence_count_vectors_match_rasas_featurizer() -> None:
     env = {**os.environ, "PYTHONPATH": str(ROOT), "RASA_TELEMETRY_ENABLED": "false", "TF_CPP_MIN_LOG_LEVEL": "2"}
     argv = [str(RASA_PYTHON), "-m", "tests.rasa_env.check_count_vectors", str(ROOT / "eval" / "dev.yml")]
+    done = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-4000:]
+    assert done.stdout.strip().endswith("ok")
+
+
+def test_intent_classifier_weights_are_rasas_at_power_one_and_softer_below() -> None:
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "RASA_TELEMETRY_ENABLED": "false", "TF_CPP_MIN_LOG_LEVEL": "2"}
+    argv = [str(RASA_PYTHON), "-m", "tests.rasa_env.check_intent_weights", str(ROOT / "eval" / "dev.yml")]
     done = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-4000:]
     assert done.stdout.strip().endswith("ok")

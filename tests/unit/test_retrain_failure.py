@@ -31,7 +31,8 @@ def test_a_broken_config_fails_the_job_with_rasas_reason(
     redis_url: str, redis: Redis, keys: Keys, tmp_path: Path
 ) -> None:
     broken = tmp_path / "config.yml"
-    broken.write_text((ROOT / "config.yml").read_text().replace("LogisticRegressionClassifier", "NoSuchClassifier"))
+    classifier = "bot.nlu.components.IntentLogisticRegression"
+    broken.write_text((ROOT / "config.yml").read_text().replace(classifier, "NoSuchClassifier"))
     sup = supervisor(redis_url, redis, keys, tmp_path, rasa_config=broken)
     sup.jobs.switch("http://127.0.0.1:5005", "base")  # what a running supervisor publishes
     before = served(sup.jobs)

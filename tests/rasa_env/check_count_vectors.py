@@ -20,6 +20,23 @@ import numpy as np
 import yaml
 
 
+def queries_of(files: list[str]) -> list[dict[str, Any]]:
+    """Every query of the eval files."""
+    return [q for f in files for q in yaml.safe_load(Path(f).read_text(encoding="utf-8"))["queries"]]
+
+
+def count_vectors_config() -> dict[str, Any]:
+    """config.yml's options of the sentence count-vectors featurizer over Rasa's defaults."""
+    from rasa.nlu.featurizers.sparse_featurizer.count_vectors_featurizer import CountVectorsFeaturizer
+
+    options = next(
+        c
+        for c in yaml.safe_load(Path("config.yml").read_text(encoding="utf-8"))["pipeline"]
+        if c["name"].endswith("SentenceCountVectorsFeaturizer")
+    )
+    return {**CountVectorsFeaturizer.get_default_config(), **{k: v for k, v in options.items() if k != "name"}}
+
+
 def main(files: list[str]) -> None:
     from rasa.engine.graph import ExecutionContext, GraphSchema
     from rasa.engine.storage.local_model_storage import LocalModelStorage
@@ -32,13 +49,8 @@ def main(files: list[str]) -> None:
 
     from bot.nlu.components import SentenceCountVectorsFeaturizer
 
-    queries = [q for f in files for q in yaml.safe_load(Path(f).read_text(encoding="utf-8"))["queries"]]
-    options = next(
-        c
-        for c in yaml.safe_load(Path("config.yml").read_text(encoding="utf-8"))["pipeline"]
-        if c["name"].endswith("SentenceCountVectorsFeaturizer")
-    )
-    config = {**CountVectorsFeaturizer.get_default_config(), **{k: v for k, v in options.items() if k != "name"}}
+    queries = queries_of(files)
+    config = count_vectors_config()
     context = ExecutionContext(GraphSchema({}), "check")
     tokenizer = WhitespaceTokenizer(WhitespaceTokenizer.get_default_config())
 

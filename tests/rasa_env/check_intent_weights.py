@@ -17,7 +17,6 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-import yaml
 
 
 def main(files: list[str]) -> None:
@@ -25,22 +24,17 @@ def main(files: list[str]) -> None:
     from rasa.engine.storage.local_model_storage import LocalModelStorage
     from rasa.engine.storage.resource import Resource
     from rasa.nlu.classifiers.logistic_regression_classifier import LogisticRegressionClassifier
-    from rasa.nlu.featurizers.sparse_featurizer.count_vectors_featurizer import CountVectorsFeaturizer
     from rasa.nlu.tokenizers.whitespace_tokenizer import WhitespaceTokenizer
     from rasa.shared.nlu.constants import INTENT, TEXT
     from rasa.shared.nlu.training_data.message import Message
     from rasa.shared.nlu.training_data.training_data import TrainingData
 
     from bot.nlu.components import IntentLogisticRegression, SentenceCountVectorsFeaturizer, class_weights
+    from tests.rasa_env.check_count_vectors import count_vectors_config, queries_of
 
-    queries = [q for f in files for q in yaml.safe_load(Path(f).read_text(encoding="utf-8"))["queries"]]
+    queries = queries_of(files)
     labels = [q["expect"] if q["expect"] in ("none", "handoff") else "faq" for q in queries]
-    options = next(
-        c
-        for c in yaml.safe_load(Path("config.yml").read_text(encoding="utf-8"))["pipeline"]
-        if c["name"].endswith("SentenceCountVectorsFeaturizer")
-    )
-    config = {**CountVectorsFeaturizer.get_default_config(), **{k: v for k, v in options.items() if k != "name"}}
+    config = count_vectors_config()
     context = ExecutionContext(GraphSchema({}), "check")
     tokenizer = WhitespaceTokenizer(WhitespaceTokenizer.get_default_config())
     training = TrainingData([Message(data={TEXT: q["text"], INTENT: y}) for q, y in zip(queries, labels, strict=True)])

@@ -57,7 +57,10 @@ def replica(stack: StackConfig, prefix: str, fake: RunningFake, n: int = 2) -> s
 
 def test_a_replica_killed_mid_stream_loses_nothing(stack: StackConfig, fake_graph: RunningFake, prefix: str) -> None:
     fake_graph.graph.reset(FakeConfig())
-    customers = [new_customer() for _ in range(24)]
+    # Enough conversations that the first replica cannot answer them all between the poll that sees 4
+    # answered and the kill: its entries are all in flight at once, and 24 greetings (a few ms each in
+    # Rasa) were once all answered in that window.
+    customers = [new_customer() for _ in range(96)]
     events = parse_delivery(sim.delivery("page", P, [sim.text(c, P, "hi") for c in customers]))
 
     async def enqueue() -> None:

@@ -24,7 +24,7 @@ import time
 import uuid
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 from redis import Redis
 
@@ -47,6 +47,14 @@ log = logging.getLogger(__name__)
 
 POLL_S = 1.0
 MIN_GRACE_S = 1.0
+
+
+def _no_knowledge_base() -> NoReturn:
+    """The FAQ editor's knowledge base for a training snapshot: none. A training only reads the FAQ; when
+    none was imported into this deployment's Redis yet, it trains on the FAQ file, without importing it or
+    loading an encoder (the process's own knowledge base would follow the environment's Redis settings,
+    not this supervisor's)."""
+    raise NotFoundError("the FAQ was not imported here yet")
 
 
 class Supervisor:
@@ -198,14 +206,13 @@ class Supervisor:
             if side.exists():
                 files[LANGUAGES_FILE] = side.read_text(encoding="utf-8")
             version = None
-        # imported here, not at start: the knowledge base pulls in scikit-learn (seconds on a busy machine),
+        # imported here, not at start: the FAQ editor pulls in scikit-learn (seconds on a busy machine),
         # and the first Rasa server is spawned before anything heavy is imported
-        from bot import runtime
         from bot.faq import store as faq_store
         from bot.faq.editor import FaqEditor
 
         try:  # the live FAQ (the FAQ editor's), else the file a deployment starts from
-            book = FaqEditor(self.redis, self.keys, brand, runtime.knowledge_base).book(brand)
+            book = FaqEditor(self.redis, self.keys, brand, _no_knowledge_base).book(brand)
         except NotFoundError:
             book = faq_store.load(self.settings.faq_file)
         return files, version, book

@@ -80,3 +80,18 @@ def test_one_training_at_a_time_across_replicas(
     assert redis.get(keys.train_lock) == lock_holder.encode()
     sup.jobs.release(lock_holder)
     assert sup.jobs.acquire(sup.name)
+
+
+def test_a_snapshot_before_any_faq_import_takes_the_file_and_imports_nothing(
+    redis_url: str, redis: Redis, keys: Keys, tmp_path: Path
+) -> None:
+    from bot import runtime
+    from bot.faq import store as faq_store
+
+    sup = supervisor(redis_url, redis, keys, tmp_path)
+    calls = runtime.knowledge_base.cache_info()
+    _, _, book = sup._snapshot(BRAND)
+    assert [e.id for e in book.entries] == [e.id for e in faq_store.load(sup.settings.faq_file).entries]
+    assert not redis.exists(keys.faq_meta)  # nothing imported here
+    after = runtime.knowledge_base.cache_info()
+    assert after.hits + after.misses == calls.hits + calls.misses  # nor anywhere by the process's own KB

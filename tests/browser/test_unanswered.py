@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from functools import lru_cache
 
 import httpx
 import pytest
@@ -10,10 +11,12 @@ from redis import Redis
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select
 
-from bot import runtime
 from bot.faq.editor import FaqEditor
 from bot.faq.editor_models import EntryPatch
+from bot.faq.kb import KnowledgeBase
 from bot.keys import Keys
+from bot.runtime import build_knowledge_base
+from bot.settings import CoreSettings
 from bot.stack import StackConfig
 from tests.browser.conftest import BrowserFactory
 from tests.browser.helpers import console_errors, login, make_account, wait_for
@@ -26,14 +29,26 @@ ENTRY = "contact_store_address_hours"
 
 
 @pytest.fixture()
-def editor(stack: StackConfig) -> Iterator[FaqEditor]:
+def editor(stack: StackConfig, cache_prefix: str) -> Iterator[FaqEditor]:
     """The FAQ editing service on the stack's Redis; the entry's alternatives are put back afterwards."""
     redis = Redis.from_url(stack.redis_url)
-    faq = FaqEditor(redis, Keys(stack.redis_prefix), "kopiku", runtime.knowledge_base)
+    # a knowledge base on the stack's Redis and prefix (this process's own, runtime.knowledge_base, follows
+    # the environment: Redis db 0 and the default prefix, where it would import the FAQ and its embeddings)
+    settings = CoreSettings(
+        redis_url=stack.redis_url, redis_prefix=stack.redis_prefix, embedding_cache_prefix=cache_prefix
+    )
+
+    @lru_cache(maxsize=1)
+    def knowledge_base() -> KnowledgeBase:
+        return build_knowledge_base(settings, redis)
+
+    faq = FaqEditor(redis, Keys(stack.redis_prefix), "kopiku", knowledge_base)
     before = faq.get("kopiku", ENTRY)
     yield faq
     now = faq.get("kopiku", ENTRY)
     faq.update("kopiku", "test", ENTRY, EntryPatch(alternatives=before.alternatives), now.version)
+    if knowledge_base.cache_info().currsize:
+        knowledge_base().close()
     redis.close()
 
 

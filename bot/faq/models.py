@@ -8,6 +8,22 @@ ID_PATTERN = r"^[a-z0-9][a-z0-9_]{1,79}$"
 LANG_PATTERN = r"^[a-z]{2}$"
 #: FAQ entries whose phrasings are left out of the ``faq`` intent's training examples
 HANDOFF_ENTRIES = frozenset({"contact_human"})
+#: at most this many not-covered questions per FAQ
+MAX_NOT_COVERED = 5000
+
+
+def tidy_not_covered(texts: list[str]) -> list[str]:
+    """Not-covered questions with runs of white space folded, each once, in order.
+
+    Raises:
+        ValueError: One is empty or longer than 500 characters, or there are more than :data:`MAX_NOT_COVERED`.
+    """
+    out = list(dict.fromkeys(" ".join(text.split()) for text in texts))
+    if any(not text or len(text) > 500 for text in out):
+        raise ValueError("a not-covered question must have 1 to 500 characters")
+    if len(out) > MAX_NOT_COVERED:
+        raise ValueError(f"at most {MAX_NOT_COVERED} not-covered questions")
+    return out
 
 
 class FaqEntry(BaseModel):
@@ -66,6 +82,17 @@ class FaqBook(BaseModel):
     default_language: str = Field(pattern=LANG_PATTERN)
     languages: list[str]
     entries: list[FaqEntry]
+    not_covered: list[str] = Field(
+        default_factory=list,
+        description="Customer questions the brand knows no entry answers (any language): a message closer to "
+        "one of them than to the best entry's texts gets no FAQ answer (README, 'Questions the FAQ does not "
+        "cover').",
+    )
+
+    @field_validator("not_covered")
+    @classmethod
+    def _not_covered_valid(cls, value: list[str]) -> list[str]:
+        return tidy_not_covered(value)
 
     @field_validator("entries")
     @classmethod

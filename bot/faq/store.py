@@ -63,6 +63,8 @@ def dumps(book: FaqBook) -> str:
             entry.pop("enabled", None)
         if not entry.get("titles"):
             entry.pop("titles", None)
+    if not data["not_covered"]:
+        data.pop("not_covered")
     body = yaml.dump(data, Dumper=_Dumper, allow_unicode=True, sort_keys=False, width=10_000)
     return HEADER + body
 

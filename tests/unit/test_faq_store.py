@@ -41,6 +41,8 @@ def test_entries_match_the_shared_demo_faq(faq_file: Path) -> None:
         (lambda d: d["entries"][0]["answers"].update(en="  "), "empty answer"),
         (lambda d: d["entries"][0].update(id="Bad Id!"), "String should match pattern"),
         (lambda d: d.pop("brand"), "brand"),
+        (lambda d: d["not_covered"].append("   "), "not-covered question must have 1 to 500"),
+        (lambda d: d["not_covered"].append("x" * 501), "not-covered question must have 1 to 500"),
     ],
 )
 def test_invalid_files_are_rejected_with_the_reason(faq_file: Path, mutation, message: str) -> None:
@@ -60,3 +62,13 @@ def test_answer_falls_back_to_default_language() -> None:
     assert entry.answer_in("fr", "en") == ("fr", "F")
     assert entry.answer_in("ru", "en") == ("en", "E")
     assert entry.answer_in(None, "en") == ("en", "E")
+
+
+def test_not_covered_questions_are_tidied_and_left_out_of_the_file_when_there_are_none(faq_file: Path) -> None:
+    book = store.load(faq_file)
+    assert len(book.not_covered) > 200  # the demo brand's list of shop questions no entry answers
+    tidy = book.model_validate({**book.model_dump(), "not_covered": [" wifi  ada? ", "wifi ada?", "Tea?"]})
+    assert tidy.not_covered == ["wifi ada?", "Tea?"]
+    bare = book.model_copy(update={"not_covered": []})
+    assert "not_covered" not in store.dumps(bare)
+    assert store.parse(store.dumps(bare)) == bare

@@ -31,6 +31,7 @@ def thresholds(settings: CoreSettings) -> Thresholds:
         clarify=settings.clarify_threshold,
         window=settings.clarify_window,
         strict=settings.strict_threshold,
+        not_covered=settings.not_covered_margin,
     )
 
 

@@ -44,6 +44,13 @@ class CoreSettings(BaseSettings):
     clarify_threshold: float = 0.2
     clarify_window: float = 0.5
     strict_threshold: float = 0.6
+    not_covered_margin: float = Field(
+        default=0.1,
+        ge=-1.0,
+        le=2.0,
+        description="No FAQ answer when a message's cosine to the nearest of the FAQ's not-covered questions "
+        "exceeds its cosine to the top entry's best text by more than this (chosen on eval/dev.yml).",
+    )
     # Escalation
     max_failed_answers: int = 2
     transcript_events: int = Field(

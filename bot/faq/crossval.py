@@ -16,7 +16,7 @@ language is reported too. The NLU model never saw the dev queries, so its
 part is out of sample as well.
 
     python -m bot.faq.crossval eval/dev.yml [--weights 3 6 10] [--c 0.3 1 3] [--cache .cache/crossval.pkl]
-        [--nlu .cache/dev_parses.json] [--show-misses]
+        [--nlu .cache/dev_parses.json] [--not-covered 0.05 0.1 2] [--show-misses]
 
 The searches (simulation and dev queries) take most of the time; ``--cache``
 keeps their ranked candidates in a local pickle keyed by the FAQ file, the
@@ -27,6 +27,7 @@ again takes seconds.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import hashlib
 import itertools
 import json
@@ -153,6 +154,12 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--weights", type=float, nargs="+", default=[1.0, 3.0, 6.0, 10.0])
     parser.add_argument("--c", type=float, nargs="+", default=[0.3, 1.0, 3.0])
     parser.add_argument("--folds", type=int, default=4)
+    parser.add_argument(
+        "--not-covered",
+        type=float,
+        nargs="+",
+        help="margins to try for the not-covered questions (default: the setting's; 2 = off)",
+    )
     parser.add_argument("--cache", type=Path, help="pickle of the searches, reused while inputs and code are unchanged")
     parser.add_argument("--nlu", type=Path, help="NLU parses of the queries (bot.nlu.parses): replay the routing too")
     parser.add_argument("--escalation", type=Path, default=Path("config/escalation.yml"))
@@ -173,6 +180,7 @@ def main(argv: list[str]) -> int:
         found, sim_labels = simulate_candidates(book, encoders, weights, cache)
         index = FaqIndex(encoders, weights, cache)
         index.build(book.entries)
+        index.set_not_covered(book.not_covered)
         searches = (found, sim_labels, [index.search(q["text"], 5) for q in queries])
         if args.cache:
             args.cache.parent.mkdir(parents=True, exist_ok=True)
@@ -182,11 +190,14 @@ def main(argv: list[str]) -> int:
     simulated = ([features(f) for f in found], sim_labels)
     routes = nlu_routes(queries, args.nlu, args.escalation) if args.nlu else None
     got: list[str] = []
-    for w, c in itertools.product(args.weights, args.c):
-        got = cross_validate(simulated, queries, ranked, thresholds(settings), w, c, args.folds, routes)
+    margins = args.not_covered or [settings.not_covered_margin]
+    for w, c, margin in itertools.product(args.weights, args.c, margins):
+        t = dataclasses.replace(thresholds(settings), not_covered=margin)
+        got = cross_validate(simulated, queries, ranked, t, w, c, args.folds, routes)
         result = rates(queries, got)
         worst = min(v.get("faq", 0.0) for v in result.values())
-        print(json.dumps({"calibration_weight": w, "c": c, "faq_min": worst, **result}), flush=True)
+        line = {"calibration_weight": w, "c": c, "not_covered": margin, "faq_min": worst, **result}
+        print(json.dumps(line), flush=True)
     if args.show_misses:
         for q, g in zip(queries, got, strict=True):
             right = g == q["expect"] or (

@@ -16,6 +16,13 @@ that the embeddings cannot tell apart ("stop my subscription": how it works
 or cancel; "dicicil": payment methods or instalments) are separated by the
 words the question actually uses.
 
+Questions the brand knows no entry answers (``FaqBook.not_covered``) are
+kept apart from the entries: each candidate's evidence carries
+``not_covered``, how much closer (primary-encoder cosine) the message is to
+the nearest of them than to the candidate's own best text, and the decision
+(:func:`bot.faq.kb.decide`) gives no answer when the top candidate's lead is
+above a margin.
+
 Dense vectors are cached in Redis per encoder, so a restart or an edit
 re-encodes only new texts.
 """
@@ -124,6 +131,8 @@ class FaqIndex:
         self._buffers: dict[str, np.ndarray] = {}  # per encoder, rows with spare capacity
         self._lexical: LexicalIndex | None = None
         self._coverage = TermCoverage([])
+        self._not_covered: tuple[str, ...] = ()
+        self._not_covered_vectors = np.zeros((0, self.encoders[0].dim if self.encoders else 0), dtype=np.float32)
         self.encoded_last_build = 0
         self.build([])
 
@@ -176,6 +185,32 @@ class FaqIndex:
         if moved or removed & set(position):
             vocabularies = self._move_rows(moved, removed, latest, position)
         self._coverage = self._coverage.updated(vocabularies)
+
+    def set_not_covered(self, texts: Sequence[str]) -> int:
+        """Use ``texts`` as the questions no entry answers (cached vectors reused). Returns how many were encoded."""
+        wanted = tuple(dict.fromkeys(texts))
+        if wanted == self._not_covered or not self.encoders:
+            return 0
+        encoder = self.encoders[0]
+        if wanted:
+            vectors, encoded = self._vectors(encoder, [expand(t) for t in wanted])
+        else:
+            vectors, encoded = np.zeros((0, encoder.dim), dtype=np.float32), 0
+        self._not_covered, self._not_covered_vectors = wanted, vectors
+        return encoded
+
+    def nearest_not_covered(self, text: str) -> tuple[str, float] | None:
+        """The not-covered question closest to ``text`` and its cosine (primary encoder), or None."""
+        if not len(self._not_covered_vectors):
+            return None
+        sims = self._not_covered_vectors @ self.query_vector(self.encoders[0], expand(text))
+        best = int(np.argmax(sims))
+        return self._not_covered[best], float(sims[best])
+
+    @property
+    def not_covered(self) -> tuple[str, ...]:
+        """The questions no entry answers, as last set."""
+        return self._not_covered
 
     def _same_rows(self, entry: FaqEntry, position: dict[str, int]) -> bool:
         """True if the entry is indexed with exactly these texts (e.g. only its answers changed)."""
@@ -266,25 +301,30 @@ class FaqIndex:
         self.query_vectors_encoded += 1
         return encoder.encode_one(text)
 
-    def _component_scores(self, text: str) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    def _component_scores(self, text: str) -> tuple[dict[str, np.ndarray], np.ndarray, float | None]:
+        """Per component, entry scores; the primary encoder's row cosines; the best not-covered cosine (or None)."""
         n = len(self._ids)
         scores: dict[str, np.ndarray] = {}
         primary_rows = np.zeros(len(self._texts), dtype=np.float32)
+        not_covered = None
         query = expand(text)
         for i, encoder in enumerate(self.encoders):
-            rows = self._dense[encoder.name] @ self.query_vector(encoder, query)
+            vector = self.query_vector(encoder, query)
+            rows = self._dense[encoder.name] @ vector
             if i == 0:
                 primary_rows = rows
+                if len(self._not_covered_vectors):
+                    not_covered = float((self._not_covered_vectors @ vector).max())
             scores[encoder.name] = top2_mean(rows, self._owner, n)
         if self._lexical is not None and len(self._lexical):
             scores["lexical"] = top2_mean(self._lexical.scores(text), self._owner, n)
-        return scores, primary_rows
+        return scores, primary_rows, not_covered
 
     def search(self, text: str, k: int = 5) -> list[Candidate]:
         """Top ``k`` entries for a query, best first."""
         if not self._ids:
             return []
-        scores, primary_rows = self._component_scores(text)
+        scores, primary_rows, not_covered = self._component_scores(text)
         weights = {**self.weights.dense, "lexical": self.weights.lexical}
         total = sum(weights.get(name, 0.0) for name in scores) or 1.0
         combined = np.zeros(len(self._ids), dtype=np.float64)
@@ -303,5 +343,8 @@ class FaqIndex:
             rows = np.flatnonzero(self._owner == i)
             row = int(rows[np.argmax(primary_rows[rows])])
             parts = {name: round(float(s[i]), 4) for name, s in scores.items()}
-            out.append(Candidate(self._ids[i], adjusted[j], self._texts[row], parts, evidence[j].as_dict()))
+            facts = evidence[j].as_dict()
+            if not_covered is not None:  # how much closer to a known uncovered question than to this entry
+                facts["not_covered"] = round(not_covered - float(primary_rows[row]), 4)
+            out.append(Candidate(self._ids[i], adjusted[j], self._texts[row], parts, facts))
         return out

@@ -50,13 +50,17 @@ class Thresholds:
 
     ``answer``, ``clarify`` and ``strict`` are verifier probabilities (that
     the top entry answers the message); ``window`` is in combined z-score
-    units: entries that close to the top are offered as choices.
+    units: entries that close to the top are offered as choices;
+    ``not_covered`` is in cosine: a message closer by more than this to one of
+    the FAQ's not-covered questions than to the top entry's best text gets
+    no answer.
     """
 
     answer: float
     clarify: float
     window: float
     strict: float
+    not_covered: float = 0.1
 
 
 @dataclass(frozen=True)
@@ -86,11 +90,16 @@ def decide(
         strict: The message did not look like a question for the FAQ (out of
             scope by NLU): answer only when very sure, never offer choices.
         max_choices: At most this many entries are offered.
+
+    A message closer to one of the FAQ's not-covered questions than to the top
+    entry (its ``not_covered`` evidence above ``t.not_covered``) gets nothing.
     """
     if not candidates:
         return Decision(DecisionKind.NONE)
     ranked = list(candidates)
     top = candidates[0]
+    if top.evidence.get("not_covered", -1.0) > t.not_covered:
+        return Decision(DecisionKind.NONE, [top], confidence, ranked)
     if strict:
         kind = DecisionKind.ANSWER if confidence >= t.strict else DecisionKind.NONE
         return Decision(kind, [top], confidence, ranked)
@@ -105,6 +114,8 @@ def decide(
 #: changes remembered for incremental refreshes; a process further behind rebuilds in full
 CHANGES_KEPT = 1000
 ALL_ENTRIES = "*"
+#: the change id of an edit of the not-covered questions (no entry changed; they travel in the meta)
+NOT_COVERED_CHANGE = "~not_covered"
 
 # KEYS: version, changes, channel. ARGV: changes kept, then the changed entry ids ("*": all).
 _BUMP = """
@@ -140,6 +151,7 @@ def book_of(meta: dict[str, Any], entries: dict[str, FaqEntry]) -> FaqBook:
         default_language=meta["default_language"],
         languages=meta["languages"],
         entries=[entries[i] for i in order],
+        not_covered=meta.get("not_covered", []),
     )
 
 
@@ -216,6 +228,7 @@ class KnowledgeBase:
             "languages": book.languages,
             "version": book.version,
             "order": [e.id for e in book.entries],
+            "not_covered": book.not_covered,
         }
         pipe = self._redis.pipeline(transaction=True)
         pipe.delete(self._keys.faq_entries)
@@ -289,6 +302,7 @@ class KnowledgeBase:
                 entries = {e.id: e for e in self._book.entries if e.id not in ids} | found
                 book = book_of(meta, entries)
                 self.index.update(list(found.values()), ids - set(found))
+            self.index.set_not_covered(book.not_covered)  # read with the meta, re-encoded only if new
             self._book, self._version = book, current
             self.last_refresh = None if ids is None else sorted(ids)
             log.info(

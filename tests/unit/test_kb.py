@@ -69,8 +69,27 @@ def test_disabled_entries_are_not_searched(redis: Redis, keys: Keys, faq_file: P
     assert all(c.entry_id != "order_tracking" for c in kb.search("How can I track my order?"))
 
 
-def c(entry_id: str, score: float) -> Candidate:
-    return Candidate(entry_id, score, "")
+def test_a_question_marked_not_covered_gets_no_answer_in_every_process(
+    redis: Redis, keys: Keys, faq_file: Path
+) -> None:
+    kb = make_kb(redis, keys)
+    kb.seed_from_file(faq_file)
+    other_process = make_kb(redis, keys)
+    question = "Can I pay for my gift card with cash at the roastery?"
+    before = other_process.ask(question)
+    assert before.kind is not DecisionKind.NONE and before.best is not None
+    assert before.best.evidence["not_covered"] < T.not_covered  # the demo list has nothing this close
+    book = kb.book.model_copy(deep=True)
+    book.not_covered.append("Can I pay for a gift card in cash at the roastery?")
+    kb.replace_all(book)
+    after = other_process.ask(question)
+    assert after.kind is DecisionKind.NONE
+    assert after.ranked[0].evidence["not_covered"] > T.not_covered
+    assert other_process.index.not_covered[-1] == "Can I pay for a gift card in cash at the roastery?"
+
+
+def c(entry_id: str, score: float, not_covered: float | None = None) -> Candidate:
+    return Candidate(entry_id, score, "", {}, {} if not_covered is None else {"not_covered": not_covered})
 
 
 @pytest.mark.parametrize(
@@ -83,6 +102,10 @@ def c(entry_id: str, score: float) -> Candidate:
         ([c("a", 4.0), c("b", 2.0)], 0.7, True, DecisionKind.NONE, ["a"]),
         ([c("a", 5.0), c("b", 2.0)], 0.95, True, DecisionKind.ANSWER, ["a"]),
         ([], 0.0, False, DecisionKind.NONE, []),
+        ([c("a", 4.0, not_covered=0.05), c("b", 2.0)], 0.9, False, DecisionKind.ANSWER, ["a"]),
+        ([c("a", 4.0, not_covered=0.15), c("b", 2.0)], 0.9, False, DecisionKind.NONE, ["a"]),
+        ([c("a", 3.0, not_covered=0.15), c("b", 2.9)], 0.4, False, DecisionKind.NONE, ["a"]),
+        ([c("a", 5.0, not_covered=0.15), c("b", 2.0)], 0.95, True, DecisionKind.NONE, ["a"]),
     ],
 )
 def test_decisions(cands: list[Candidate], confidence: float, strict: bool, kind: DecisionKind, ids: list[str]) -> None:

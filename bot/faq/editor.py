@@ -16,6 +16,7 @@ any other brand finds nothing (:class:`bot.errors.NotFoundError`).
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Callable
 from typing import Any
@@ -35,11 +36,15 @@ from bot.faq.editor_models import (
     EntryPatch,
     HistoryRecord,
     ImportReport,
+    NotCoveredChange,
+    NotCoveredList,
     SaveResult,
 )
-from bot.faq.kb import ALL_ENTRIES, bump_version
-from bot.faq.models import FaqEntry
+from bot.faq.kb import ALL_ENTRIES, NOT_COVERED_CHANGE, bump_version
+from bot.faq.models import FaqEntry, tidy_not_covered
 from bot.faq.records import FaqRecords, entry_from, queue_change, text_of
+
+log = logging.getLogger(__name__)
 
 MAX_RETRIES = 50
 #: an import changing more entries than this makes every process rebuild its index at once
@@ -119,6 +124,55 @@ class FaqEditor(FaqRecords):
                 except WatchError:
                     continue
         raise ConflictError("the FAQ is changing too fast; try again", entry_id=entry_id)
+
+    # -------------------------------------------------------------- not covered
+    def not_covered(self, brand: str) -> NotCoveredList:
+        """The questions no entry answers, as stored now."""
+        self.scope(brand)
+        with self._redis.pipeline(transaction=True) as pipe:
+            pipe.get(self._keys.faq_meta)
+            pipe.get(self._keys.faq_version)
+            raw, version = pipe.execute()
+        meta = json.loads(raw) if raw else self.meta()
+        return NotCoveredList(questions=meta.get("not_covered", []), faq_version=int(version or 0))
+
+    def change_not_covered(self, brand: str, actor: str, change: NotCoveredChange) -> NotCoveredList:
+        """Add and remove not-covered questions in one transaction; every process applies it within moments.
+
+        Raises:
+            InvalidInputError: The list would exceed :data:`bot.faq.models.MAX_NOT_COVERED` questions.
+        """
+        self.scope(brand)
+        self.meta()
+        k = self._keys
+        for _ in range(MAX_RETRIES):
+            with self._redis.pipeline(transaction=True) as pipe:
+                try:
+                    pipe.watch(k.faq_meta)
+                    meta = json.loads(pipe.get(k.faq_meta) or "null")  # type: ignore[arg-type]
+                    if meta is None:
+                        raise NotFoundError("the FAQ is empty: nothing was imported yet")
+                    old = list(meta.get("not_covered", []))
+                    gone = set(tidy_not_covered(change.remove))
+                    try:
+                        new = tidy_not_covered([t for t in old if t not in gone] + change.add)
+                    except ValueError as exc:
+                        raise InvalidInputError(str(exc)) from exc
+                    if new == old:
+                        return self.not_covered(brand)
+                    meta["not_covered"] = new
+                    pipe.multi()
+                    pipe.set(k.faq_meta, json.dumps(meta))
+                    bump_version(self._redis, pipe, k, [NOT_COVERED_CHANGE])
+                    version = int(pipe.execute()[-1])
+                    log.info(
+                        "faq not-covered questions changed",
+                        extra={"by": actor, "added": len(set(new) - set(old)), "removed": len(set(old) - set(new))},
+                    )
+                    return NotCoveredList(questions=new, faq_version=version)
+                except WatchError:
+                    continue
+        raise ConflictError("the FAQ is changing too fast; try again")
 
     def _write(
         self,

@@ -214,6 +214,9 @@ class TryCandidate(BaseModel):
     score: float = Field(description="combined z-score")
     matched: str = Field(description="the entry's text closest to the message")
     components: dict[str, float]
+    evidence: dict[str, float] = Field(
+        default_factory=dict, description="term coverage and the not-covered lead (README, 'FAQ retrieval')"
+    )
 
 
 class TryResult(BaseModel):
@@ -227,6 +230,14 @@ class TryResult(BaseModel):
     choices: list[str] = Field(description="entries offered as buttons (clarify)")
     probability: float = Field(description="verifier probability that the top entry answers it")
     candidates: list[TryCandidate] = Field(description="the top entry and the runners-up")
+    not_covered: str | None = Field(
+        default=None, description="the FAQ's not-covered question closest to the message (none when the list is empty)"
+    )
+    not_covered_lead: float | None = Field(
+        default=None,
+        description="how much closer (cosine) the message is to that question than to the top entry's best text; "
+        "above the margin (DMDESK_NOT_COVERED_MARGIN) the bot gives no answer",
+    )
     faq_version: int
 
 
@@ -248,3 +259,22 @@ class ImportReport(BaseModel):
     deleted: list[str]
     unchanged: int
     faq_version: int | None = None
+
+
+NotCoveredText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+
+
+class NotCoveredList(BaseModel):
+    """Customer questions the brand knows no entry answers (README, "Questions the FAQ does not cover")."""
+
+    questions: list[str]
+    faq_version: int = Field(description="The FAQ version this list was read at.")
+
+
+class NotCoveredChange(BaseModel):
+    """Questions to add to and remove from the not-covered list (exact texts; adding one twice keeps one)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    add: list[NotCoveredText] = Field(default_factory=list, max_length=500)
+    remove: list[NotCoveredText] = Field(default_factory=list, max_length=500)

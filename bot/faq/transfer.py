@@ -228,7 +228,9 @@ def import_faq(
             errors = [RowError(row=0, column="brand", message=f"the file is for {book.brand}, not {current.brand}")]
         entries = book.entries if book is not None else []
         if book is not None:
-            meta = {k: getattr(book, k) for k in ("brand", "default_language", "languages", "version")}
+            fields = ["brand", "default_language", "languages", "version"]
+            fields += ["not_covered"] if "not_covered" in book.model_fields_set else []  # else the list is kept
+            meta = {k: getattr(book, k) for k in fields}
         delete_missing = True
     else:
         rows, errors = parse_csv(content)

@@ -44,9 +44,13 @@ def try_message(kb: KnowledgeBase, text: str, language: str | None = None, stric
                 score=round(cand.score, 4),
                 matched=cand.matched,
                 components=cand.components,
+                evidence=cand.evidence,
             )
         )
     answered = decision.kind is DecisionKind.ANSWER and turn.text is not None
+    with kb.lock:
+        nearest = kb.index.nearest_not_covered(text)
+    lead = decision.ranked[0].evidence.get("not_covered") if decision.ranked else None
     return TryResult(
         decision=decision.kind.value,
         outcome=turn.outcome.value,
@@ -56,5 +60,7 @@ def try_message(kb: KnowledgeBase, text: str, language: str | None = None, stric
         choices=[c.entry_id for c in decision.candidates] if decision.kind is DecisionKind.CLARIFY else [],
         probability=round(decision.confidence, 4),
         candidates=candidates,
+        not_covered=nearest[0] if nearest else None,
+        not_covered_lead=lead,
         faq_version=kb.current_version(),
     )

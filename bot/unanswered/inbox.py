@@ -23,7 +23,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from bot.faq.editor import FaqEditor
-from bot.faq.editor_models import EntryCreate
+from bot.faq.editor_models import EntryCreate, NotCoveredChange
 from bot.faq.kb import DecisionKind, KnowledgeBase
 from bot.unanswered.models import (
     ActionResult,
@@ -187,13 +187,19 @@ class UnansweredInbox:
         self._kb().refresh()
         return self._after_change(brand, group, saved.entry.id, saved.entry.version)
 
-    def dismiss(self, brand: str, ids: list[str], actor: str) -> int:
+    def dismiss(self, brand: str, ids: list[str], actor: str, not_covered: bool = False) -> int:
         """Take messages out of the inbox; returns how many were open.
+
+        With ``not_covered``, their texts also join the FAQ's not-covered questions first.
 
         Raises:
             NotFoundError: An id is not in the brand's inbox.
         """
         items = [self.store.get(brand, i) for i in ids]
+        if not_covered:
+            texts = [i.text[:500] for i in items if i.text.strip()]
+            self._editor().change_not_covered(brand, actor, NotCoveredChange(add=texts))
+            self._kb().refresh()
         now = time.time()
         closed = [
             i.model_copy(update={"status": ItemStatus.DISMISSED, "closed_at": now, "closed_by": actor})

@@ -87,6 +87,11 @@ class Dismiss(BaseModel):
     """Messages to take out of the inbox (not questions for the FAQ)."""
 
     ids: list[str] = Field(min_length=1, max_length=500)
+    not_covered: bool = Field(
+        default=False,
+        description="Also add the messages to the FAQ's not-covered questions: shop questions no entry answers, "
+        "so that similar messages get no FAQ answer.",
+    )
 
 
 class ActionResult(BaseModel):

@@ -50,6 +50,25 @@ def test_a_yaml_import_replaces_the_faq_and_records_history(editor: FaqEditor, f
     assert caught.value.report.errors[0].column == "brand"
 
 
+def test_a_yaml_import_sets_the_not_covered_questions_only_when_the_file_has_them(
+    editor: FaqEditor,  # noqa: F811
+    faq_file: Path,
+) -> None:
+    book = store.load(faq_file)
+    assert editor.not_covered(BRAND).questions == book.not_covered
+    mine = book.model_copy(update={"not_covered": ["is there wifi?", "do you sell tea?"]})
+    transfer.import_faq(editor, BRAND, "ana", ImportFormat.YAML, store.dumps(mine))
+    assert editor.not_covered(BRAND).questions == ["is there wifi?", "do you sell tea?"]
+    assert editor.book(BRAND).not_covered == ["is there wifi?", "do you sell tea?"]
+    older = store.dumps(book.model_copy(update={"not_covered": []}))  # a file from before the list
+    assert "not_covered" not in older
+    transfer.import_faq(editor, BRAND, "ana", ImportFormat.YAML, older)
+    assert editor.not_covered(BRAND).questions == ["is there wifi?", "do you sell tea?"]  # kept
+    emptied = older + "not_covered: []\n"
+    transfer.import_faq(editor, BRAND, "ana", ImportFormat.YAML, emptied)
+    assert editor.not_covered(BRAND).questions == []
+
+
 def test_yaml_errors_name_the_entry_and_field(editor: FaqEditor, faq_file: Path) -> None:  # noqa: F811
     text = faq_file.read_text(encoding="utf-8").replace("- id: order_tracking\n", "- id: Order Tracking!\n", 1)
     with pytest.raises(FaqImportError) as caught:

@@ -138,6 +138,8 @@ def test_unknown_records_are_404(client: TestClient, rina: dict[str, str]) -> No
         ("POST", "/api/training/models/restore"),
         ("GET", "/api/unanswered"),
         ("POST", "/api/unanswered/dismiss"),
+        ("GET", "/api/staff/faq/not-covered"),
+        ("POST", "/api/staff/faq/not-covered"),
     ],
 )
 def test_roles_and_sessions(client: TestClient, method: str, path: str) -> None:

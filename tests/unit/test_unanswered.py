@@ -144,3 +144,43 @@ def test_dismiss_bad_input_and_brands(client: TestClient, inbox_items: list[Unan
     assert client.post("/api/unanswered/dismiss", json={"ids": [parking]}, headers=rina).json() == {"dismissed": 1}
     texts = [g["text"] for g in client.get("/api/unanswered", headers=rina).json()["groups"]]
     assert PARKING not in texts and len(texts) == 2
+
+
+def test_a_message_dismissed_as_not_covered_gets_no_answer_until_staff_remove_it(
+    client: TestClient, redis: Redis, keys: Keys
+) -> None:
+    rina, spy = session(client, BRAND, "rina"), session(client, "otherbrand", "spy")
+    question = "Can I pay for a gift card in cash at the roastery?"
+    before = client.post("/api/staff/faq/try", json={"text": question}, headers=rina).json()
+    assert before["decision"] != "none" and before["candidates"][0]["entry_id"] == "gift_cards"
+    assert before["not_covered_lead"] < 0.1 and before["not_covered"]  # the demo list has nothing this close
+    item = UnansweredStore(redis, keys).record(BRAND, question, "en", MissKind.CLARIFY, "dev:1", ["gift_cards"])
+    assert item is not None
+    body = {"ids": [item.id], "not_covered": True}
+    assert client.post("/api/unanswered/dismiss", json=body, headers=spy).status_code == 404
+    assert client.post("/api/unanswered/dismiss", json=body, headers=rina).json() == {"dismissed": 1}
+    listed = client.get("/api/staff/faq/not-covered", headers=rina).json()
+    assert listed["questions"][-1] == question and listed["faq_version"] >= 2
+    after = client.post("/api/staff/faq/try", json={"text": question}, headers=rina).json()
+    assert after["decision"] == "none" and after["not_covered"] == question and after["not_covered_lead"] > 0.1
+    assert after["candidates"][0]["evidence"]["not_covered"] == after["not_covered_lead"]
+    removed = client.post("/api/staff/faq/not-covered", json={"remove": [f"  {question} "]}, headers=rina).json()
+    assert question not in removed["questions"] and len(removed["questions"]) == len(listed["questions"]) - 1
+    again = client.post("/api/staff/faq/try", json={"text": question}, headers=rina).json()
+    assert again["decision"] == before["decision"] and again["not_covered_lead"] == before["not_covered_lead"]
+    same = client.post("/api/staff/faq/not-covered", json={"add": [], "remove": ["no such question"]}, headers=rina)
+    assert same.json()["faq_version"] == removed["faq_version"]  # nothing changed: no new FAQ version
+
+
+def test_not_covered_questions_need_an_editor_and_valid_texts(client: TestClient) -> None:
+    assert client.get("/api/staff/faq/not-covered").status_code == 401
+    assert client.post("/api/staff/faq/not-covered", json={"add": ["wifi?"]}).status_code == 401
+    rina, spy = session(client, BRAND, "rina"), session(client, "otherbrand", "spy")
+    assert client.get("/api/staff/faq/not-covered", headers=spy).status_code == 404
+    assert client.post("/api/staff/faq/not-covered", json={"add": ["wifi?"]}, headers=spy).status_code == 404
+    for bad in [{"add": [""]}, {"add": ["x" * 501]}, {"add": "wifi?"}, {"add": ["wifi?"] * 501}, {"other": []}]:
+        assert client.post("/api/staff/faq/not-covered", json=bad, headers=rina).status_code == 422, bad
+    added = client.post(
+        "/api/staff/faq/not-covered", json={"add": ["wifi  gratis ada?", "wifi gratis ada?"]}, headers=rina
+    )
+    assert added.status_code == 200 and added.json()["questions"].count("wifi gratis ada?") == 1

@@ -1,4 +1,4 @@
-"""Staff API: FAQ "try it", completeness per language, import and export (editors and admins)."""
+"""Staff API: FAQ "try it", completeness per language, not-covered questions, import and export (editors, admins)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,14 @@ from pydantic import BaseModel, Field
 from bot.api.agent_deps import AgentsDep, EditorAccount, errors
 from bot.api.faq_deps import FaqEditorDep, ImportErrorBody
 from bot.faq import transfer
-from bot.faq.editor_models import Completeness, ImportReport, TryRequest, TryResult
+from bot.faq.editor_models import (
+    Completeness,
+    ImportReport,
+    NotCoveredChange,
+    NotCoveredList,
+    TryRequest,
+    TryResult,
+)
 from bot.faq.transfer import ImportFormat
 from bot.faq.tryit import try_message
 
@@ -45,6 +52,28 @@ async def try_it(body: TryRequest, account: EditorAccount, faq: FaqEditorDep, ag
 async def completeness(account: EditorAccount, faq: FaqEditorDep) -> Completeness:
     """For each of the brand's languages, how many entries answer in it and which do not."""
     return await asyncio.to_thread(faq.completeness, account.brand)
+
+
+@router.get(
+    "/not-covered",
+    response_model=NotCoveredList,
+    summary="Questions the FAQ does not cover",
+    responses=errors(404),
+)
+async def not_covered(account: EditorAccount, faq: FaqEditorDep) -> NotCoveredList:
+    """Customer questions no entry answers: a message closer to one of them than to the best entry gets no answer."""
+    return await asyncio.to_thread(faq.not_covered, account.brand)
+
+
+@router.post(
+    "/not-covered",
+    response_model=NotCoveredList,
+    summary="Add or remove questions the FAQ does not cover",
+    responses=errors(404, 409, 422),
+)
+async def change_not_covered(body: NotCoveredChange, account: EditorAccount, faq: FaqEditorDep) -> NotCoveredList:
+    """One transaction; the bot applies it within moments, with no retraining."""
+    return await asyncio.to_thread(faq.change_not_covered, account.brand, account.username, body)
 
 
 @router.get(

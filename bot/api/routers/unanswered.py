@@ -56,5 +56,9 @@ async def new_entry(item_id: ItemId, body: EntryCreate, account: EditorAccount, 
     "/dismiss", response_model=dict[str, int], summary="Take messages out of the inbox", responses=errors(404, 422)
 )
 async def dismiss(body: Dismiss, account: EditorAccount, training: TrainingDep) -> dict[str, int]:
-    """For messages that are no FAQ question (spam, thanks)."""
-    return {"dismissed": await asyncio.to_thread(training.inbox.dismiss, account.brand, body.ids, account.username)}
+    """For messages that are no FAQ question (spam, thanks); with ``not_covered``, for shop questions no entry
+    answers, which also join the FAQ's not-covered questions."""
+    dismissed = await asyncio.to_thread(
+        training.inbox.dismiss, account.brand, body.ids, account.username, body.not_covered
+    )
+    return {"dismissed": dismissed}

@@ -11,6 +11,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
+from redis import Redis
 
 from bot.agents.models import AccountCreate, AccountUpdate, Role
 from bot.api.agent_deps import SESSION_COOKIE
@@ -148,3 +149,46 @@ def test_the_console_page_embeds_what_its_script_needs_and_nothing_secret(client
     assert config["teams"] == [] and config["channels"] == ["dev", "messenger", "instagram"]
     assert "scrypt" not in page.text and token not in page.text and "password" not in raw
     assert '<script src="/static/console.js?v=' in page.text and "<script>" not in page.text  # no inline script
+
+
+def seed_faq(redis: Redis, keys: Keys, not_covered: list[str]) -> None:
+    """An FAQ without entries in the test prefix, as ``KnowledgeBase.replace_all`` stores one (no knowledge base
+    is built: this app's would follow the environment's Redis settings, not the test's)."""
+    meta = {"brand": "kopiku", "default_language": "en", "languages": ["en", "id"], "version": 1, "order": []}
+    redis.set(keys.faq_meta, json.dumps({**meta, "not_covered": not_covered}))
+    redis.set(keys.faq_version, 7)
+
+
+NOT_COVERED = ["ada wifi gratis di toko kak?", "</script><script>alert('x')</script> parking?"]
+
+
+def test_the_not_covered_page_is_for_editors(client: TestClient, redis: Redis, keys: Keys) -> None:
+    seed_faq(redis, keys, NOT_COVERED)
+    anonymous = client.get("/staff/faq/not-covered", follow_redirects=False)
+    assert anonymous.status_code == 303
+    assert anonymous.headers["location"] == "/login?next=%2Fstaff%2Ffaq%2Fnot-covered"
+    log_in(client, "ana")
+    forbidden = client.get("/staff/faq/not-covered", follow_redirects=False)
+    assert forbidden.status_code == 403 and "needs the editor role" in forbidden.text
+    assert "wifi" not in forbidden.text
+    log_in(client, "eddy")
+    page = client.get("/staff/faq/not-covered", follow_redirects=False)
+    assert page.status_code == 200 and "text/html" in page.headers["content-type"]
+    assert "script-src 'self'" in page.headers["content-security-policy"]
+    raw = page.text.split('<script type="application/json" id="nc-data">', 1)[1].split("</script>", 1)[0]
+    assert json.loads(raw) == {"questions": NOT_COVERED, "faq_version": 7}  # the tag cannot be closed early
+    assert f'<script src="{asset("not_covered.js")}"></script>' in page.text and "<script>" not in page.text
+    assert 'id="nc-filter"' in page.text and 'id="nc-add-text"' in page.text
+    assert "gets no FAQ answer instead of a wrong one" in " ".join(page.text.split())  # what the list does
+    assert '<a href="/staff/faq" class="active" aria-current="page">FAQ</a>' in page.text
+
+
+def test_the_faq_list_links_the_not_covered_page_with_its_count(client: TestClient, redis: Redis, keys: Keys) -> None:
+    seed_faq(redis, keys, NOT_COVERED)
+    log_in(client, "eddy")
+    page = client.get("/staff/faq")
+    assert page.status_code == 200
+    link = page.text.split('id="faq-not-covered"', 1)[1].split("</a>", 1)[0]
+    assert link.endswith(">Not covered (2)")
+    assert 'href="/staff/faq/not-covered" id="faq-not-covered"' in page.text
+    assert 'data-not-covered-margin="0.1"' in page.text  # Try it tells when the lead is why there is no answer

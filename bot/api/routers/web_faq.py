@@ -1,8 +1,10 @@
-"""FAQ editor pages (editors and admins): list and search, edit form, history, try it, import/export.
+"""FAQ editor pages (editors and admins): list and search, edit form, history, try it, import/export,
+the questions the FAQ does not cover.
 
 Pages are rendered from the FAQ editing service (``bot/faq/editor.py``);
 saving, deleting, rolling back, trying and importing go through the JSON API
-(``/api/staff/faq``) from ``/static/faq.js`` with the session's Bearer token.
+(``/api/staff/faq``) from ``/static/faq.js`` with the session's Bearer token;
+adding and removing not-covered questions from ``/static/not_covered.js``.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import HTMLResponse
 
+from bot.api.deps import ServicesDep
 from bot.api.faq_deps import FaqEditorDep
 from bot.api.web_deps import EditorPage
 from bot.errors import NotFoundError
@@ -73,6 +76,7 @@ async def faq_list(
     request: Request,
     account: EditorPage,
     faq: FaqEditorDep,
+    services: ServicesDep,
     q: Annotated[str | None, Query(max_length=200)] = None,
     topic: Annotated[str | None, Query(max_length=40)] = None,
     enabled: Annotated[str | None, Query(pattern=r"^(|true|false)$")] = None,
@@ -85,6 +89,7 @@ async def faq_list(
     )
     everything = await asyncio.to_thread(faq.publics, account.brand)
     completeness = await asyncio.to_thread(faq.completeness, account.brand)
+    not_covered = await asyncio.to_thread(faq.not_covered, account.brand)
     filters = {"q": q or "", "topic": topic or "", "enabled": enabled or "", "missing": missing or ""}
     return render(
         request,
@@ -95,6 +100,8 @@ async def faq_list(
         topics=sorted({e.topic for e in everything}),
         completeness=completeness,
         filters=filters,
+        not_covered=len(not_covered.questions),
+        margin=services.settings.not_covered_margin,
     )
 
 
@@ -116,6 +123,22 @@ async def faq_new(request: Request, account: EditorPage, faq: FaqEditorDep) -> H
         languages=completeness.languages,
         default_language=completeness.default_language,
         updated_by=None,
+    )
+
+
+# before /staff/faq/{entry_id}, which would take "not-covered" as an (invalid) entry id
+@router.get("/staff/faq/not-covered", response_class=HTMLResponse)
+async def faq_not_covered(
+    request: Request, account: EditorPage, faq: FaqEditorDep, services: ServicesDep
+) -> HTMLResponse:
+    """The questions no entry answers (a filter, add, remove); the list is handed to the page's script."""
+    listed = await asyncio.to_thread(faq.not_covered, account.brand)
+    return render(
+        request,
+        "faq/not_covered.html",
+        account,
+        listed=listed.model_dump(),
+        margin=services.settings.not_covered_margin,
     )
 
 

@@ -26,9 +26,33 @@
   }
 
   // ------------------------------------------------------------------ list page
+  /** "name 0.12 · name 3": two decimals (counts as they are with ``counts``). */
+  function numbers(values, counts) {
+    return Object.keys(values || {}).map(function (k) {
+      const v = values[k];
+      return k + " " + (typeof v !== "number" ? String(v) : counts && Number.isInteger(v) ? String(v) : v.toFixed(2));
+    }).join(" · ");
+  }
+
+  /** The closest not-covered question and the lead; above the margin, that is why the bot gives no answer. */
+  function notCoveredNote(r, margin) {
+    if (!r.not_covered) return null;
+    const lead = typeof r.not_covered_lead === "number" ? r.not_covered_lead : null;
+    const decisive = lead !== null && lead > margin;
+    return el("div", { class: "not-covered" + (decisive ? " decisive" : ""), id: "try-not-covered" },
+      el("p", null, "Closest not-covered question: ", el("q", { id: "try-not-covered-text" }, r.not_covered),
+        el("span", { class: "muted" }, " · lead " + (lead === null ? "—" : lead.toFixed(3)) +
+          " (how much closer the message is to it than to the top entry)")),
+      el("p", { id: "try-not-covered-why" }, decisive
+        ? "The lead is above " + margin + ": the message is closer to this not-covered question than to the best FAQ entry, so the bot gives no FAQ answer."
+        : "The lead is not above " + margin + ": this question does not keep the bot from answering."),
+      el("p", { class: "muted" }, el("a", { href: "/staff/faq/not-covered" }, "Questions the FAQ does not cover")));
+  }
+
   function initTry() {
     const form = byId("try-form");
     if (!form) return;
+    const margin = parseFloat(form.dataset.notCoveredMargin);
     form.addEventListener("submit", async function (event) {
       event.preventDefault();
       const box = byId("try-result");
@@ -36,20 +60,22 @@
       if (byId("try-language").value) body.language = byId("try-language").value;
       try {
         const r = await dmdesk.api("POST", API + "/try", body);
-        box.replaceChildren(
+        dmdesk.fill(box,
           el("p", null,
             el("span", { class: "badge " + (r.decision === "answer" ? "ok" : r.decision === "clarify" ? "warn" : "danger"), id: "try-decision" }, r.decision),
             " ", r.entry_id ? el("a", { href: "/staff/faq/" + r.entry_id, id: "try-entry" }, r.entry_id) : null,
             el("span", { class: "muted" }, " · probability " + r.probability.toFixed(2) + " · reply in " + r.language + " · FAQ v" + r.faq_version)),
           r.reply ? el("blockquote", { id: "try-reply", class: "pre" }, r.reply) : null,
           r.choices.length ? el("p", null, "Offered as choices: " + r.choices.join(", ")) : null,
+          notCoveredNote(r, isNaN(margin) ? 0.1 : margin),
           el("table", { class: "candidates" },
             el("thead", null, el("tr", null, el("th", null, "Entry"), el("th", null, "Score"), el("th", null, "Closest text"), el("th", null, "Components"))),
             el("tbody", null, r.candidates.map(function (c) {
-              const parts = Object.keys(c.components).map(function (k) { return k + " " + c.components[k].toFixed(2); }).join(" · ");
+              const evidence = numbers(c.evidence, true);
               return el("tr", { dataset: { entry: c.entry_id } },
                 el("td", null, el("a", { href: "/staff/faq/" + c.entry_id }, c.entry_id), el("div", { class: "muted" }, c.question)),
-                el("td", null, c.score.toFixed(2)), el("td", null, c.matched), el("td", { class: "muted" }, parts));
+                el("td", null, c.score.toFixed(2)), el("td", null, c.matched),
+                el("td", { class: "muted" }, numbers(c.components), evidence ? el("div", { class: "evidence" }, "evidence: " + evidence) : null));
             }))));
         box.hidden = false;
       } catch (error) {
@@ -70,7 +96,7 @@
       const body = { format: format, content: await file.text(), dry_run: byId("import-dry").checked, delete_missing: byId("import-delete").checked };
       try {
         const r = await dmdesk.api("POST", API + "/import", body);
-        out.replaceChildren(el("p", { class: "import-report", id: "import-report" },
+        dmdesk.fill(out, el("p", { class: "import-report", id: "import-report" },
           (r.applied ? "Applied (FAQ v" + r.faq_version + "): " : "Dry run, nothing applied: ") +
           r.created.length + " created, " + r.updated.length + " updated, " + r.deleted.length + " deleted, " + r.unchanged + " unchanged."),
           r.updated.length ? el("p", { class: "muted" }, "Updated: " + r.updated.join(", ")) : null,

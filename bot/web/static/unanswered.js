@@ -1,4 +1,5 @@
-/* Unanswered inbox: groups of similar messages; add one as an FAQ alternative, start an entry, or dismiss. */
+/* Unanswered inbox: groups of similar messages; add one as an FAQ alternative, start an entry, dismiss, or
+ * dismiss as not covered (the texts join the FAQ's not-covered questions: similar messages get no FAQ answer). */
 (function () {
   "use strict";
   const api = dmdesk.api, el = dmdesk.el, toast = dmdesk.toast;
@@ -54,12 +55,23 @@
     });
     const start = el("button", { type: "button", class: "btn small" }, "Start a new entry");
     start.addEventListener("click", function () { form.hidden = !form.hidden; });
-    const dismiss = el("button", { type: "button", class: "btn small danger" }, "Dismiss");
+    const ids = g.members.map(function (m) { return m.id; });
+    const dismiss = el("button", { type: "button", class: "btn small danger dismiss" }, "Dismiss");
     dismiss.addEventListener("click", async function () {
       try {
-        await api("POST", "/api/unanswered/dismiss", { ids: g.members.map(function (m) { return m.id; }) });
+        await api("POST", "/api/unanswered/dismiss", { ids: ids });
         await load();
       } catch (error) { toast(error.message, "error"); }
+    });
+    const notCovered = el("button", { type: "button", class: "btn small mark-not-covered",
+      title: "Dismiss, and give no FAQ answer to similar questions" }, "Not covered");
+    notCovered.addEventListener("click", async function () {
+      notCovered.disabled = true;
+      try {
+        const n = (await api("POST", "/api/unanswered/dismiss", { ids: ids, not_covered: true })).dismissed;
+        toast(n + " message" + (n === 1 ? "" : "s") + " remembered as not covered: similar questions get no FAQ answer", "ok");
+        await load();
+      } catch (error) { toast(error.message, "error"); notCovered.disabled = false; }
     });
     const kinds = Object.keys(g.kinds).map(function (k) { return el("span", { class: "badge" }, k + " " + g.kinds[k]); });
     const members = el("details", {}, el("summary", {}, g.count + " message" + (g.count > 1 ? "s" : "")),
@@ -72,7 +84,7 @@
         el("span", { class: "muted" }, when(g.newest_at))),
       members,
       el("div", { class: "actions" }, select, add),
-      el("div", { class: "row" }, start, dismiss), form);
+      el("div", { class: "row" }, start, dismiss, notCovered), form);
   }
 
   async function load() {

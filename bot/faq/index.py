@@ -40,7 +40,7 @@ from bot.encoders import Encoder
 from bot.faq.lexical import LexicalIndex
 from bot.faq.models import FaqEntry
 from bot.faq.normalize import expand
-from bot.faq.terms import TermCoverage, terms
+from bot.faq.terms import TermCoverage, word_stems
 
 
 class QueryVectorSource(Protocol):
@@ -332,7 +332,7 @@ class FaqIndex:
             combined += weights.get(name, 0.0) * zscore(s)
         combined /= total
         pool = [int(i) for i in np.argsort(-combined)[: max(k, RERANK_POOL)]]
-        evidence = self._coverage.evidence(terms(text), pool)
+        evidence = self._coverage.evidence(self._coverage.respelled(word_stems(text)), pool)
         adjusted = [
             float(combined[i]) - self.weights.coverage * ev.uncovered for i, ev in zip(pool, evidence, strict=True)
         ]

@@ -13,6 +13,13 @@ uses. This module measures that, language-independently:
 * terms are weighted by inverse entry frequency, so words every entry uses
   ("you", "kak", "вы") weigh little and rare ones weigh much.
 
+A Russian word the FAQ never uses is read as the FAQ's most common word one
+edit away, if there is one (:meth:`TermCoverage.respelled`): hurried Russian
+DMs misspell the key word ("пороля", "возварт", "подпска") more than the
+other demo languages' do, and an unknown word reads as "not covered". The
+words are compared whole (less their ending), not cut, so that "растительное"
+does not become "раствор".
+
 The verifier (:mod:`bot.faq.verifier`) uses the resulting evidence as
 features next to the retrieval scores.
 """
@@ -86,27 +93,62 @@ _RU_ENDINGS = tuple(
 _RU_MIN_STEM = 3
 
 
-def stem(word: str) -> str:
-    """A crude stem: a Russian word loses its inflectional ending, then every word is cut to STEM_CHARS."""
-    if "а" <= word[0] <= "я":
+#: shortest Russian word (less its ending) read as a misspelling of a known one
+_RU_MIN_RESPELL = 4
+
+
+def _cyrillic(word: str) -> bool:
+    return "а" <= word[0] <= "я"
+
+
+def word_stem(word: str) -> str:
+    """A Russian word less its inflectional ending; other words as they are."""
+    if _cyrillic(word):
         for ending in _RU_ENDINGS:
             if word.endswith(ending) and len(word) - len(ending) >= _RU_MIN_STEM:
-                word = word[: -len(ending)]
-                break
-    return word[:STEM_CHARS]
+                return word[: -len(ending)]
+    return word
+
+
+def stem(word: str) -> str:
+    """A crude stem: a Russian word loses its inflectional ending, then every word is cut to STEM_CHARS."""
+    return word_stem(word)[:STEM_CHARS]
+
+
+def word_stems(text: str) -> set[str]:
+    """The uncut stems of ``text``'s words (letters only, abbreviations expanded, folded)."""
+    return {word_stem(w) for w in _WORD.findall(fold(text))}
 
 
 def terms(text: str) -> set[str]:
     """The stemmed terms of ``text`` (letters only, abbreviations expanded, folded: :mod:`bot.faq.normalize`)."""
-    return {stem(w) for w in _WORD.findall(fold(text))}
+    return {s[:STEM_CHARS] for s in word_stems(text)}
+
+
+def _entry_texts(entry: FaqEntry) -> tuple[str, ...]:
+    return (*entry.texts(), *entry.titles.values(), *entry.answers.values())
 
 
 def entry_terms(entry: FaqEntry) -> set[str]:
     """Every term an entry uses: question, alternatives, titles and answers."""
     out: set[str] = set()
-    for text in (*entry.texts(), *entry.titles.values(), *entry.answers.values()):
+    for text in _entry_texts(entry):
         out |= terms(text)
     return out
+
+
+def entry_russian_stems(entry: FaqEntry) -> set[str]:
+    """The uncut stems of the Russian words an entry uses (what a misspelt Russian word is compared with)."""
+    out: set[str] = set()
+    for text in _entry_texts(entry):
+        out |= {s for s in word_stems(text) if _cyrillic(s)}
+    return out
+
+
+def _deletions(word: str) -> set[str]:
+    """The word and each string one deletion from it: two words share one iff one substitution,
+    insertion, deletion or swap of neighbours turns one into the other."""
+    return {word, *(word[:i] + word[i + 1 :] for i in range(len(word)))}
 
 
 @dataclass(frozen=True)
@@ -128,17 +170,36 @@ class TermEvidence:
         }
 
 
+def _counts(sets: Iterable[set[str]]) -> dict[str, int]:
+    """In how many of ``sets`` each member is."""
+    return _recount({}, [], list(sets))
+
+
+def _recount(counts: dict[str, int], removed: Sequence[set[str]], added: Sequence[set[str]]) -> dict[str, int]:
+    """``counts`` less the ``removed`` sets, plus the ``added`` ones (zero counts dropped)."""
+    out = dict(counts)
+    for members in removed:
+        for m in members:
+            out[m] -= 1
+            if not out[m]:
+                del out[m]
+    for members in added:
+        for m in members:
+            out[m] = out.get(m, 0) + 1
+    return out
+
+
 class TermCoverage:
     """Per-entry vocabularies and term weights over a set of entries."""
 
     def __init__(self, entries: Iterable[FaqEntry]) -> None:
-        self._vocab: list[set[str]] = [entry_terms(e) for e in entries]
-        df: dict[str, int] = {}
-        for vocab in self._vocab:
-            for term in vocab:
-                df[term] = df.get(term, 0) + 1
-        self._df = df
+        listed = list(entries)
+        self._vocab: list[set[str]] = [entry_terms(e) for e in listed]
+        self._russian: list[set[str]] = [entry_russian_stems(e) for e in listed]
+        self._df = _counts(self._vocab)
+        self._russian_df = _counts(self._russian)
         self._n = len(self._vocab)
+        self._near: dict[str, list[str]] | None = None  # built on first use
 
     def updated(self, order: Sequence[int | FaqEntry]) -> TermCoverage:
         """A coverage over a new entry list: each item an old position (vocabulary kept) or an entry.
@@ -147,23 +208,33 @@ class TermCoverage:
         """
         out = TermCoverage([])
         kept = {i for i in order if isinstance(i, int)}
-        df = dict(self._df)
-        for i, vocab in enumerate(self._vocab):
-            if i not in kept:
-                for term in vocab:
-                    df[term] -= 1
-                    if not df[term]:
-                        del df[term]
-        vocabularies = []
-        for item in order:
-            if isinstance(item, int):
-                vocabularies.append(self._vocab[item])
-                continue
-            vocab = entry_terms(item)
-            for term in vocab:
-                df[term] = df.get(term, 0) + 1
-            vocabularies.append(vocab)
-        out._vocab, out._df, out._n = vocabularies, df, len(vocabularies)
+        gone = [i for i in range(len(self._vocab)) if i not in kept]
+        new = [item for item in order if not isinstance(item, int)]
+        vocab = {id(e): entry_terms(e) for e in new}
+        russian = {id(e): entry_russian_stems(e) for e in new}
+        out._df = _recount(self._df, [self._vocab[i] for i in gone], list(vocab.values()))
+        out._russian_df = _recount(self._russian_df, [self._russian[i] for i in gone], list(russian.values()))
+        out._vocab = [self._vocab[i] if isinstance(i, int) else vocab[id(i)] for i in order]
+        out._russian = [self._russian[i] if isinstance(i, int) else russian[id(i)] for i in order]
+        out._n = len(order)
+        return out
+
+    def respelled(self, stems: set[str]) -> set[str]:
+        """Query terms from uncut word stems (:func:`word_stems`): a Russian stem the FAQ never uses, of at
+        least 4 letters, becomes the FAQ's most used stem one edit away, if any."""
+        out = set()
+        for word in stems:
+            term = word[:STEM_CHARS]
+            if term not in self._df and _cyrillic(word) and len(word) >= _RU_MIN_RESPELL:
+                if self._near is None:
+                    self._near = {}
+                    for known in self._russian_df:
+                        for variant in _deletions(known):
+                            self._near.setdefault(variant, []).append(known)
+                found = {k for v in _deletions(word) for k in self._near.get(v, ())}
+                if found:
+                    term = max(found, key=lambda k: (self._russian_df[k], k))[:STEM_CHARS]
+            out.add(term)
         return out
 
     def weight(self, term: str) -> float:

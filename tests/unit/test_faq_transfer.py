@@ -202,8 +202,12 @@ def test_random_edits_applied_entry_by_entry_score_like_a_fresh_build(redis, key
     fresh = FaqIndex(encoders, weights, cache)
     fresh.build(list(entries.values()))
     assert sorted(live._ids) == sorted(fresh._ids)
-    for query in ("brp ongkir ke medan kak?", "Où est ma commande ?", "gift card", "changed answer"):
+    assert live._coverage._df == fresh._coverage._df
+    assert live._coverage._russian_df == fresh._coverage._russian_df
+    queries = ("brp ongkir ke medan kak?", "Où est ma commande ?", "gift card", "changed answer", "возварт денег скока")
+    for query in queries:
         a, b = live.search(query, 10), fresh.search(query, 10)
+        assert [c.evidence for c in a] == [c.evidence for c in b]
         assert [c.entry_id for c in a] == [c.entry_id for c in b]
         assert [c.score for c in a] == pytest.approx([c.score for c in b], abs=1e-5)
         assert [c.components for c in a] == [pytest.approx(c.components, abs=1e-4) for c in b]

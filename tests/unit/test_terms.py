@@ -6,7 +6,7 @@ from pathlib import Path
 from bot.faq import store
 from bot.faq.index import Candidate, FaqIndex
 from bot.faq.models import FaqEntry
-from bot.faq.terms import TermCoverage, terms
+from bot.faq.terms import TermCoverage, terms, word_stems
 from bot.faq.verifier import EVIDENCE, Verifier, features
 from bot.runtime import index_config
 from bot.settings import CoreSettings
@@ -30,6 +30,23 @@ def test_russian_endings_go_before_the_cut() -> None:
     # the stem keeps at least three letters; Latin words are only cut
     assert terms("чай") == {"чаи"} and terms("чаю") == {"чаю"}
     assert terms("cartes carte") == {"carte"} and terms("parkir") == {"parki"}
+
+
+def test_a_misspelt_russian_word_reads_as_the_faq_word_one_edit_away() -> None:
+    coverage = TermCoverage(
+        [
+            entry("refund", "Когда вернут деньги за возврат?", "Возврат денег занимает 5 дней."),
+            entry("password", "Ссылка для сброса пароля не работает", "Запросите новую ссылку."),
+            entry("descale", "Какой раствор для чистки машины?", "Раствор лимонной кислоты."),
+        ]
+    )
+    assert coverage.respelled(word_stems("возварт денег")) == {"возвр", "денег"}  # neighbours swapped
+    assert coverage.respelled(word_stems("сылка пороля")) == {"ссылк", "парол"}  # a letter missing, one wrong
+    # compared whole: "растительн" is not one edit from "раствор", though both cut to 5 letters are
+    assert coverage.respelled(word_stems("растительное молоко")) == {"расти", "молок"}
+    # other scripts, short words and known words are left alone
+    assert coverage.respelled(word_stems("refnd ден возврат")) == {"refnd", "ден", "возвр"}
+    assert coverage.evidence(coverage.respelled(word_stems("возварт денег")), [0])[0].unknown == 0.0
 
 
 def test_evidence_counts_the_query_terms() -> None:

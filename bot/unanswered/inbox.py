@@ -16,6 +16,7 @@ service, then re-check the group at once.
 
 from __future__ import annotations
 
+import re
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -37,6 +38,16 @@ from bot.unanswered.models import (
 from bot.unanswered.store import UnansweredStore
 
 MAX_ITEMS = 2000
+
+
+_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+_NUMBER = re.compile(r"\+?\d(?:[\d\s().-]*\d){3,}")
+
+
+def scrubbed(text: str) -> str:
+    """A customer's message without its e-mail addresses and long numbers (order and phone numbers,
+    4 digits or more): what may join the FAQ's not-covered questions, which end up in exports and in git."""
+    return _NUMBER.sub("[number]", _EMAIL.sub("[email]", text))
 
 
 def group_items(items: Sequence[UnansweredItem], vectors: np.ndarray, threshold: float) -> list[list[int]]:
@@ -190,14 +201,14 @@ class UnansweredInbox:
     def dismiss(self, brand: str, ids: list[str], actor: str, not_covered: bool = False) -> int:
         """Take messages out of the inbox; returns how many were open.
 
-        With ``not_covered``, their texts also join the FAQ's not-covered questions first.
+        With ``not_covered``, their texts (:func:`scrubbed`) also join the FAQ's not-covered questions first.
 
         Raises:
             NotFoundError: An id is not in the brand's inbox.
         """
         items = [self.store.get(brand, i) for i in ids]
         if not_covered:
-            texts = [i.text[:500] for i in items if i.text.strip()]
+            texts = [scrubbed(i.text)[:500] for i in items if i.text.strip()]
             self._editor().change_not_covered(brand, actor, NotCoveredChange(add=texts))
             self._kb().refresh()
         now = time.time()

@@ -11,7 +11,7 @@ from redis import Redis
 
 from bot.faq.turn import FaqTurn, Outcome
 from bot.keys import Keys
-from bot.unanswered.inbox import group_items
+from bot.unanswered.inbox import group_items, scrubbed
 from bot.unanswered.models import MissKind, UnansweredItem
 from bot.unanswered.store import UnansweredStore
 from tests.unit.training_app import account, service, session
@@ -184,3 +184,20 @@ def test_not_covered_questions_need_an_editor_and_valid_texts(client: TestClient
         "/api/staff/faq/not-covered", json={"add": ["wifi  gratis ada?", "wifi gratis ada?"]}, headers=rina
     )
     assert added.status_code == 200 and added.json()["questions"].count("wifi gratis ada?") == 1
+
+
+def test_messages_remembered_as_not_covered_lose_their_emails_and_long_numbers(
+    client: TestClient, redis: Redis, keys: Keys
+) -> None:
+    assert scrubbed("order KPK-10482, call +62 812-3456-7890 or a.b@mail.co.id") == (
+        "order KPK-[number], call [number] or [email]"
+    )
+    assert scrubbed("open till 9? ada 3 cabang?") == "open till 9? ada 3 cabang?"
+    rina = session(client, BRAND, "rina")
+    text = "do you rent espresso machines? call me on 0812 3456 7890"
+    item = UnansweredStore(redis, keys).record(BRAND, text, "en", MissKind.NONE, "dev:2", [])
+    assert item is not None
+    body = {"ids": [item.id], "not_covered": True}
+    assert client.post("/api/unanswered/dismiss", json=body, headers=rina).json() == {"dismissed": 1}
+    listed = client.get("/api/staff/faq/not-covered", headers=rina).json()["questions"]
+    assert listed[-1] == "do you rent espresso machines? call me on [number]"

@@ -203,7 +203,11 @@ class FaqIndex:
         """The not-covered question closest to ``text`` and its cosine (primary encoder), or None."""
         if not len(self._not_covered_vectors):
             return None
-        sims = self._not_covered_vectors @ self.query_vector(self.encoders[0], expand(text))
+        return self._nearest_not_covered(self.query_vector(self.encoders[0], expand(text)))
+
+    def _nearest_not_covered(self, vector: np.ndarray) -> tuple[str, float]:
+        """The not-covered question closest to a primary-encoder query vector (the list is not empty)."""
+        sims = self._not_covered_vectors @ vector
         best = int(np.argmax(sims))
         return self._not_covered[best], float(sims[best])
 
@@ -314,7 +318,7 @@ class FaqIndex:
             if i == 0:
                 primary_rows = rows
                 if len(self._not_covered_vectors):
-                    not_covered = float((self._not_covered_vectors @ vector).max())
+                    not_covered = self._nearest_not_covered(vector)[1]
             scores[encoder.name] = top2_mean(rows, self._owner, n)
         if self._lexical is not None and len(self._lexical):
             scores["lexical"] = top2_mean(self._lexical.scores(text), self._owner, n)

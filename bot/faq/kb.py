@@ -292,6 +292,7 @@ class KnowledgeBase:
                 self.index.build(book.entries)
             else:
                 assert self._book is not None
+                ids.discard(NOT_COVERED_CHANGE)  # no entry: the list comes with the meta, applied below
                 wanted = sorted(ids)
                 raw = self._redis.hmget(self._keys.faq_entries, wanted) if wanted else []
                 found = {

@@ -209,13 +209,11 @@ class TermCoverage:
         out = TermCoverage([])
         kept = {i for i in order if isinstance(i, int)}
         gone = [i for i in range(len(self._vocab)) if i not in kept]
-        new = [item for item in order if not isinstance(item, int)]
-        vocab = {id(e): entry_terms(e) for e in new}
-        russian = {id(e): entry_russian_stems(e) for e in new}
-        out._df = _recount(self._df, [self._vocab[i] for i in gone], list(vocab.values()))
-        out._russian_df = _recount(self._russian_df, [self._russian[i] for i in gone], list(russian.values()))
-        out._vocab = [self._vocab[i] if isinstance(i, int) else vocab[id(i)] for i in order]
-        out._russian = [self._russian[i] if isinstance(i, int) else russian[id(i)] for i in order]
+        out._vocab = [self._vocab[i] if isinstance(i, int) else entry_terms(i) for i in order]
+        out._russian = [self._russian[i] if isinstance(i, int) else entry_russian_stems(i) for i in order]
+        added = [j for j, item in enumerate(order) if not isinstance(item, int)]
+        out._df = _recount(self._df, [self._vocab[i] for i in gone], [out._vocab[j] for j in added])
+        out._russian_df = _recount(self._russian_df, [self._russian[i] for i in gone], [out._russian[j] for j in added])
         out._n = len(order)
         return out
 

@@ -2,8 +2,9 @@
 
 Input YAML: ``queries: [{text, lang, expect}]`` where ``expect`` is an FAQ id,
 ``none`` (no FAQ fits) or ``handoff``. Output JSON:
-``{"results": [{text, lang, expect, got, latency_ms}], "summary": {...}}`` where
-``got`` is the FAQ id answered, ``none``, ``handoff`` or ``clarify:<id>,<id>``.
+``{"results": [{text, lang, expect, got, reason, latency_ms}], "summary": {...}}`` where
+``got`` is the FAQ id answered, ``none``, ``handoff`` or ``clarify:<id>,<id>``, and
+``reason`` why the FAQ search decided so (``bot.faq.kb.DecisionReason``; null when no search ran).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import json
 import statistics
 import time
 import uuid
-from collections import defaultdict
+from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +42,15 @@ def got_from_result(result: dict[str, Any]) -> str:
     return "handoff" if result.get("status") == "human" else "none"
 
 
+def reason_from_result(result: dict[str, Any]) -> str | None:
+    """Why the FAQ search decided as it did (``bot.faq.kb.DecisionReason``), when one ran."""
+    for reply in result.get("replies") or []:
+        reason = (reply.get("meta") or {}).get("decision_reason")
+        if reason:
+            return str(reason)
+    return None
+
+
 def percentile(values: list[float], q: float) -> float:
     """The q-th percentile (nearest rank) of ``values``."""
     if not values:
@@ -57,6 +67,7 @@ def summarize(results: list[dict[str, Any]]) -> dict[str, Any]:
     by_lang_kind: dict[str, dict[str, list[bool]]] = defaultdict(lambda: defaultdict(list))
     none_answered: dict[str, list[bool]] = defaultdict(list)
     clarified: dict[str, list[bool]] = defaultdict(list)
+    reasons: dict[str, Counter[str]] = defaultdict(Counter)
     for r in results:
         ok = r["got"] == r["expect"]
         kind = kind_of(r["expect"])
@@ -67,6 +78,7 @@ def summarize(results: list[dict[str, Any]]) -> dict[str, Any]:
             none_answered[r["lang"]].append(r["got"] not in SPECIAL and not r["got"].startswith("clarify:"))
         if kind == "faq":
             clarified[r["lang"]].append(r["got"].startswith("clarify:"))
+        reasons[kind][r.get("reason") or "no_search"] += 1
 
     def rate(values: list[bool]) -> float:
         return round(sum(values) / len(values), 4) if values else 0.0
@@ -82,6 +94,7 @@ def summarize(results: list[dict[str, Any]]) -> dict[str, Any]:
         },
         "none_answered_with_faq_rate": {k: rate(v) for k, v in sorted(none_answered.items())},
         "faq_clarify_rate": {k: rate(v) for k, v in sorted(clarified.items())},
+        "reasons_by_kind": {k: dict(sorted(v.items())) for k, v in sorted(reasons.items())},
         "latency_ms": {
             "p50": round(percentile(latencies, 50), 1),
             "p99": round(percentile(latencies, 99), 1),
@@ -113,13 +126,15 @@ def evaluate(queries: list[dict[str, str]], base_url: str, token: str, channel: 
                 "/api/dev/messages", json={"channel": channel, "sender": f"eval-{run}-{i}", "text": q["text"]}
             )
             latency = (time.perf_counter() - started) * 1000
-            got = got_from_result(response.json()) if response.status_code == 200 else f"error:{response.status_code}"
+            body = response.json() if response.status_code == 200 else {}
+            got = got_from_result(body) if body else f"error:{response.status_code}"
             results.append(
                 {
                     "text": q["text"],
                     "lang": q["lang"],
                     "expect": q["expect"],
                     "got": got,
+                    "reason": reason_from_result(body),
                     "latency_ms": round(latency, 1),
                 }
             )

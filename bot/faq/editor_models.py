@@ -223,6 +223,10 @@ class TryResult(BaseModel):
     """What the bot would do with the message."""
 
     decision: str = Field(description="answer, clarify or none")
+    reason: str = Field(
+        description="why: confident, close_call, low_confidence, strict (searched as out of scope, not sure "
+        "enough), not_covered (closer to a not-covered question than to the top entry) or empty (no entry)"
+    )
     outcome: str = Field(description="the reply kind: faq, clarify, none or out_of_scope")
     entry_id: str | None = Field(description="the entry answered with (answer)")
     reply: str | None = Field(description="the answer text sent (answer)")
@@ -258,6 +262,12 @@ class ImportReport(BaseModel):
     updated: list[str]
     deleted: list[str]
     unchanged: int
+    not_covered_added: list[str] = Field(
+        default_factory=list, description="Not-covered questions the file adds (a YAML file with a not_covered key)."
+    )
+    not_covered_removed: list[str] = Field(
+        default_factory=list, description="Not-covered questions the file leaves out (a YAML file with the key)."
+    )
     faq_version: int | None = None
 
 

@@ -44,6 +44,17 @@ class DecisionKind(str, Enum):
     NONE = "none"
 
 
+class DecisionReason(str, Enum):
+    """Why the decision went the way it did (shown to staff and agents, counted in the inbox)."""
+
+    CONFIDENT = "confident"  # the verifier is sure enough of the top entry
+    CLOSE_CALL = "close_call"  # not sure enough to answer, sure enough to offer the closest entries
+    LOW_CONFIDENCE = "low_confidence"  # the verifier doubts every entry
+    STRICT = "strict"  # NLU found the message out of scope and the verifier is not very sure
+    NOT_COVERED = "not_covered"  # closer to one of the FAQ's not-covered questions than to the top entry
+    EMPTY = "empty"  # the FAQ has no enabled entry
+
+
 @dataclass(frozen=True)
 class Thresholds:
     """Calibrated decision thresholds.
@@ -71,6 +82,7 @@ class Decision:
     candidates: list[Candidate] = field(default_factory=list)
     confidence: float = 0.0
     ranked: list[Candidate] = field(default_factory=list)
+    reason: DecisionReason = DecisionReason.EMPTY
 
     @property
     def best(self) -> Candidate | None:
@@ -99,16 +111,17 @@ def decide(
     ranked = list(candidates)
     top = candidates[0]
     if top.evidence.get("not_covered", -1.0) > t.not_covered:
-        return Decision(DecisionKind.NONE, [top], confidence, ranked)
+        return Decision(DecisionKind.NONE, [top], confidence, ranked, DecisionReason.NOT_COVERED)
     if strict:
-        kind = DecisionKind.ANSWER if confidence >= t.strict else DecisionKind.NONE
-        return Decision(kind, [top], confidence, ranked)
+        if confidence >= t.strict:
+            return Decision(DecisionKind.ANSWER, [top], confidence, ranked, DecisionReason.CONFIDENT)
+        return Decision(DecisionKind.NONE, [top], confidence, ranked, DecisionReason.STRICT)
     if confidence >= t.answer:
-        return Decision(DecisionKind.ANSWER, [top], confidence, ranked)
+        return Decision(DecisionKind.ANSWER, [top], confidence, ranked, DecisionReason.CONFIDENT)
     if confidence >= t.clarify:
         close = [c for c in candidates if top.score - c.score <= t.window][:max_choices]
-        return Decision(DecisionKind.CLARIFY, close, confidence, ranked)
-    return Decision(DecisionKind.NONE, [top], confidence, ranked)
+        return Decision(DecisionKind.CLARIFY, close, confidence, ranked, DecisionReason.CLOSE_CALL)
+    return Decision(DecisionKind.NONE, [top], confidence, ranked, DecisionReason.LOW_CONFIDENCE)
 
 
 #: changes remembered for incremental refreshes; a process further behind rebuilds in full

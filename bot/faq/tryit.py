@@ -53,6 +53,7 @@ def try_message(kb: KnowledgeBase, text: str, language: str | None = None, stric
     lead = decision.ranked[0].evidence.get("not_covered") if decision.ranked else None
     return TryResult(
         decision=decision.kind.value,
+        reason=decision.reason.value,
         outcome=turn.outcome.value,
         entry_id=str(turn.meta.get("faq_id")) if answered else None,
         reply=turn.text if answered else None,

@@ -53,6 +53,7 @@ def _attempt(text: str, decision: Decision) -> dict[str, Any]:
     return {
         "text": text,
         "outcome": decision.kind.value,
+        "reason": decision.reason.value,
         "candidates": [{"entry_id": c.entry_id, "score": round(c.score, 4)} for c in decision.ranked[:3]],
         "confidence": round(decision.confidence, 4),
         "timestamp": time.time(),
@@ -98,6 +99,7 @@ def faq_turn(
     decision = kb.ask(text, strict=strict)
     turn = _reply(kb, text, decision, strict, language, failed_answers, max_failed)
     turn.decision = decision
+    turn.meta["decision_reason"] = decision.reason.value
     return turn
 
 

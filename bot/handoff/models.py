@@ -80,6 +80,11 @@ class FaqAttempt(BaseModel):
 
     text: str
     outcome: str = Field(description="answer | clarify | none")
+    reason: str | None = Field(
+        default=None,
+        description="why: confident | close_call | low_confidence | strict (out of scope, not sure enough) | "
+        "not_covered (closer to one of the FAQ's not-covered questions) | empty (no entry)",
+    )
     candidates: list[dict[str, Any]] = Field(default_factory=list, description="top 3: [{entry_id, score}]")
     confidence: float | None = Field(default=None, description="verifier probability that the top entry fits")
     timestamp: float | None = None

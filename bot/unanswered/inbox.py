@@ -105,7 +105,7 @@ class UnansweredInbox:
                 continue
             if force or item.checked_faq_version != version:
                 decision = kb.ask(item.text, strict=item.strict)
-                updates: dict[str, object] = {"checked_faq_version": version}
+                updates: dict[str, object] = {"checked_faq_version": version, "reason": decision.reason.value}
                 if decision.kind is DecisionKind.ANSWER and decision.best is not None:
                     updates.update(
                         status=ItemStatus.ANSWERED, answered_by=decision.best.entry_id, closed_at=time.time()
@@ -138,9 +138,17 @@ class UnansweredInbox:
                     newest_at=newest.at,
                     text=newest.text,
                     kinds=dict(Counter(it.kind.value for it in group)),
+                    reasons=dict(Counter(it.reason for it in group if it.reason)),
                     candidates=[c for c, _ in candidates.most_common(3)],
                     members=[
-                        MemberPublic(id=it.id, text=it.text, kind=it.kind, at=it.at, conversation_id=it.conversation_id)
+                        MemberPublic(
+                            id=it.id,
+                            text=it.text,
+                            kind=it.kind,
+                            reason=it.reason,
+                            at=it.at,
+                            conversation_id=it.conversation_id,
+                        )
                         for it in group
                     ],
                 )

@@ -37,6 +37,11 @@ class UnansweredItem(BaseModel):
     conversation_id: str
     at: float
     candidates: list[str] = Field(default_factory=list, description="Entry ids the search ranked first.")
+    reason: str | None = Field(
+        default=None,
+        description="Why the bot did not answer at its last check: low_confidence, close_call, strict, "
+        "not_covered (closer to one of the FAQ's not-covered questions) or empty.",
+    )
     status: ItemStatus = ItemStatus.OPEN
     answered_by: str | None = Field(default=None, description="Entry that answers it now.")
     checked_faq_version: int = Field(default=0, description="FAQ version it was last re-checked against.")
@@ -50,6 +55,7 @@ class MemberPublic(BaseModel):
     id: str
     text: str
     kind: MissKind
+    reason: str | None = None
     at: float
     conversation_id: str
 
@@ -63,6 +69,9 @@ class Group(BaseModel):
     newest_at: float
     text: str = Field(description="The newest message.")
     kinds: dict[str, int]
+    reasons: dict[str, int] = Field(
+        default_factory=dict, description="Why the bot did not answer (at the last check), with counts."
+    )
     candidates: list[str] = Field(description="Entries the search ranked first, most frequent first.")
     members: list[MemberPublic]
 

@@ -45,7 +45,8 @@ class UnansweredStore:
             return
         candidates = [str(c["entry_id"]) for c in (turn.attempt or {}).get("candidates", [])]
         strict = turn.outcome is Outcome.OUT_OF_SCOPE
-        self.record(brand, text, language, kind, conversation_id, candidates, strict)
+        reason = (turn.attempt or {}).get("reason")
+        self.record(brand, text, language, kind, conversation_id, candidates, strict, reason)
 
     def record(
         self,
@@ -56,6 +57,7 @@ class UnansweredStore:
         conversation_id: str,
         candidates: Iterable[str] = (),
         strict: bool = False,
+        reason: str | None = None,
     ) -> UnansweredItem | None:
         """Store one message (called by the bot at decision time); None when it has no text."""
         clean = " ".join(text.split())[:MAX_TEXT]
@@ -71,6 +73,7 @@ class UnansweredStore:
             conversation_id=conversation_id,
             at=time.time(),
             candidates=list(candidates)[:3],
+            reason=reason,
         )
         order = self._keys.unanswered_order(brand)
         pipe = self._redis.pipeline(transaction=True)

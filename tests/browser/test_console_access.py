@@ -42,6 +42,7 @@ def test_customer_text_is_shown_as_text_never_run(
     conversation = f"dev:{sender}"
     hostile = "<img src=x onerror=alert(1)>"
     name = '<script>window.__xss=1</script>"><img src=x onerror="window.__xss=2">'
+    assert kinds(say(customer, sender, "what colour are the chairs in your office?")) == ["none"]
     assert kinds(say(customer, sender, "I want to talk to a human", profile={"name": name})) == ["handoff"]
     assert say(customer, sender, hostile)["status"] == "human"
     found = wait_for(sari, lambda d: (r := row(d, conversation)) and hostile in r.text and r.text, timeout=5)
@@ -49,6 +50,11 @@ def test_customer_text_is_shown_as_text_never_run(
     wait_for(sari, lambda d: click_row(d, conversation))
     wait_for(sari, lambda d: ("customer", hostile) in transcript(d))
     assert sari.find_element(By.ID, "t-customer").text == name
+    (tried,) = sari.find_elements(By.CSS_SELECTOR, "#context ol.faq > li")  # the FAQ search, and why it failed
+    assert "what colour are the chairs" in tried.text
+    reason = tried.find_element(By.CSS_SELECTOR, ".reason")
+    assert reason.get_attribute("data-reason") in ("low_confidence", "strict", "not_covered")
+    assert reason.text in ("no entry fits well", "out of scope, not sure enough", "on the not-covered list")
     for scope in ("#queue", "#transcript", "#context", "#t-customer"):
         assert sari.find_elements(By.CSS_SELECTOR, f"{scope} img, {scope} script") == [], scope
     assert sari.execute_script("return window.__xss") is None

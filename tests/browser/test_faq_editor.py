@@ -12,9 +12,11 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import httpx
 import pytest
+import yaml
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 
@@ -144,4 +146,34 @@ def test_a_rollback_from_the_history_page_restores_the_old_answer(
     assert answered_within(api, original, 2.0)
     latest = restore.get(f"{API}/entries/{ENTRY}/history").json()[0]
     assert latest["action"] == "rolled_back" and latest["rollback_of"] == entry["version"]
+    assert console_errors(driver) == []
+
+
+def test_a_dry_run_import_reports_entries_and_not_covered_questions_and_changes_nothing(
+    stack: StackConfig, browser: BrowserFactory, tmp_path: Path
+) -> None:
+    name = f"imp{uuid.uuid4().hex[:8]}"
+    password = make_account(stack, "kopiku", name, "editor")
+    with editor_api(stack, name, password) as client:
+        exported = client.get(f"{API}/export.yml")
+        assert exported.status_code == 200
+        book = yaml.safe_load(exported.text)
+        listed_before = client.get(f"{API}/not-covered").json()["questions"]
+    book["entries"][0]["answers"]["en"] += " (dry run)"
+    book["not_covered"] = [*book["not_covered"][1:], f"do you host chess evenings? {uuid.uuid4().hex[:6]}"]
+    upload = tmp_path / "faq.yml"
+    upload.write_text(yaml.safe_dump(book, allow_unicode=True, sort_keys=False), encoding="utf-8")
+
+    driver = browser()
+    login(driver, stack.bot_url, "kopiku", name, password, "/staff/faq")
+    wait_for(driver, lambda d: d.find_element(By.ID, "import-file")).send_keys(str(upload))
+    assert driver.find_element(By.ID, "import-dry").is_selected()  # a dry run unless unticked
+    driver.find_element(By.ID, "import-submit").click()
+    report = wait_for(driver, lambda d: d.find_element(By.ID, "import-report"), timeout=30).text
+    entries = len(book["entries"])
+    assert report == f"Dry run, nothing applied: 0 created, 1 updated, 0 deleted, {entries - 1} unchanged."
+    assert driver.find_element(By.ID, "import-not-covered").text == "Not-covered questions: 1 added, 1 removed."
+    with editor_api(stack, name, password) as client:
+        assert client.get(f"{API}/not-covered").json()["questions"] == listed_before
+        assert client.get(f"{API}/export.yml").text == exported.text
     assert console_errors(driver) == []

@@ -129,6 +129,8 @@ def test_an_editor_adds_and_removes_questions_and_try_it_says_why_there_is_no_an
     assert link.text == f"Not covered ({total + 1})"
     try_until(driver, kept, lambda d: closest(d) == kept)
     assert driver.find_element(By.ID, "try-decision").text == "none"
+    reason = driver.find_element(By.ID, "try-reason")
+    assert reason.text == "on the not-covered list" and reason.get_attribute("data-reason") == "not_covered"
     why = driver.find_element(By.ID, "try-not-covered-why").text
     assert why.startswith("The lead is above 0.1:") and why.endswith("so the bot gives no FAQ answer."), why
     assert not driver.find_elements(By.ID, "try-reply")
@@ -152,19 +154,25 @@ def test_not_covered_in_the_inbox_takes_the_group_out_and_remembers_its_text(
     driver = browser()
     login(driver, stack.bot_url, "kopiku", *editor, "/staff/unanswered")
 
-    def card(d):  # type: ignore[no-untyped-def]
-        found = [
-            c for c in d.find_elements(By.CSS_SELECTOR, "article.group") if c.get_attribute("data-text") == question
-        ]
+    def card(d, text=question):  # type: ignore[no-untyped-def]
+        found = [c for c in d.find_elements(By.CSS_SELECTOR, "article.group") if c.get_attribute("data-text") == text]
         return found[0] if found else None
 
     group = wait_for(driver, card, timeout=15)
+    why = [b.get_attribute("data-reason") for b in group.find_elements(By.CSS_SELECTOR, ".badge.reason")]
+    assert why and "not_covered" not in why  # the bot declined it for another reason: the list lacked it
     button = group.find_element(By.CSS_SELECTOR, "button.mark-not-covered")
     assert button.text == "Not covered" and button.get_attribute("title") == TITLE
     button.click()
     wait_for(driver, lambda d: card(d) is None, timeout=15)  # the group left the inbox
     assert "remembered as not covered" in wait_for(driver, lambda d: toasts(d))
     assert question in questions(not_covered)
+
+    again = question.replace("?", " pls?")
+    assert reply_kind(api, again) == "none"  # the action server follows the list, and says why in the inbox
+    driver.get(f"{stack.bot_url}/staff/unanswered")
+    badge = wait_for(driver, lambda d: card(d, again), timeout=15).find_element(By.CSS_SELECTOR, ".badge.reason")
+    assert badge.get_attribute("data-reason") == "not_covered" and badge.text == "on the not-covered list 1"
 
     driver.get(f"{stack.bot_url}/staff/faq/not-covered")
     wait_for(driver, lambda d: question in rows(d))

@@ -119,6 +119,7 @@ def test_two_failed_answers_in_a_row_hand_off(api: httpx.Client) -> None:
     ticket = api.get(f"/api/handoffs/{second['ticket_id']}").json()
     assert ticket["reason"] == "repeated_failure"
     assert [a["outcome"] for a in ticket["faq_attempts"]] == ["none", "none"]
+    assert all(a["reason"] in ("low_confidence", "strict", "not_covered") for a in ticket["faq_attempts"])
     assert all(len(a["candidates"]) == 3 and 0 <= a["confidence"] < 0.35 for a in ticket["faq_attempts"])
 
 

@@ -56,13 +56,20 @@ def test_a_yaml_import_sets_the_not_covered_questions_only_when_the_file_has_the
 ) -> None:
     book = store.load(faq_file)
     assert editor.not_covered(BRAND).questions == book.not_covered
+    mine = book.model_copy(update={"not_covered": [book.not_covered[0], "is there wifi?", "do you sell tea?"]})
+    dry = transfer.import_faq(editor, BRAND, "ana", ImportFormat.YAML, store.dumps(mine), dry_run=True)
+    assert not dry.applied and dry.not_covered_added == ["is there wifi?", "do you sell tea?"]
+    assert dry.not_covered_removed == book.not_covered[1:] and dry.created == dry.updated == dry.deleted == []
+    assert editor.not_covered(BRAND).questions == book.not_covered  # a dry run changes nothing
     mine = book.model_copy(update={"not_covered": ["is there wifi?", "do you sell tea?"]})
-    transfer.import_faq(editor, BRAND, "ana", ImportFormat.YAML, store.dumps(mine))
+    applied = transfer.import_faq(editor, BRAND, "ana", ImportFormat.YAML, store.dumps(mine))
+    assert applied.applied and len(applied.not_covered_removed) == len(book.not_covered)
     assert editor.not_covered(BRAND).questions == ["is there wifi?", "do you sell tea?"]
     assert editor.book(BRAND).not_covered == ["is there wifi?", "do you sell tea?"]
     older = store.dumps(book.model_copy(update={"not_covered": []}))  # a file from before the list
     assert "not_covered" not in older
-    transfer.import_faq(editor, BRAND, "ana", ImportFormat.YAML, older)
+    kept = transfer.import_faq(editor, BRAND, "ana", ImportFormat.YAML, older)
+    assert kept.not_covered_added == kept.not_covered_removed == []
     assert editor.not_covered(BRAND).questions == ["is there wifi?", "do you sell tea?"]  # kept
     emptied = older + "not_covered: []\n"
     transfer.import_faq(editor, BRAND, "ana", ImportFormat.YAML, emptied)

@@ -7,7 +7,7 @@ from redis import Redis
 
 from bot.faq import store
 from bot.faq.index import Candidate
-from bot.faq.kb import DecisionKind, KnowledgeBase, Thresholds, decide
+from bot.faq.kb import DecisionKind, DecisionReason, KnowledgeBase, Thresholds, decide
 from bot.faq.verifier import Verifier
 from bot.keys import Keys
 from bot.runtime import index_config, thresholds
@@ -83,9 +83,12 @@ def test_a_question_marked_not_covered_gets_no_answer_in_every_process(
     book.not_covered.append("Can I pay for a gift card in cash at the roastery?")
     kb.replace_all(book)
     after = other_process.ask(question)
-    assert after.kind is DecisionKind.NONE
+    assert after.kind is DecisionKind.NONE and after.reason is DecisionReason.NOT_COVERED
     assert after.ranked[0].evidence["not_covered"] > T.not_covered
     assert other_process.index.not_covered[-1] == "Can I pay for a gift card in cash at the roastery?"
+
+
+R = DecisionReason
 
 
 def c(entry_id: str, score: float, not_covered: float | None = None) -> Candidate:
@@ -93,22 +96,37 @@ def c(entry_id: str, score: float, not_covered: float | None = None) -> Candidat
 
 
 @pytest.mark.parametrize(
-    ("cands", "confidence", "strict", "kind", "ids"),
+    ("cands", "confidence", "strict", "kind", "ids", "reason"),
     [
-        ([c("a", 4.0), c("b", 2.0)], 0.9, False, DecisionKind.ANSWER, ["a"]),
-        ([c("a", 3.0), c("b", 2.9), c("c", 2.8), c("d", 2.75)], 0.4, False, DecisionKind.CLARIFY, ["a", "b", "c"]),
-        ([c("a", 3.0), c("b", 1.0)], 0.4, False, DecisionKind.CLARIFY, ["a"]),
-        ([c("a", 2.0), c("b", 1.9)], 0.1, False, DecisionKind.NONE, ["a"]),
-        ([c("a", 4.0), c("b", 2.0)], 0.7, True, DecisionKind.NONE, ["a"]),
-        ([c("a", 5.0), c("b", 2.0)], 0.95, True, DecisionKind.ANSWER, ["a"]),
-        ([], 0.0, False, DecisionKind.NONE, []),
-        ([c("a", 4.0, not_covered=0.05), c("b", 2.0)], 0.9, False, DecisionKind.ANSWER, ["a"]),
-        ([c("a", 4.0, not_covered=0.15), c("b", 2.0)], 0.9, False, DecisionKind.NONE, ["a"]),
-        ([c("a", 3.0, not_covered=0.15), c("b", 2.9)], 0.4, False, DecisionKind.NONE, ["a"]),
-        ([c("a", 5.0, not_covered=0.15), c("b", 2.0)], 0.95, True, DecisionKind.NONE, ["a"]),
+        ([c("a", 4.0), c("b", 2.0)], 0.9, False, DecisionKind.ANSWER, ["a"], R.CONFIDENT),
+        (
+            [c("a", 3.0), c("b", 2.9), c("c", 2.8), c("d", 2.75)],
+            0.4,
+            False,
+            DecisionKind.CLARIFY,
+            ["a", "b", "c"],
+            R.CLOSE_CALL,
+        ),
+        ([c("a", 3.0), c("b", 1.0)], 0.4, False, DecisionKind.CLARIFY, ["a"], R.CLOSE_CALL),
+        ([c("a", 2.0), c("b", 1.9)], 0.1, False, DecisionKind.NONE, ["a"], R.LOW_CONFIDENCE),
+        ([c("a", 4.0), c("b", 2.0)], 0.7, True, DecisionKind.NONE, ["a"], R.STRICT),
+        ([c("a", 5.0), c("b", 2.0)], 0.95, True, DecisionKind.ANSWER, ["a"], R.CONFIDENT),
+        ([], 0.0, False, DecisionKind.NONE, [], R.EMPTY),
+        ([c("a", 4.0, not_covered=0.05), c("b", 2.0)], 0.9, False, DecisionKind.ANSWER, ["a"], R.CONFIDENT),
+        ([c("a", 4.0, not_covered=0.15), c("b", 2.0)], 0.9, False, DecisionKind.NONE, ["a"], R.NOT_COVERED),
+        ([c("a", 3.0, not_covered=0.15), c("b", 2.9)], 0.4, False, DecisionKind.NONE, ["a"], R.NOT_COVERED),
+        ([c("a", 5.0, not_covered=0.15), c("b", 2.0)], 0.95, True, DecisionKind.NONE, ["a"], R.NOT_COVERED),
+        ([c("a", 2.0, not_covered=0.15), c("b", 1.9)], 0.1, False, DecisionKind.NONE, ["a"], R.NOT_COVERED),
     ],
 )
-def test_decisions(cands: list[Candidate], confidence: float, strict: bool, kind: DecisionKind, ids: list[str]) -> None:
+def test_decisions(
+    cands: list[Candidate],
+    confidence: float,
+    strict: bool,
+    kind: DecisionKind,
+    ids: list[str],
+    reason: DecisionReason,
+) -> None:
     decision = decide(cands, confidence, T, strict=strict)
-    assert decision.kind is kind
+    assert decision.kind is kind and decision.reason is reason
     assert [x.entry_id for x in decision.candidates] == ids

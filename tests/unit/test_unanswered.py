@@ -9,7 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 from redis import Redis
 
-from bot.faq.turn import FaqTurn, Outcome
+from bot.faq.turn import FaqTurn, Outcome, faq_turn
 from bot.keys import Keys
 from bot.unanswered.inbox import group_items, scrubbed
 from bot.unanswered.models import MissKind, UnansweredItem
@@ -49,7 +49,7 @@ def inbox_items(redis: Redis, keys: Keys) -> list[UnansweredItem]:
 
 def test_record_turn_keeps_only_what_the_bot_did_not_answer(redis: Redis, keys: Keys) -> None:
     store = UnansweredStore(redis, keys, kept=3)
-    attempt = {"candidates": [{"entry_id": "order_tracking", "score": 1.0}]}
+    attempt = {"candidates": [{"entry_id": "order_tracking", "score": 1.0}], "reason": "low_confidence"}
     store.record_turn(BRAND, "where is it", "en", FaqTurn(Outcome.FAQ, text="...", attempt=attempt), "dev:a")
     assert store.items(BRAND) == []
     for i, outcome in enumerate([Outcome.NO_ANSWER, Outcome.CLARIFY, Outcome.ESCALATE, Outcome.OUT_OF_SCOPE]):
@@ -58,6 +58,7 @@ def test_record_turn_keeps_only_what_the_bot_did_not_answer(redis: Redis, keys: 
     assert [i.text for i in items] == ["question 3", "question 2", "question 1"]  # newest first, capped at 3
     assert [i.kind for i in items] == [MissKind.NONE, MissKind.HANDOFF, MissKind.CLARIFY]
     assert items[0].strict and not items[1].strict and items[0].candidates == ["order_tracking"]
+    assert {i.reason for i in items} == {"low_confidence"}
     assert store.record(BRAND, "   ", "en", MissKind.NONE, "dev:a") is None
 
 
@@ -81,6 +82,10 @@ def test_inbox_groups_similar_messages_newest_first(client: TestClient, inbox_it
     wifi = inbox["groups"][0]
     assert wifi["kinds"] == {"none": 2, "handoff": 1} and wifi["candidates"] == ["contact_store_address_hours"]
     assert [m["text"] for m in wifi["members"]] == [WIFI[2], WIFI[1], WIFI[0]]
+    # recorded without a reason, each message gets the one of its re-check against this FAQ
+    reasons = {"low_confidence", "close_call", "strict", "not_covered"}
+    assert sum(wifi["reasons"].values()) == 3 and set(wifi["reasons"]) <= reasons
+    assert all(m["reason"] in reasons for g in inbox["groups"] for m in g["members"])
     only_fr = client.get("/api/unanswered?language=fr", headers=rina).json()
     assert [g["text"] for g in only_fr["groups"]] == [PARKING]
 
@@ -163,6 +168,13 @@ def test_a_message_dismissed_as_not_covered_gets_no_answer_until_staff_remove_it
     assert listed["questions"][-1] == question and listed["faq_version"] >= 2
     after = client.post("/api/staff/faq/try", json={"text": question}, headers=rina).json()
     assert after["decision"] == "none" and after["not_covered"] == question and after["not_covered_lead"] > 0.1
+    assert after["reason"] == "not_covered" and before["reason"] in ("confident", "close_call")
+    kb = client.app.state.training.inbox._kb()  # type: ignore[attr-defined]
+    turn = faq_turn(kb, question + " pls", "faq", "en", failed_answers=0, max_failed=3)
+    assert turn.attempt is not None and turn.attempt["reason"] == "not_covered"
+    UnansweredStore(redis, keys).record_turn(BRAND, question + " pls", "en", turn, "dev:3")
+    (group,) = client.get("/api/unanswered", headers=rina).json()["groups"]
+    assert group["reasons"] == {"not_covered": 1} and group["members"][0]["reason"] == "not_covered"
     assert after["candidates"][0]["evidence"]["not_covered"] == after["not_covered_lead"]
     removed = client.post("/api/staff/faq/not-covered", json={"remove": [f"  {question} "]}, headers=rina).json()
     assert question not in removed["questions"] and len(removed["questions"]) == len(listed["questions"]) - 1

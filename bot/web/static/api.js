@@ -8,6 +8,7 @@
  * dmdesk.esc(text): HTML-escaped text. Prefer element.textContent or dmdesk.el().
  * dmdesk.el(tag, attrs, ...children): an element; strings become text nodes (never HTML).
  * dmdesk.fill(node, ...children): replace node's children the same way (null/false skipped, arrays flattened).
+ * dmdesk.reasonLabel(reason): a readable label for an FAQ decision's reason (bot.faq.kb.DecisionReason).
  */
 (function () {
   "use strict";
@@ -155,5 +156,18 @@
     });
   });
 
-  window.dmdesk = { api: api, request: request, esc: esc, el: el, fill: fill, toast: toast, setToken: setToken, logout: logout, TOKEN_KEY: TOKEN_KEY };
+  const REASONS = {
+    confident: "sure of the entry",
+    close_call: "close call between entries",
+    low_confidence: "no entry fits well",
+    strict: "out of scope, not sure enough",
+    not_covered: "on the not-covered list",
+    empty: "no FAQ entry",
+  };
+
+  function reasonLabel(reason) {
+    return REASONS[reason] || String(reason || "");
+  }
+
+  window.dmdesk = { api: api, request: request, esc: esc, el: el, fill: fill, toast: toast, setToken: setToken, logout: logout, reasonLabel: reasonLabel, TOKEN_KEY: TOKEN_KEY };
 })();

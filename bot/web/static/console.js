@@ -680,6 +680,7 @@
       parts.push(section("FAQ answers tried", el("ol", { class: "plain faq" }, t.faq_attempts.map(function (a) {
         return el("li", {},
           el("div", {}, el("span", { class: "badge " + (a.outcome === "answer" ? "ok" : a.outcome === "none" ? "danger" : "warn") }, a.outcome),
+            a.reason ? [" ", el("span", { class: "muted reason", dataset: { reason: a.reason } }, dmdesk.reasonLabel(a.reason))] : null,
             " ", el("span", { class: "itext" }, "“" + a.text + "”"),
             a.confidence !== null && a.confidence !== undefined ? el("span", { class: "muted" }, " fit " + Math.round(a.confidence * 100) + "%") : null),
           el("ul", { class: "plain candidates" }, (a.candidates || []).map(function (c) {

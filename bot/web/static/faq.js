@@ -63,6 +63,7 @@
         dmdesk.fill(box,
           el("p", null,
             el("span", { class: "badge " + (r.decision === "answer" ? "ok" : r.decision === "clarify" ? "warn" : "danger"), id: "try-decision" }, r.decision),
+            " ", el("span", { class: "muted", id: "try-reason", dataset: { reason: r.reason } }, dmdesk.reasonLabel(r.reason)),
             " ", r.entry_id ? el("a", { href: "/staff/faq/" + r.entry_id, id: "try-entry" }, r.entry_id) : null,
             el("span", { class: "muted" }, " · probability " + r.probability.toFixed(2) + " · reply in " + r.language + " · FAQ v" + r.faq_version)),
           r.reply ? el("blockquote", { id: "try-reply", class: "pre" }, r.reply) : null,
@@ -101,7 +102,11 @@
           r.created.length + " created, " + r.updated.length + " updated, " + r.deleted.length + " deleted, " + r.unchanged + " unchanged."),
           r.updated.length ? el("p", { class: "muted" }, "Updated: " + r.updated.join(", ")) : null,
           r.created.length ? el("p", { class: "muted" }, "Created: " + r.created.join(", ")) : null,
-          r.deleted.length ? el("p", { class: "muted" }, "Deleted: " + r.deleted.join(", ")) : null);
+          r.deleted.length ? el("p", { class: "muted" }, "Deleted: " + r.deleted.join(", ")) : null,
+          r.not_covered_added.length || r.not_covered_removed.length
+            ? el("p", { class: "muted", id: "import-not-covered" }, "Not-covered questions: " + r.not_covered_added.length +
+                " added, " + r.not_covered_removed.length + " removed.")
+            : null);
         out.hidden = false;
         if (r.applied) dmdesk.toast("Imported", "ok");
       } catch (error) {

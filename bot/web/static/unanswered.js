@@ -74,13 +74,16 @@
       } catch (error) { toast(error.message, "error"); notCovered.disabled = false; }
     });
     const kinds = Object.keys(g.kinds).map(function (k) { return el("span", { class: "badge" }, k + " " + g.kinds[k]); });
+    const reasons = Object.keys(g.reasons || {}).map(function (r) {
+      return el("span", { class: "badge reason", dataset: { reason: r }, title: "why the bot did not answer" }, dmdesk.reasonLabel(r) + " " + g.reasons[r]);
+    });
     const members = el("details", {}, el("summary", {}, g.count + " message" + (g.count > 1 ? "s" : "")),
       el("ul", {}, g.members.map(function (m) {
-        return el("li", {}, m.text, " ", el("span", { class: "muted" }, "(" + m.kind + ", " + when(m.at) + ")"));
+        return el("li", {}, m.text, " ", el("span", { class: "muted" }, "(" + m.kind + (m.reason ? ", " + dmdesk.reasonLabel(m.reason) : "") + ", " + when(m.at) + ")"));
       })));
     return el("article", { class: "card group", dataset: { group: g.id, text: g.text } },
       el("div", { class: "head" }, el("span", { class: "badge accent count" }, String(g.count)),
-        el("span", { class: "text" }, g.text), el("span", { class: "badge" }, g.language || "none"), kinds,
+        el("span", { class: "text" }, g.text), el("span", { class: "badge" }, g.language || "none"), kinds, reasons,
         el("span", { class: "muted" }, when(g.newest_at))),
       members,
       el("div", { class: "actions" }, select, add),

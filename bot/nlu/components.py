@@ -32,6 +32,7 @@ from functools import lru_cache
 from typing import Any, Optional
 
 import numpy as np
+from sklearn.preprocessing import normalize
 from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
@@ -173,6 +174,12 @@ class SentenceCountVectorsFeaturizer(CountVectorsFeaturizer):
     or a CRF entity extractor, needs the sequence features: use ``CountVectorsFeaturizer`` there.
     """
 
+    @staticmethod
+    def get_default_config() -> dict[str, Any]:
+        """Rasa's options, plus ``norm`` (None, "l1" or "l2": scale each sentence row to unit norm, so that a
+        long message's counts do not outweigh everything else) and ``norm_scale`` (the norm after it)."""
+        return {**CountVectorsFeaturizer.get_default_config(), "norm": None, "norm_scale": 1.0}
+
     def _create_features(self, attribute: str, all_tokens: list[list[str]]) -> tuple[list[Any], list[Any]]:
         if attribute not in DENSE_FEATURIZABLE_ATTRIBUTES or not self.vectorizers.get(attribute):
             return super()._create_features(attribute, all_tokens)  # type: ignore[no-any-return]
@@ -183,6 +190,9 @@ class SentenceCountVectorsFeaturizer(CountVectorsFeaturizer):
                 sentence.append(None)
                 continue
             row = vectorizer.transform([" ".join(tokens)])  # as Rasa builds the sentence feature
+            if self._config.get("norm"):
+                row = normalize(row.astype(np.float64), norm=self._config["norm"])
+                row = row * float(self._config.get("norm_scale", 1.0))
             row.sort_indices()
             sentence.append(row.tocoo())
         return [None] * len(all_tokens), sentence

@@ -4,7 +4,8 @@
 
 Both are trained with config.yml's options on the same tokenized texts (the
 queries of the eval files, their intents as labels); then, for every query:
-the same sentence features (data, indices, shape, dtype), no sequence
+the same sentence features (data, indices, shape, dtype; with config.yml's
+``norm``, Rasa's row scaled to that norm times ``norm_scale``), no sequence
 features for the text from ours, and any other attribute featurized as Rasa
 does; the same vocabulary. Prints ``ok`` and exits 0, or raises AssertionError.
 """
@@ -74,7 +75,7 @@ def main(files: list[str]) -> None:
             seq_x, sent_x = x.get_sparse_features(TEXT)
             seq_y, sent_y = y.get_sparse_features(TEXT)
             assert seq_x is not None and seq_y is None, x.get(TEXT)
-            _same(sent_x.features, sent_y.features)
+            _same(_as_configured(sent_x.features, config), sent_y.features)
             for attribute in theirs._attributes:  # the other attributes featurized (none with char n-grams)
                 if attribute != TEXT:
                     for f, g in zip(x.get_sparse_features(attribute), y.get_sparse_features(attribute), strict=True):
@@ -85,11 +86,22 @@ def main(files: list[str]) -> None:
     print("ok")
 
 
+def _as_configured(row: Any, config: dict[str, Any]) -> Any:
+    """Rasa's sentence row as ours should be: unchanged, or scaled to ``norm`` x ``norm_scale``."""
+    if not config.get("norm"):
+        return row
+    scaled = row.astype(np.float64)
+    length = float(np.abs(scaled.data).sum() if config["norm"] == "l1" else np.sqrt((scaled.data**2).sum()))
+    assert length > 0
+    return scaled * (float(config.get("norm_scale", 1.0)) / length)
+
+
 def _same(m: Any, n: Any) -> None:
     m, n = m.tocsr(), n.tocsr()
     assert m.shape == n.shape and m.dtype == n.dtype
-    for name in ("data", "indices", "indptr"):
+    for name in ("indices", "indptr"):
         assert np.array_equal(getattr(m, name), getattr(n, name)), name
+    assert np.allclose(m.data, n.data, rtol=1e-12, atol=0) if m.dtype.kind == "f" else np.array_equal(m.data, n.data)
 
 
 if __name__ == "__main__":

@@ -125,6 +125,7 @@ class ActionAnswerFaq(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
         latest = tracker.latest_message or {}
         intent = (latest.get("intent") or {}).get("name")
+        confidence = (latest.get("intent") or {}).get("confidence")
         language = tracker.get_slot("language")
         kb = await asyncio.to_thread(runtime.knowledge_base)
         wanted = fallback_handoff_intent(intent, latest.get("intent_ranking"))
@@ -140,7 +141,9 @@ class ActionAnswerFaq(Action):
                 return [SlotSet("pending_offer", None), SlotSet("failed_answers", 0)]
         text = latest.get("text") or ""
         failed = int(tracker.get_slot("failed_answers") or 0)
-        turn = await asyncio.to_thread(faq_turn, kb, text, intent, language, failed, core_settings().max_failed_answers)
+        turn = await asyncio.to_thread(
+            faq_turn, kb, text, intent, language, failed, core_settings().max_failed_answers, confidence
+        )
         if intent not in UNRECORDED_INTENTS:
             await record_miss(text, language, turn, tracker.sender_id)
         tried = keep_attempts(tracker.get_slot("faq_tried"), turn.attempt)

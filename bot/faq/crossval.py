@@ -40,7 +40,7 @@ from typing import Any
 
 from bot.faq.index import Candidate
 from bot.faq.kb import DecisionKind, Thresholds, decide
-from bot.faq.turn import FAQ_INTENTS, HANDOFF_INTENTS, STRICT_INTENTS, fallback_handoff_intent
+from bot.faq.turn import FAQ_INTENTS, HANDOFF_INTENTS, STRICT_INTENTS, fallback_handoff_intent, skips_search
 from bot.faq.verifier import Verifier, features, fit
 
 #: sources whose change invalidates cached searches
@@ -63,7 +63,7 @@ def route(parse: dict[str, Any], keyword: bool) -> str:
     if keyword or intent in HANDOFF_INTENTS or fallback_handoff_intent(intent, parse.get("ranking")):
         return "handoff"
     if intent in STRICT_INTENTS:
-        return "strict"
+        return "none" if skips_search(intent, parse.get("confidence")) else "strict"
     return "faq" if intent in FAQ_INTENTS else "none"
 
 

@@ -53,6 +53,7 @@ class DecisionReason(str, Enum):
     STRICT = "strict"  # NLU found the message out of scope and the verifier is not very sure
     NOT_COVERED = "not_covered"  # closer to one of the FAQ's not-covered questions than to the top entry
     EMPTY = "empty"  # the FAQ has no enabled entry
+    SPAM = "spam"  # not searched: the classifier is sure the message is spam (bot.faq.turn.SPAM_SURE)
 
 
 @dataclass(frozen=True)

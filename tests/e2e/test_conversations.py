@@ -193,18 +193,23 @@ def test_the_rasa_server_uses_the_vectors_sent_with_the_messages(api: httpx.Clie
 def test_spam_gets_the_out_of_scope_reply_and_stays_out_of_the_unanswered_inbox(
     api: httpx.Client, stack: StackConfig
 ) -> None:
-    """Spam is searched strictly (a polite question the classifier reads as spam is still answered) but
-    real spam is answered by no entry, and does not fill the staff's inbox of unanswered questions."""
+    """Spam the classifier is sure of is not searched (spam it doubts is, strictly), gets the out-of-scope reply,
+    and does not fill the staff's inbox of unanswered questions."""
     from redis import Redis
 
     from bot.keys import Keys
     from bot.settings import CoreSettings
     from bot.unanswered.store import UnansweredStore
 
-    texts = ["💰 BUY 10K REAL INSTAGRAM FOLLOWERS CHEAP, dm me now 💰", "gabung grup crypto, profit 5%/hari!!"]
+    texts = [
+        "💰 BUY 10K REAL INSTAGRAM FOLLOWERS CHEAP, dm me now 💰",
+        "gabung grup crypto, profit 5%/hari!!",
+        "PROMO!!! jasa naikin followers IG murah, minat DM",  # the strict search answered it before SPAM_SURE
+    ]
     for text in texts:
         result = say(api, new_sender(), text)
-        assert kinds(result) == ["none"], result  # the strict search's "no answer" (utter_out_of_scope)
+        assert kinds(result) == ["none"], result  # utter_out_of_scope
+        assert result["replies"][0]["meta"]["decision_reason"] == "spam", result  # not searched
     store = UnansweredStore(Redis.from_url(stack.redis_url), Keys(stack.redis_prefix), 100)
     recorded = {i.text for i in store.items(CoreSettings().brand, status=None)}
     assert not recorded & set(texts)

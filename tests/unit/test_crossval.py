@@ -49,7 +49,9 @@ def test_routes_replay_the_first_turn_of_the_bot() -> None:
     assert route(parse("nlu_fallback", "nlu_fallback", "request_human", "faq"), keyword=False) == "handoff"
     assert route(parse("nlu_fallback", "faq", "request_human"), keyword=False) == "faq"
     assert route(parse("out_of_scope"), keyword=False) == "strict"
-    assert route(parse("spam"), keyword=False) == "strict"  # a polite question can read as spam
+    assert route(parse("spam"), keyword=False) == "strict"  # no confidence given: searched, strictly
+    assert route({**parse("spam"), "confidence": 0.7}, keyword=False) == "strict"  # spam it doubts
+    assert route({**parse("spam"), "confidence": 0.95}, keyword=False) == "none"  # sure spam: no search
     assert route(parse("greet"), keyword=False) == "none"
     assert route(parse("faq"), keyword=True) == "handoff"
 

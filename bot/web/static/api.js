@@ -163,6 +163,7 @@
     strict: "out of scope, not sure enough",
     not_covered: "on the not-covered list",
     empty: "no FAQ entry",
+    spam: "spam, not searched",
   };
 
   function reasonLabel(reason) {

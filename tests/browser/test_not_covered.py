@@ -19,6 +19,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 
 from bot.stack import StackConfig
+from bot.unanswered.inbox import scrubbed
 from tests.browser.conftest import BrowserFactory
 from tests.browser.helpers import console_errors, fill, login, wait_for
 from tests.e2e.helpers import new_sender, say
@@ -148,7 +149,17 @@ def reply_kind(api: httpx.Client, text: str) -> str:
 def test_not_covered_in_the_inbox_takes_the_group_out_and_remembers_its_text(
     stack: StackConfig, api: httpx.Client, browser: BrowserFactory, editor: tuple[str, str], not_covered: httpx.Client
 ) -> None:
-    question = f"do you have board games at the cafe to play with friends? {mark()}"
+    tag = mark()
+    candidates = [
+        f"do you have board games at the cafe to play with friends? {tag}",
+        f"can i get my coffee bag engraved with my dog's name? {tag}",
+        f"is there a piano in the store that guests may play? {tag}",
+    ]
+    reasons = {q: not_covered.post("/api/staff/faq/try", json={"text": q}).json()["reason"] for q in candidates}
+    # one the list does not stop yet, so that the reason shown changes once it does
+    found = [q for q, why in reasons.items() if why in ("low_confidence", "close_call")]
+    assert found, reasons
+    question = found[0]
     assert reply_kind(api, question) in ("none", "clarify")  # the action server records it in the inbox
     assert question not in questions(not_covered)
     driver = browser()
@@ -159,21 +170,21 @@ def test_not_covered_in_the_inbox_takes_the_group_out_and_remembers_its_text(
         return found[0] if found else None
 
     group = wait_for(driver, card, timeout=15)
-    why = [b.get_attribute("data-reason") for b in group.find_elements(By.CSS_SELECTOR, ".badge.reason")]
-    assert why and "not_covered" not in why  # the bot declined it for another reason: the list lacked it
+    assert group.find_elements(By.CSS_SELECTOR, ".badge.reason")  # why the bot did not answer
     button = group.find_element(By.CSS_SELECTOR, "button.mark-not-covered")
     assert button.text == "Not covered" and button.get_attribute("title") == TITLE
     button.click()
     wait_for(driver, lambda d: card(d) is None, timeout=15)  # the group left the inbox
     assert "remembered as not covered" in wait_for(driver, lambda d: toasts(d))
-    assert question in questions(not_covered)
+    assert scrubbed(question) in questions(not_covered)  # as remembered: a tag's 4 digits become [number]
 
     again = question.replace("?", " pls?")
     assert reply_kind(api, again) == "none"  # the action server follows the list, and says why in the inbox
     driver.get(f"{stack.bot_url}/staff/unanswered")
-    badge = wait_for(driver, lambda d: card(d, again), timeout=15).find_element(By.CSS_SELECTOR, ".badge.reason")
-    assert badge.get_attribute("data-reason") == "not_covered" and badge.text == "on the not-covered list 1"
+    shown = wait_for(driver, lambda d: card(d, again), timeout=15)
+    why = {b.get_attribute("data-reason"): b.text for b in shown.find_elements(By.CSS_SELECTOR, ".badge.reason")}
+    assert why.get("not_covered", "").startswith("on the not-covered list "), why
 
     driver.get(f"{stack.bot_url}/staff/faq/not-covered")
-    wait_for(driver, lambda d: question in rows(d))
+    wait_for(driver, lambda d: scrubbed(question) in rows(d))
     assert console_errors(driver) == []

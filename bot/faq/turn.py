@@ -12,9 +12,9 @@ from typing import Any
 
 from bot.faq.kb import Decision, DecisionKind, DecisionReason, KnowledgeBase
 
-#: intents whose messages are unlikely FAQ questions: answer only when very sure. Spam is searched too:
-#: the classifier reads some long, polite questions as spam, and real spam is nowhere near that sure an
-#: answer (eval/dev.yml: every spam message's verifier probability is below 0.15; the strict bar is 0.6).
+#: intents whose messages are unlikely FAQ questions: answer only when very sure. Spam the classifier doubts
+#: (below SPAM_SURE) is searched too, strictly; spam it is sure of is not (one of eval/dev.yml's 15 spam
+#: messages, a follower-selling ad, passed the strict bar with the collaboration entry).
 STRICT_INTENTS = frozenset({"out_of_scope", "spam"})
 #: of those, intents whose unanswered messages are not worth a staff member's look (unanswered inbox)
 UNRECORDED_INTENTS = frozenset({"spam"})

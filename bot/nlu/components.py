@@ -57,7 +57,6 @@ from rasa.shared.nlu.constants import (
 from rasa.shared.nlu.training_data.features import Features
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
-from sklearn.preprocessing import normalize
 
 from bot.encoders import Encoder, get_encoder
 from bot.encoders.base import DEFAULT_ENCODER, IdleRelease
@@ -191,11 +190,21 @@ class SentenceCountVectorsFeaturizer(CountVectorsFeaturizer):
                 continue
             row = vectorizer.transform([" ".join(tokens)])  # as Rasa builds the sentence feature
             if self._config.get("norm"):
-                row = normalize(row.astype(np.float64), norm=self._config["norm"])
-                row = row * float(self._config.get("norm_scale", 1.0))
+                row = _scaled(row, self._config["norm"], float(self._config.get("norm_scale", 1.0)))
             row.sort_indices()
             sentence.append(row.tocoo())
         return [None] * len(all_tokens), sentence
+
+
+def _scaled(row: Any, norm: str, scale: float) -> Any:
+    """``row`` (one sparse row of counts) in float64, scaled to ``scale`` in the ``norm`` ("l1" or "l2");
+    an all-zero row stays zero. Directly on the stored values: sklearn's ``normalize`` validates its input
+    first, which costs twice the transform (0.15 against 0.06 ms a message)."""
+    out = row.astype(np.float64)
+    length = float(np.abs(out.data).sum()) if norm == "l1" else float(np.sqrt(np.dot(out.data, out.data)))
+    if length > 0:
+        out.data *= scale / length
+    return out
 
 
 def class_weights(labels: list[str], power: float) -> dict[str, float]:

@@ -126,8 +126,9 @@ def evaluate(queries: list[dict[str, str]], base_url: str, token: str, channel: 
                 "/api/dev/messages", json={"channel": channel, "sender": f"eval-{run}-{i}", "text": q["text"]}
             )
             latency = (time.perf_counter() - started) * 1000
-            body = response.json() if response.status_code == 200 else {}
-            got = got_from_result(body) if body else f"error:{response.status_code}"
+            ok = response.status_code == 200
+            body = response.json() if ok else {}
+            got = got_from_result(body) if ok else f"error:{response.status_code}"
             results.append(
                 {
                     "text": q["text"],

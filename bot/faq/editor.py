@@ -363,6 +363,7 @@ class FaqEditor(FaqRecords):
                     order = [e.id for e in entries] if delete_missing else list(old_meta.get("order", []))
                     new_meta["order"] = order + [i for i in created if i not in order]
                     old_list, new_list = old_meta.get("not_covered", []), new_meta.get("not_covered", [])
+                    old_set, new_set = set(old_list), set(new_list)
                     report = ImportReport(
                         applied=False,
                         errors=[],
@@ -370,8 +371,8 @@ class FaqEditor(FaqRecords):
                         updated=updated,
                         deleted=deleted,
                         unchanged=len(incoming) - len(created) - len(updated),
-                        not_covered_added=[q for q in new_list if q not in set(old_list)],
-                        not_covered_removed=[q for q in old_list if q not in set(new_list)],
+                        not_covered_added=[q for q in new_list if q not in old_set],
+                        not_covered_removed=[q for q in old_list if q not in new_set],
                     )
                     if dry_run:
                         return report

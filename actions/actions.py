@@ -18,7 +18,6 @@ from bot.faq.turn import (
     FaqTurn,
     Outcome,
     answer_entry,
-    fallback_handoff_intent,
     faq_turn,
     keep_attempts,
 )
@@ -128,11 +127,6 @@ class ActionAnswerFaq(Action):
         confidence = (latest.get("intent") or {}).get("confidence")
         language = tracker.get_slot("language")
         kb = await asyncio.to_thread(runtime.knowledge_base)
-        wanted = fallback_handoff_intent(intent, latest.get("intent_ranking"))
-        if wanted is not None:
-            return await hand_off(
-                dispatcher, tracker, REASON_BY_INTENT[wanted], list(tracker.get_slot("faq_tried") or [])
-            )
         chosen = next(tracker.get_latest_entity_values("faq_id"), None)
         if intent == "choose_faq" and chosen:
             turn = await asyncio.to_thread(answer_entry, kb, str(chosen), language)

@@ -19,8 +19,9 @@ from bot.evaluation import kind_of
 from bot.faq.crossval import outcome
 from bot.faq.index import Candidate
 from bot.faq.kb import KnowledgeBase, Thresholds
-from bot.faq.turn import FAQ_INTENTS, HANDOFF_INTENTS
+from bot.faq.turn import FAQ_INTENTS
 from bot.faq.verifier import Verifier
+from bot.nlu.handoff import HANDOFF_INTENTS
 
 
 def collect(queries: list[dict[str, str]], rasa_url: str, kb: KnowledgeBase) -> list[dict[str, Any]]:

@@ -40,8 +40,9 @@ from typing import Any
 
 from bot.faq.index import Candidate
 from bot.faq.kb import DecisionKind, Thresholds, decide
-from bot.faq.turn import FAQ_INTENTS, HANDOFF_INTENTS, STRICT_INTENTS, fallback_handoff_intent, skips_search
+from bot.faq.turn import FAQ_INTENTS, STRICT_INTENTS, skips_search
 from bot.faq.verifier import Verifier, features, fit
+from bot.nlu.handoff import HandoffPreference
 
 #: sources whose change invalidates cached searches
 _RETRIEVAL_CODE = ("index.py", "lexical.py", "normalize.py", "terms.py", "verifier.py", "models.py")
@@ -57,10 +58,13 @@ def outcome(candidates: Sequence[Candidate], verifier: Verifier, t: Thresholds, 
     return "none"
 
 
-def route(parse: dict[str, Any], keyword: bool) -> str:
-    """The first turn's path for an NLU parse: ``handoff``, ``faq``, ``strict`` (search strictly) or ``none``."""
+def route(parse: dict[str, Any], keyword: bool, preference: HandoffPreference) -> str:
+    """The first turn's path for an NLU parse: ``handoff``, ``faq``, ``strict`` (search strictly) or ``none``.
+
+    The parse's intent is read again with ``preference`` (a stored parse may predate its settings).
+    """
     intent = parse["intent"]
-    if keyword or intent in HANDOFF_INTENTS or fallback_handoff_intent(intent, parse.get("ranking")):
+    if keyword or preference.reading(intent, parse.get("ranking")):
         return "handoff"
     if intent in STRICT_INTENTS:
         return "none" if skips_search(intent, parse.get("confidence")) else "strict"
@@ -123,7 +127,9 @@ def cross_validate(
     return got
 
 
-def nlu_routes(queries: Sequence[dict[str, str]], parses_file: Path, escalation_file: Path) -> list[str]:
+def nlu_routes(
+    queries: Sequence[dict[str, str]], parses_file: Path, escalation_file: Path, preference: HandoffPreference
+) -> list[str]:
     """:func:`route` of every query from a ``bot.nlu.parses`` file and the escalation keywords."""
     from bot.handoff.rules import load_escalator
 
@@ -135,7 +141,8 @@ def nlu_routes(queries: Sequence[dict[str, str]], parses_file: Path, escalation_
         )
     escalator = load_escalator(escalation_file)
     return [
-        route(parses[q["text"]], escalator.keyword_match(q["text"], handoff_only=True) is not None) for q in queries
+        route(parses[q["text"]], escalator.keyword_match(q["text"], handoff_only=True) is not None, preference)
+        for q in queries
     ]
 
 
@@ -163,6 +170,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--cache", type=Path, help="pickle of the searches, reused while inputs and code are unchanged")
     parser.add_argument("--nlu", type=Path, help="NLU parses of the queries (bot.nlu.parses): replay the routing too")
     parser.add_argument("--escalation", type=Path, default=Path("config/escalation.yml"))
+    parser.add_argument("--config", type=Path, default=Path("config.yml"), help="the pipeline's handoff margins")
     parser.add_argument("--show-misses", action="store_true", help="print each query the last setting gets wrong")
     args = parser.parse_args(argv)
     settings = CoreSettings()
@@ -188,7 +196,8 @@ def main(argv: list[str]) -> int:
                 pickle.dump({"key": key, "searches": searches}, fh)
     found, sim_labels, ranked = searches
     simulated = ([features(f) for f in found], sim_labels)
-    routes = nlu_routes(queries, args.nlu, args.escalation) if args.nlu else None
+    preference = HandoffPreference.from_pipeline(args.config)
+    routes = nlu_routes(queries, args.nlu, args.escalation, preference) if args.nlu else None
     got: list[str] = []
     margins = args.not_covered or [settings.not_covered_margin]
     for w, c, margin in itertools.product(args.weights, args.c, margins):

@@ -180,23 +180,8 @@ def _reply(
     )
 
 
-HANDOFF_INTENTS = frozenset({"request_human", "complaint_angry"})
 #: intents whose messages are searched in the FAQ (data/rules.yml: action_answer_faq)
 FAQ_INTENTS = frozenset({"faq", "nlu_fallback", *STRICT_INTENTS})
-
-
-def fallback_handoff_intent(intent: str | None, ranking: list[dict[str, Any]] | None) -> str | None:
-    """Under NLU fallback, the handoff intent that still ranks first, if any.
-
-    Asking for a person must never get an FAQ search or a question first, so
-    a low-confidence message whose most likely intent is a request for a person
-    (or an angry complaint) is handed off.
-    """
-    if intent != "nlu_fallback":
-        return None
-    ranked = [r for r in ranking or [] if r.get("name") != "nlu_fallback"]
-    name = ranked[0].get("name") if ranked else None
-    return str(name) if name in HANDOFF_INTENTS else None
 
 
 def keep_attempts(previous: list[dict[str, Any]] | None, attempt: dict[str, Any] | None) -> list[dict[str, Any]]:

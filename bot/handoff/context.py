@@ -22,6 +22,7 @@ from bot.handoff.models import (
     TranscriptLine,
 )
 from bot.handoff.rules import Escalation, Escalator, Situation
+from bot.nlu.handoff import READ_OVER
 
 CONTEXT_SLOTS = ("order_number", "email", "phone")
 
@@ -42,6 +43,7 @@ def _user_line(event: Mapping[str, Any]) -> TranscriptLine:
         timestamp=float(event.get("timestamp") or time.time()),
         intent=intent.get("name"),
         confidence=intent.get("confidence"),
+        read_over=intent.get(READ_OVER),
         entities=[e for e in entities if e["entity"] != "language"],
         language=language,
     )
@@ -158,6 +160,7 @@ def build_ticket(
                 "text": line.text,
                 "intent": line.intent,
                 "confidence": line.confidence,
+                "read_over": line.read_over,
                 "timestamp": line.timestamp,
                 "message_id": line.message_id,
             }

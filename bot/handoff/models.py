@@ -66,6 +66,9 @@ class TranscriptLine(BaseModel):
     confidence: float | None = None
     entities: list[dict[str, Any]] = Field(default_factory=list)
     language: str | None = None
+    read_over: str | None = Field(
+        default=None, description="the classifier's intent when the message was read as a request for a person"
+    )
     payload: dict[str, Any] | None = Field(default=None, description="buttons, custom data")
     # Agent workspace (bot/agents): lines written by agents or sent on their behalf
     id: str | None = Field(default=None, description="line id (agent and resolution lines)")
@@ -113,7 +116,9 @@ class Ticket(BaseModel):
     created_at: float
     transcript: list[TranscriptLine]
     intents: list[dict[str, Any]] = Field(
-        default_factory=list, description="per customer message: text, intent, confidence, ranking"
+        default_factory=list,
+        description="per customer message: text, intent, confidence, read_over (the classifier's intent when "
+        "the message was read as a request for a person), timestamp, message_id",
     )
     entities: list[dict[str, Any]] = Field(default_factory=list)
     faq_attempts: list[FaqAttempt] = Field(default_factory=list)

@@ -19,6 +19,9 @@
   Rasa's, 0 weighs every example alike.
 * :class:`LanguageDetector` adds a ``language`` entity when a message's
   language is clear, which fills the ``language`` slot.
+* :class:`HandoffPreference` reads a message as a request for a person (or
+  an angry complaint) when the classifier ranks one close behind its top
+  intent or first under fallback (``bot/nlu/handoff.py``).
 * :class:`EscalationOverride` makes a message the dispatcher found an
   escalation keyword in (``metadata.escalation``, ``bot/handoff/rules.py``) a
   request for a person, whatever the classifier said: it is handed off in that
@@ -51,6 +54,7 @@ from rasa.shared.nlu.constants import (
     FEATURE_TYPE_SENTENCE,
     INTENT,
     INTENT_NAME_KEY,
+    INTENT_RANKING_KEY,
     PREDICTED_CONFIDENCE_KEY,
     TEXT,
 )
@@ -62,6 +66,8 @@ from bot.encoders import Encoder, get_encoder
 from bot.encoders.base import DEFAULT_ENCODER, IdleRelease
 from bot.faq.query_vectors import QueryVectors, from_environment
 from bot.language import SUPPORTED, detect_language
+from bot.nlu.handoff import READ_OVER
+from bot.nlu.handoff import HandoffPreference as Preference
 from bot.nlu.vectors import OFFERED, Offered
 
 
@@ -280,6 +286,48 @@ class LanguageDetector(GraphComponent, EntityExtractorMixin):
             if entity is not None:
                 found = self.add_extractor_name([entity])
                 message.set(ENTITIES, message.get(ENTITIES, []) + found, add_to_output=True)
+        return messages
+
+
+@DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=False)
+class HandoffPreference(GraphComponent):
+    """Sets a handoff intent when :meth:`bot.nlu.handoff.HandoffPreference.reading` finds one.
+
+    Runs after the fallback classifier; the classifier's ranking stays in the parse data, the intent keeps
+    its own confidence from that ranking, and the intent the classifier gave is kept as ``read_over``
+    (the agent sees it in the ticket).
+    """
+
+    def __init__(self, config: dict[str, Any]) -> None:
+        self._preference = Preference.from_config(config)
+
+    @staticmethod
+    def get_default_config() -> dict[str, Any]:
+        """Default config: the margins of :class:`bot.nlu.handoff.HandoffPreference`."""
+        return {"margin": Preference.margin, "margins": {}}
+
+    @classmethod
+    def create(
+        cls,
+        config: dict[str, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> HandoffPreference:
+        """Creates the component (see parent class for full docstring)."""
+        return cls(config)
+
+    def process(self, messages: list[Message]) -> list[Message]:
+        """Reads each message's intent again."""
+        for message in messages:
+            intent = (message.get(INTENT) or {}).get(INTENT_NAME_KEY)
+            ranking = message.get(INTENT_RANKING_KEY) or []
+            wanted = self._preference.reading(intent, ranking)
+            if wanted is not None and wanted != intent:
+                scores = {r.get(INTENT_NAME_KEY): r.get(PREDICTED_CONFIDENCE_KEY) for r in ranking}
+                confidence = scores.get(wanted) or 0.0
+                reading = {INTENT_NAME_KEY: wanted, PREDICTED_CONFIDENCE_KEY: confidence, READ_OVER: intent}
+                message.set(INTENT, reading, add_to_output=True)
         return messages
 
 

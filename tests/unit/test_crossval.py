@@ -7,6 +7,7 @@ from bot.faq.crossval import cache_key, cross_validate, nlu_routes, rates, route
 from bot.faq.index import Candidate
 from bot.faq.kb import Thresholds
 from bot.faq.verifier import features
+from bot.nlu.handoff import HandoffPreference
 
 
 def ranked(top: str, lead: float, uncovered: float) -> list[Candidate]:
@@ -40,20 +41,27 @@ def test_cross_validation_answers_clear_hits_and_rejects_uncovered_messages() ->
 
 
 def test_routes_replay_the_first_turn_of_the_bot() -> None:
-    def parse(intent: str, *ranking: str) -> dict:
-        return {"intent": intent, "ranking": [{"name": n, "confidence": 0.3} for n in ranking]}
+    def parse(intent: str, *ranking: tuple[str, float]) -> dict:
+        return {"intent": intent, "ranking": [{"name": n, "confidence": c} for n, c in ranking]}
 
-    assert route(parse("request_human"), keyword=False) == "handoff"
-    assert route(parse("complaint_angry"), keyword=False) == "handoff"
-    # under NLU fallback a request for a person that still ranks first hands off (bot.faq.turn)
-    assert route(parse("nlu_fallback", "nlu_fallback", "request_human", "faq"), keyword=False) == "handoff"
-    assert route(parse("nlu_fallback", "faq", "request_human"), keyword=False) == "faq"
-    assert route(parse("out_of_scope"), keyword=False) == "strict"
-    assert route(parse("spam"), keyword=False) == "strict"  # no confidence given: searched, strictly
-    assert route({**parse("spam"), "confidence": 0.7}, keyword=False) == "strict"  # spam it doubts
-    assert route({**parse("spam"), "confidence": 0.95}, keyword=False) == "none"  # sure spam: no search
-    assert route(parse("greet"), keyword=False) == "none"
-    assert route(parse("faq"), keyword=True) == "handoff"
+    off = HandoffPreference(-1.0)
+
+    def go(p: dict, keyword: bool = False, preference: HandoffPreference = off) -> str:
+        return route(p, keyword, preference)
+
+    assert go(parse("request_human")) == "handoff"
+    assert go(parse("complaint_angry")) == "handoff"
+    # under NLU fallback a request for a person that still ranks first hands off (bot.nlu.handoff)
+    assert go(parse("nlu_fallback", ("nlu_fallback", 0.45), ("request_human", 0.4), ("faq", 0.3))) == "handoff"
+    close = parse("nlu_fallback", ("nlu_fallback", 0.45), ("faq", 0.41), ("request_human", 0.39))
+    assert go(close) == "faq"
+    assert go(close, preference=HandoffPreference(0.1)) == "handoff"  # a close second: read as a request
+    assert go(parse("out_of_scope")) == "strict"
+    assert go(parse("spam")) == "strict"  # no confidence given: searched, strictly
+    assert go({**parse("spam"), "confidence": 0.7}) == "strict"  # spam it doubts
+    assert go({**parse("spam"), "confidence": 0.95}) == "none"  # sure spam: no search
+    assert go(parse("greet")) == "none"
+    assert go(parse("faq"), keyword=True) == "handoff"
 
 
 def test_routed_outcomes_score_handoffs_and_skip_the_search_for_them() -> None:
@@ -81,7 +89,8 @@ def test_nlu_routes_apply_escalation_keywords(tmp_path) -> None:
     parses = tmp_path / "parses.json"
     rows = [{"text": q["text"], "intent": "faq", "confidence": 0.9, "ranking": []} for q in queries]
     parses.write_text(json.dumps({"parses": rows}))
-    assert nlu_routes(queries, parses, Path("config/escalation.yml")) == ["handoff", "faq"]
+    preference = HandoffPreference.from_pipeline(Path("config.yml"))
+    assert nlu_routes(queries, parses, Path("config/escalation.yml"), preference) == ["handoff", "faq"]
 
 
 def test_cache_key_follows_the_input_files(tmp_path) -> None:

@@ -11,7 +11,6 @@ from redis.asyncio import Redis as AsyncRedis
 
 from bot.dispatcher import Dispatcher
 from bot.errors import InvalidInputError, NotFoundError
-from bot.faq.turn import fallback_handoff_intent
 from bot.handoff.context import build_ticket, wait_message_vars, with_stored_history
 from bot.handoff.hours import SupportHours
 from bot.handoff.models import HandoffReason, Ticket, TranscriptLine
@@ -163,24 +162,6 @@ def test_support_hours() -> None:
 def test_bad_support_hours_are_rejected(spec: str) -> None:
     with pytest.raises(InvalidInputError):
         SupportHours.parse(spec, "Asia/Jakarta")
-
-
-@pytest.mark.parametrize(
-    ("intent", "ranking", "expected"),
-    [
-        (
-            "nlu_fallback",
-            [{"name": "nlu_fallback", "confidence": 0.45}, {"name": "request_human", "confidence": 0.4}],
-            "request_human",
-        ),
-        ("nlu_fallback", [{"name": "nlu_fallback"}, {"name": "complaint_angry"}, {"name": "faq"}], "complaint_angry"),
-        ("nlu_fallback", [{"name": "nlu_fallback"}, {"name": "faq"}, {"name": "request_human"}], None),
-        ("faq", [{"name": "faq"}, {"name": "request_human"}], None),
-        ("nlu_fallback", None, None),
-    ],
-)
-def test_low_confidence_requests_for_a_person_still_hand_off(intent: str, ranking, expected: str | None) -> None:
-    assert fallback_handoff_intent(intent, ranking) == expected
 
 
 async def test_the_dispatcher_reads_the_owner_the_store_writes(redis: Redis, aredis: AsyncRedis, keys: Keys) -> None:

@@ -667,7 +667,8 @@
           const pct = i.confidence === null || i.confidence === undefined ? null : Math.round(i.confidence * 100);
           return el("tr", {},
             el("td", { class: "itext" }, i.text || ""),
-            el("td", {}, i.intent || "?"),
+            el("td", { title: i.read_over ? "the classifier said " + i.read_over + "; read as a request for a person" : null },
+              (i.intent || "?") + (i.read_over ? " (over " + i.read_over + ")" : "")),
             el("td", { class: "conf" }, pct === null ? "" : [el("span", { class: "bar" }, el("span", { class: "fill", "data-pct": String(pct) })), " " + pct + "%"]));
         })))));
     }

@@ -48,7 +48,7 @@ class FaqTurn:
     pending_offer: str | None = None
     attempt: dict[str, Any] | None = None
     reason: str = "repeated_failure"
-    #: the search's decision (None when no search ran)
+    #: the decision: the search's, or sure spam's with no search behind it (reason ``spam``)
     decision: Decision | None = None
 
 
@@ -106,11 +106,11 @@ def faq_turn(
         max_failed: Failed answers in a row that trigger a handoff.
         confidence: The intent's confidence (spam at :data:`SPAM_SURE` or above is not searched).
     """
-    if skips_search(intent, confidence):
-        meta = {"kind": Outcome.NO_ANSWER, "decision_reason": DecisionReason.SPAM.value}
-        return FaqTurn(Outcome.OUT_OF_SCOPE, response="utter_out_of_scope", meta=meta, failed_answers=failed_answers)
     strict = intent in STRICT_INTENTS
-    decision = kb.ask(text, strict=strict)
+    if skips_search(intent, confidence):  # the strict path's reply, with no search behind it
+        decision = Decision(DecisionKind.NONE, reason=DecisionReason.SPAM)
+    else:
+        decision = kb.ask(text, strict=strict)
     turn = _reply(kb, text, decision, strict, language, failed_answers, max_failed)
     turn.decision = decision
     turn.meta["decision_reason"] = decision.reason.value

@@ -8,6 +8,7 @@ from redis import Redis
 from bot.faq import store
 from bot.faq.index import Candidate
 from bot.faq.kb import DecisionKind, DecisionReason, KnowledgeBase, Thresholds, decide
+from bot.faq.turn import SPAM_SURE, Outcome, faq_turn
 from bot.faq.verifier import Verifier
 from bot.keys import Keys
 from bot.runtime import index_config, thresholds
@@ -130,3 +131,18 @@ def test_decisions(
     decision = decide(cands, confidence, T, strict=strict)
     assert decision.kind is kind and decision.reason is reason
     assert [x.entry_id for x in decision.candidates] == ids
+
+
+def test_sure_spam_gets_the_out_of_scope_reply_without_a_search(redis: Redis, keys: Keys, faq_file: Path) -> None:
+    kb = make_kb(redis, keys)
+    kb.seed_from_file(faq_file)
+    searched: list[str] = []
+    ask = kb.ask
+    kb.ask = lambda text, strict=False: searched.append(text) or ask(text, strict=strict)  # type: ignore[method-assign]
+    ad = "PROMO followers IG murah, minat DM"
+    turn = faq_turn(kb, ad, "spam", "id", failed_answers=1, max_failed=2, confidence=SPAM_SURE)
+    assert not searched and turn.outcome is Outcome.OUT_OF_SCOPE and turn.response == "utter_out_of_scope"
+    assert turn.meta["decision_reason"] == "spam" and turn.failed_answers == 1  # no failed answer counted
+    assert turn.attempt is not None and turn.attempt["reason"] == "spam" and turn.attempt["candidates"] == []
+    doubted = faq_turn(kb, ad, "spam", "id", failed_answers=1, max_failed=2, confidence=SPAM_SURE - 0.01)
+    assert searched == [ad] and doubted.meta["decision_reason"] in ("strict", "not_covered", "confident")

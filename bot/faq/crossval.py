@@ -10,13 +10,14 @@ no-FAQ messages answered with one. Without ``--nlu`` every non-handoff
 query is searched as an FAQ question. With ``--nlu`` (the trained model's
 parses, written by ``bot.nlu.parses`` in Rasa's environment) the whole first
 turn is replayed: escalation keywords (``--escalation``) and handoff intents
-hand off (also under NLU fallback, as the bot does), FAQ intents search
+hand off (read again with the pipeline's handoff margins, ``--config``:
+:mod:`bot.nlu.handoff`, as the bot does), FAQ intents search
 (``out_of_scope`` strictly), other intents get no FAQ; the handoff rate per
 language is reported too. The NLU model never saw the dev queries, so its
 part is out of sample as well.
 
     python -m bot.faq.crossval eval/dev.yml [--weights 3 6 10] [--c 0.3 1 3] [--cache .cache/crossval.pkl]
-        [--nlu .cache/dev_parses.json] [--not-covered 0.05 0.1 2] [--show-misses]
+        [--nlu .cache/dev_parses.json] [--config config.yml] [--not-covered 0.05 0.1 2] [--show-misses]
 
 The searches (simulation and dev queries) take most of the time; ``--cache``
 keeps their ranked candidates in a local pickle keyed by the FAQ file, the

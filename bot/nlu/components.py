@@ -289,8 +289,38 @@ class LanguageDetector(GraphComponent, EntityExtractorMixin):
         return messages
 
 
+class _IntentReader(GraphComponent):
+    """A component after the classifiers that may set another intent on a message (:meth:`_read`)."""
+
+    def __init__(self, config: dict[str, Any]) -> None:
+        self._config = config
+
+    @classmethod
+    def create(
+        cls,
+        config: dict[str, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> _IntentReader:
+        """Creates the component (see parent class for full docstring)."""
+        return cls(config)
+
+    def _read(self, message: Message) -> dict[str, Any] | None:
+        """The intent to set on ``message``, or None to keep its own."""
+        raise NotImplementedError
+
+    def process(self, messages: list[Message]) -> list[Message]:
+        """Sets the intent of each message :meth:`_read` reads otherwise."""
+        for message in messages:
+            intent = self._read(message)
+            if intent is not None:
+                message.set(INTENT, intent, add_to_output=True)
+        return messages
+
+
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=False)
-class HandoffPreference(GraphComponent):
+class HandoffPreference(_IntentReader):
     """Sets a handoff intent when :meth:`bot.nlu.handoff.HandoffPreference.reading` finds one.
 
     Runs after the fallback classifier; the classifier's ranking stays in the parse data, the intent keeps
@@ -299,6 +329,7 @@ class HandoffPreference(GraphComponent):
     """
 
     def __init__(self, config: dict[str, Any]) -> None:
+        super().__init__(config)
         self._preference = Preference.from_config(config)
 
     @staticmethod
@@ -306,33 +337,18 @@ class HandoffPreference(GraphComponent):
         """Default config: the margins of :class:`bot.nlu.handoff.HandoffPreference`."""
         return {"margin": Preference.margin, "margins": {}}
 
-    @classmethod
-    def create(
-        cls,
-        config: dict[str, Any],
-        model_storage: ModelStorage,
-        resource: Resource,
-        execution_context: ExecutionContext,
-    ) -> HandoffPreference:
-        """Creates the component (see parent class for full docstring)."""
-        return cls(config)
-
-    def process(self, messages: list[Message]) -> list[Message]:
-        """Reads each message's intent again."""
-        for message in messages:
-            intent = (message.get(INTENT) or {}).get(INTENT_NAME_KEY)
-            ranking = message.get(INTENT_RANKING_KEY) or []
-            wanted = self._preference.reading(intent, ranking)
-            if wanted is not None and wanted != intent:
-                scores = {r.get(INTENT_NAME_KEY): r.get(PREDICTED_CONFIDENCE_KEY) for r in ranking}
-                confidence = scores.get(wanted) or 0.0
-                reading = {INTENT_NAME_KEY: wanted, PREDICTED_CONFIDENCE_KEY: confidence, READ_OVER: intent}
-                message.set(INTENT, reading, add_to_output=True)
-        return messages
+    def _read(self, message: Message) -> dict[str, Any] | None:
+        intent = (message.get(INTENT) or {}).get(INTENT_NAME_KEY)
+        ranking = message.get(INTENT_RANKING_KEY) or []
+        wanted = self._preference.reading(intent, ranking)
+        if wanted is None or wanted == intent:
+            return None
+        scores = {r.get(INTENT_NAME_KEY): r.get(PREDICTED_CONFIDENCE_KEY) for r in ranking}
+        return {INTENT_NAME_KEY: wanted, PREDICTED_CONFIDENCE_KEY: scores.get(wanted) or 0.0, READ_OVER: intent}
 
 
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=False)
-class EscalationOverride(GraphComponent):
+class EscalationOverride(_IntentReader):
     """Sets the intent to ``request_human`` when the message's metadata carries ``escalation``.
 
     The dispatcher (bot service) matches the brand's escalation keywords and marks the message;
@@ -340,30 +356,13 @@ class EscalationOverride(GraphComponent):
     stays in the parse data for the agent to see.
     """
 
-    def __init__(self, config: dict[str, Any]) -> None:
-        self._config = config
-
     @staticmethod
     def get_default_config() -> dict[str, Any]:
         """Default config: the intent that hands off, the metadata key that asks for it."""
         return {"intent": "request_human", "metadata_key": "escalation"}
 
-    @classmethod
-    def create(
-        cls,
-        config: dict[str, Any],
-        model_storage: ModelStorage,
-        resource: Resource,
-        execution_context: ExecutionContext,
-    ) -> EscalationOverride:
-        """Creates the component (see parent class for full docstring)."""
-        return cls(config)
-
-    def process(self, messages: list[Message]) -> list[Message]:
-        """Overrides the intent of marked messages."""
-        for message in messages:
-            metadata = message.get("metadata") or {}
-            if isinstance(metadata, dict) and metadata.get(self._config["metadata_key"]):
-                intent = {INTENT_NAME_KEY: self._config["intent"], PREDICTED_CONFIDENCE_KEY: 1.0}
-                message.set(INTENT, intent, add_to_output=True)
-        return messages
+    def _read(self, message: Message) -> dict[str, Any] | None:
+        metadata = message.get("metadata") or {}
+        if isinstance(metadata, dict) and metadata.get(self._config["metadata_key"]):
+            return {INTENT_NAME_KEY: self._config["intent"], PREDICTED_CONFIDENCE_KEY: 1.0}
+        return None

@@ -36,7 +36,7 @@ from tests.browser.console_page import (
 )
 from tests.browser.helpers import console_errors, fill, wait_for
 from tests.e2e import meta_helpers as meta
-from tests.e2e.helpers import kinds, new_sender, say
+from tests.e2e.helpers import CLOSE_REQUESTS, kinds, new_sender, say
 
 pytestmark = [pytest.mark.browser, pytest.mark.stack]
 
@@ -161,6 +161,29 @@ def test_a_failed_delivery_is_shown_on_the_line_and_can_be_retried(
     wait_for(sari, lambda d: click(d, "#transcript .msg.agent .retry"))
     wait_for(sari, lambda d: "2 attempts" in d.find_element(By.CSS_SELECTOR, "#transcript .msg.agent .delivery").text)
     assert sari.find_element(By.CSS_SELECTOR, "#transcript .msg.agent .retry").is_enabled()
+
+
+def test_a_request_read_over_another_intent_shows_the_classifiers_intent(
+    browser: BrowserFactory, stack: StackConfig, accounts: dict[str, str], customer: httpx.Client
+) -> None:
+    """bot/nlu/handoff.py: the agent sees what the classifier said next to the reading that handed off."""
+    sari = open_console(browser, stack, accounts, "sari")
+    for text in CLOSE_REQUESTS:  # the first the classifier ranks behind another intent
+        sender = new_sender()
+        result = say(customer, sender, text)
+        assert kinds(result) == ["handoff"], (text, result["replies"])
+        line = customer.get(f"/api/handoffs/{result['ticket_id']}").json()["intents"][0]
+        if line["read_over"]:
+            break
+    else:
+        raise AssertionError("no request was read over another intent")
+    wait_for(sari, lambda d: click_row(d, f"dev:{sender}"), timeout=5)
+    label = f"request_human {round(line['confidence'] * 100)}% (over {line['read_over']})"
+    wait_for(sari, lambda d: d.find_elements(By.CSS_SELECTOR, "#transcript .msg.customer .intent"))
+    assert sari.find_element(By.CSS_SELECTOR, "#transcript .msg.customer .intent").text == label
+    context = sari.find_element(By.ID, "context").text
+    assert f"request_human (over {line['read_over']})" in context, context
+    assert not console_errors(sari)
 
 
 def test_notes_canned_replies_and_transfer_between_agents(

@@ -15,6 +15,16 @@ from bot.agents.models import AccountCreate, Role
 from bot.keys import Keys
 from bot.stack import StackConfig
 
+#: requests for a person the classifier ranks just behind a question, "are you a bot?" or fallback (eval/dev.yml)
+CLOSE_REQUESTS = [
+    "halo min, bisa chat sama org asli?",
+    "bisa lanjut chat wa sm cs nya aja ga kak?",
+    "pengen dilayani sama staf aja, bisa?",
+    "bot bukan sih ini? jawabannya template bgt. aku mau CS asli",
+    "allo il y a un humain qui lit ces messages ?",
+    "j'aimerais échanger directement avec le responsable de la boutique",
+]
+
 
 def new_sender() -> str:
     """A customer id nobody used before."""

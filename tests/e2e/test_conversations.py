@@ -8,7 +8,7 @@ import yaml
 
 from bot.faq import store
 from bot.stack import ROOT, StackConfig
-from tests.e2e.helpers import agent_online, kinds, new_sender, say
+from tests.e2e.helpers import CLOSE_REQUESTS, agent_online, kinds, new_sender, say
 
 pytestmark = pytest.mark.stack
 
@@ -160,17 +160,6 @@ def test_language_persists_for_messages_without_signal(api: httpx.Client) -> Non
         if any(c["value"] == "id" for c in v.get("condition") or [])
     }
     assert texts and all(t in indonesian for t in texts)
-
-
-#: requests for a person the classifier ranks just behind a question, "are you a bot?" or fallback (eval/dev.yml)
-CLOSE_REQUESTS = [
-    "halo min, bisa chat sama org asli?",
-    "bisa lanjut chat wa sm cs nya aja ga kak?",
-    "pengen dilayani sama staf aja, bisa?",
-    "bot bukan sih ini? jawabannya template bgt. aku mau CS asli",
-    "allo il y a un humain qui lit ces messages ?",
-    "j'aimerais échanger directement avec le responsable de la boutique",
-]
 
 
 def test_a_request_for_a_person_ranked_close_behind_another_intent_hands_off(api: httpx.Client) -> None:

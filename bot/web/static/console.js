@@ -453,8 +453,9 @@
     const who = sender === "customer" ? "Customer" : sender === "agent" ? agentName(line.author || "agent") : sender === "bot" ? (line.author ? "Bot (resolved by " + agentName(line.author) + ")" : "Bot") : sender;
     const extras = [];
     if (sender === "customer" && line.intent) {
-      extras.push(el("span", { class: "intent", title: "NLU intent and confidence" },
-        line.intent + (line.confidence !== null && line.confidence !== undefined ? " " + Math.round(line.confidence * 100) + "%" : "")));
+      extras.push(el("span", { class: "intent", title: line.read_over ? "NLU intent and confidence; the classifier said " + line.read_over + ", read as a request for a person" : "NLU intent and confidence" },
+        line.intent + (line.confidence !== null && line.confidence !== undefined ? " " + Math.round(line.confidence * 100) + "%" : "") +
+        (line.read_over ? " (over " + line.read_over + ")" : "")));
     }
     const choices = (line.quick_replies || []).slice();
     const payload = line.payload || {};

@@ -8,8 +8,8 @@ handoff intent when:
 * the classifier doubts everything (NLU fallback) and a handoff intent still
   ranks first: "pengen dilayani sama staf aja, bisa?";
 * a request for a person ranks second, close behind the top intent
-  (:attr:`HandoffPreference.margin`): "halo min, bisa chat sama org asli?"
-  (``faq`` 0.50, ``request_human`` 0.41);
+  (:attr:`HandoffPreference.margin`): "pengen dilayani sama staf aja, bisa?"
+  (``faq`` 0.56, ``request_human`` 0.40);
 * the top intent is "are you a bot?" and a request for a person has a real
   share beside it (a wider margin, :attr:`HandoffPreference.margins`): "bot
   bukan sih ini? jawabannya template bgt. aku mau CS asli" (0.69 / 0.26). The
@@ -48,7 +48,7 @@ class HandoffPreference:
     margin turns the rule off.
     """
 
-    margin: float = 0.1
+    margin: float = 0.2
     margins: Mapping[str, float] = field(default_factory=dict)
 
     @classmethod

@@ -6,7 +6,7 @@ import pytest
 
 from bot.nlu.handoff import HandoffPreference
 
-PREFERENCE = HandoffPreference(0.1, {"bot_challenge": 0.5})
+PREFERENCE = HandoffPreference(0.2, {"bot_challenge": 0.5})
 
 
 def ranking(*pairs: tuple[str, float]) -> list[dict]:
@@ -25,7 +25,8 @@ def ranking(*pairs: tuple[str, float]) -> list[dict]:
         # a request for a person close behind the top intent, with or without fallback
         ("faq", ranking(("faq", 0.5), ("request_human", 0.41), ("greet", 0.05)), "request_human"),
         ("nlu_fallback", ranking(("nlu_fallback", 0.45), ("faq", 0.41), ("request_human", 0.39)), "request_human"),
-        ("faq", ranking(("faq", 0.55), ("request_human", 0.44)), None),  # 0.11 behind: the question stands
+        ("faq", ranking(("faq", 0.56), ("request_human", 0.40)), "request_human"),
+        ("faq", ranking(("faq", 0.6), ("request_human", 0.39)), None),  # 0.21 behind: the question stands
         # only a request for a person is read so: an angry complaint close behind a question is not
         ("faq", ranking(("faq", 0.5), ("complaint_angry", 0.45)), None),
         ("faq", ranking(("faq", 0.5), ("greet", 0.3), ("request_human", 0.2)), None),  # third, not second

@@ -66,7 +66,7 @@ from bot.encoders import Encoder, get_encoder
 from bot.encoders.base import DEFAULT_ENCODER, IdleRelease
 from bot.faq.query_vectors import QueryVectors, from_environment
 from bot.language import SUPPORTED, detect_language
-from bot.nlu.handoff import READ_OVER
+from bot.nlu.handoff import DEFAULT_MARGINS, READ_OVER
 from bot.nlu.handoff import HandoffPreference as Preference
 from bot.nlu.vectors import OFFERED, Offered
 
@@ -335,7 +335,7 @@ class HandoffPreference(_IntentReader):
     @staticmethod
     def get_default_config() -> dict[str, Any]:
         """Default config: the margins of :class:`bot.nlu.handoff.HandoffPreference`."""
-        return {"margin": Preference.margin, "margins": {}}
+        return {"margin": Preference.margin, "margins": dict(DEFAULT_MARGINS)}
 
     def _read(self, message: Message) -> dict[str, Any] | None:
         intent = (message.get(INTENT) or {}).get(INTENT_NAME_KEY)

@@ -6,7 +6,8 @@ keeps answering someone who asked for a person. So a message is read as a
 handoff intent when:
 
 * the classifier doubts everything (NLU fallback) and a handoff intent still
-  ranks first: "pengen dilayani sama staf aja, bisa?";
+  ranks first: "j'aimerais échanger directement avec le responsable de la
+  boutique";
 * a request for a person ranks second, close behind the top intent
   (:attr:`HandoffPreference.margin`): "pengen dilayani sama staf aja, bisa?"
   (``faq`` 0.56, ``request_human`` 0.40);
@@ -14,6 +15,13 @@ handoff intent when:
   share beside it (a wider margin, :attr:`HandoffPreference.margins`): "bot
   bukan sih ini? jawabannya template bgt. aku mau CS asli" (0.69 / 0.26). The
   bot's reply to a bare "are you a bot?" offers a person anyway.
+
+Declining a person ("non merci, pas besoin d'un conseiller") ranked a
+request for a person close behind ``deny`` until ``deny`` had examples that
+name the person they decline (data/nlu/deny.yml, in the four languages); a
+refusal is read like any other intent, since "gak usah auto reply deh,
+panggilin admin nya aja" (no bot, get me the admin) is ``deny`` 0.55,
+``request_human`` 0.40. A negative margin turns the reading off for an intent.
 
 Plain logic (no Rasa import): the NLU component
 (``bot.nlu.components.HandoffPreference``) applies it to each parse; the
@@ -35,6 +43,8 @@ REQUEST_HUMAN = "request_human"
 FALLBACK_INTENT = "nlu_fallback"
 #: the parse's intent key that keeps the classifier's intent when a message is read otherwise
 READ_OVER = "read_over"
+#: margins per top intent: wider behind "are you a bot?"
+DEFAULT_MARGINS = {"bot_challenge": 0.5}
 #: the pipeline entry (config.yml) whose settings these are
 COMPONENT = "bot.nlu.components.HandoffPreference"
 
@@ -49,13 +59,14 @@ class HandoffPreference:
     """
 
     margin: float = 0.2
-    margins: Mapping[str, float] = field(default_factory=dict)
+    margins: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_MARGINS))
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> HandoffPreference:
         """From a component's settings (``margin``, ``margins``); raises ValueError on a bad value."""
         margin = float(config.get("margin", cls.margin))
-        margins = {str(k): float(v) for k, v in dict(config.get("margins") or {}).items()}
+        given = config.get("margins")
+        margins = {str(k): float(v) for k, v in dict(DEFAULT_MARGINS if given is None else given).items()}
         if any(m > 1.0 for m in (margin, *margins.values())):
             raise ValueError("a handoff margin is a difference of confidences: at most 1")
         return cls(margin, margins)

@@ -141,6 +141,24 @@ def test_declining_the_offer_keeps_the_bot(api: httpx.Client) -> None:
     assert kinds(say(api, sender, "yes")) == [""]
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "nope, don't need a person, the bot is fine",  # the classifier's second: a request for a person
+        "gak usah admin kak, udah jelas kok",
+        "non merci pas besoin d'un conseiller",
+        "не надо человека, спасибо",
+    ],
+)
+def test_declining_a_person_in_words_keeps_the_bot(api: httpx.Client, text: str) -> None:
+    """``deny`` has examples that name the person they decline (data/nlu/deny.yml): not read as a request."""
+    sender = new_sender()
+    assert kinds(say(api, sender, "do you have a dog friendly terrace with heated seats?")) == ["none"]
+    result = say(api, sender, text)
+    assert result["status"] == "answered" and kinds(result) == [""], result
+    assert kinds(say(api, sender, "How can I track my order?")) == ["faq"]  # not paused: the bot still answers
+
+
 def test_a_clarification_button_answers_the_chosen_entry(api: httpx.Client) -> None:
     sender = new_sender()
     result = say(api, sender, '/choose_faq{"faq_id":"subscription_skip"}')

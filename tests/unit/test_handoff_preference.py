@@ -33,6 +33,9 @@ def ranking(*pairs: tuple[str, float]) -> list[dict]:
         # "are you a bot?" with a real share of "I want a person"
         ("bot_challenge", ranking(("bot_challenge", 0.69), ("request_human", 0.26)), "request_human"),
         ("bot_challenge", ranking(("bot_challenge", 0.95), ("request_human", 0.03)), None),
+        # "no bot, get me the admin": a refusal of the bot, a request for a person
+        ("deny", ranking(("deny", 0.55), ("request_human", 0.40)), "request_human"),
+        ("deny", ranking(("deny", 0.64), ("request_human", 0.34)), None),  # "nope, don't need a person, ..."
         ("faq", [], None),
         ("faq", None, None),
         (None, None, None),
@@ -50,7 +53,12 @@ def test_a_negative_margin_keeps_only_the_fallback_reading() -> None:
 
 def test_the_pipeline_sets_the_margins() -> None:
     assert HandoffPreference.from_pipeline(Path("config.yml")) == PREFERENCE
-    assert HandoffPreference.from_config({}) == HandoffPreference()
+    assert HandoffPreference.from_config({}) == HandoffPreference() == PREFERENCE  # the defaults are config.yml's
+    no_exceptions = HandoffPreference.from_config({"margins": {}})  # margins given: only those
+    behind_bot = ranking(("bot_challenge", 0.69), ("request_human", 0.26))
+    assert no_exceptions.reading("bot_challenge", behind_bot) is None
+    off = HandoffPreference.from_config({"margins": {"greet": -1}})
+    assert off.reading("greet", ranking(("greet", 0.5), ("request_human", 0.45))) is None
 
 
 def test_a_pipeline_without_the_component_gets_the_defaults(tmp_path: Path) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import subprocess
+import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +27,8 @@ from bot.stack import ROOT, rasa_argv, renice, wait_http
 log = logging.getLogger(__name__)
 
 PROBE_TEXT = "hello"
+#: between the probe turns of :meth:`RasaServer.probe` that got no reply
+PROBE_RETRY_S = 0.5
 
 
 def cache_probe_vector(redis: Redis, keys: Keys, encoder: Encoder) -> None:
@@ -90,16 +93,32 @@ class RasaServer:
         if not ready:
             raise UpstreamError(f"rasa server on port {self.port} not ready after {timeout_s:.0f} s")
 
-    def probe(self, channel_token: str, redis: Redis, keys: Keys, encoder: str | None = None) -> None:
+    def probe(
+        self, channel_token: str, redis: Redis, keys: Keys, encoder: str | None = None, wait_s: float = 0.0
+    ) -> None:
         """One real conversation turn through the server (model, actions, tracker store), then forgotten.
 
         With the probe text's vector by ``encoder`` (the NLU featurizer's) when the consumers have put it in
         the embedding cache (:func:`cache_probe_vector`), as a consumer sends it: the server does not load
         the encoder's weights for the probe.
 
+        Args:
+            wait_s: Try again (a new turn every :data:`PROBE_RETRY_S`) for up to this long while a turn gets no
+                reply: at the stack's start the action server may still be loading the FAQ when Rasa serves.
+
         Raises:
-            UpstreamError: No 200 or no reply.
+            UpstreamError: No 200 or no reply (after ``wait_s``).
         """
+        deadline = time.monotonic() + wait_s
+        while True:
+            try:
+                return self._probe_once(channel_token, redis, keys, encoder)
+            except UpstreamError:
+                if time.monotonic() >= deadline:
+                    raise
+                time.sleep(PROBE_RETRY_S)
+
+    def _probe_once(self, channel_token: str, redis: Redis, keys: Keys, encoder: str | None) -> None:
         sender = f"probe:{uuid.uuid4().hex[:12]}"
         headers = {"X-Dmdesk-Token": channel_token} if channel_token else {}
         body: dict[str, Any] = {"sender": sender, "message": PROBE_TEXT, "metadata": {"channel": "dev"}}

@@ -22,13 +22,13 @@ def test_dev_set_quality_does_not_regress(stack: StackConfig) -> None:
     # (5 older ones dropped: holdout3 repeats them word for word), 227 fifth-round DMs, 246 sixth-round DMs
     assert summary["n"] == 1177
     for lang in ("en", "id", "fr", "ru"):
-        # measured (2026-12-06, 1177 queries): en .94, id .95, fr .98, ru .92 (296 Russian questions, 74 of them
+        # measured (2026-12-06, 1177 queries): en .94, id .93, fr .95, ru .96 (296 Russian questions, 74 of them
         # the fourth round's formal and misspelt ones and 107 the fifth's long and colloquial ones; 265 English
         # ones, 108 the sixth round's short sloppy and long chatty ones)
         assert by[lang]["faq"] >= 0.87, (lang, by[lang])
         assert by[lang]["handoff"] >= 0.9, (lang, by[lang])
-        # 24-57 no-FAQ messages per language, many of them shop questions next to an entry: measured en 4 of
-        # 54, fr 3 of 32, id 3 of 57, ru 1 of 24; overall at most 1 in 10 (measured 11 of 167)
+        # 24-57 no-FAQ messages per language, many of them shop questions next to an entry: measured en 3 of
+        # 54, fr 3 of 32, id 3 of 57, ru 0 of 24; overall at most 1 in 10 (measured 9 of 167)
         assert summary["none_answered_with_faq_rate"][lang] <= 0.18, (lang, summary["none_answered_with_faq_rate"])
     nones = [r for r in report["results"] if r["expect"] == "none"]
     answered = [r for r in nones if r["got"] not in ("none", "handoff") and not r["got"].startswith("clarify:")]

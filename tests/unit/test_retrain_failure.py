@@ -95,3 +95,62 @@ def test_a_snapshot_before_any_faq_import_takes_the_file_and_imports_nothing(
     assert not redis.exists(keys.faq_meta)  # nothing imported here
     after = runtime.knowledge_base.cache_info()
     assert after.hits + after.misses == calls.hits + calls.misses  # nor anywhere by the process's own KB
+
+
+class _LateActions:
+    """A Rasa webhook whose turns get no reply until the action server is up (after ``silent`` turns)."""
+
+    def __init__(self, silent: int) -> None:
+        import json
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.turns: list[str] = []
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                outer.turns.append(body["sender"])
+                messages = [] if len(outer.turns) <= silent else [{"recipient_id": body["sender"], "text": "hi"}]
+                data = json.dumps({"messages": messages}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_the_first_probe_waits_for_the_action_server(redis: Redis, keys: Keys) -> None:
+    from bot.errors import UpstreamError
+    from bot.retrain.servers import RasaServer
+
+    late = _LateActions(silent=3)
+    try:
+        server = RasaServer("base", Path("unused.tar.gz"), late.server.server_address[1])
+        with pytest.raises(UpstreamError):  # no waiting: the first turn's silence fails the probe
+            server.probe("", redis, keys)
+        server.probe("", redis, keys, wait_s=10)  # turns 2 and 3 silent, turn 4 answered
+        assert len(late.turns) == 4 and len(set(late.turns)) == 4  # a new conversation each turn
+        assert not [k for k in redis.scan_iter(f"{keys.prefix}*") if b"probe" in k]  # every probe forgotten
+    finally:
+        late.close()
+    silent = _LateActions(silent=10**6)
+    try:
+        never = RasaServer("base", Path("unused.tar.gz"), silent.server.server_address[1])
+        with pytest.raises(UpstreamError):  # a reply that never comes still fails, once the wait is over
+            never.probe("", redis, keys, wait_s=1.0)
+        assert len(silent.turns) >= 2
+    finally:
+        silent.close()

@@ -104,7 +104,8 @@ class RasaServer:
 
         Args:
             wait_s: Try again (a new turn every :data:`PROBE_RETRY_S`) for up to this long while a turn gets no
-                reply: at the stack's start the action server may still be loading the FAQ when Rasa serves.
+                reply and the server runs: at the stack's start the action server may still be loading the FAQ
+                when Rasa serves.
 
         Raises:
             UpstreamError: No 200 or no reply (after ``wait_s``).
@@ -114,7 +115,8 @@ class RasaServer:
             try:
                 return self._probe_once(channel_token, redis, keys, encoder)
             except UpstreamError:
-                if time.monotonic() >= deadline:
+                exited = self.proc is not None and not self.alive()  # a server that died gets no second turn
+                if exited or time.monotonic() >= deadline:
                     raise
                 time.sleep(PROBE_RETRY_S)
 

@@ -152,5 +152,14 @@ def test_the_first_probe_waits_for_the_action_server(redis: Redis, keys: Keys) -
         with pytest.raises(UpstreamError):  # a reply that never comes still fails, once the wait is over
             never.probe("", redis, keys, wait_s=1.0)
         assert len(silent.turns) >= 2
+        import subprocess
+
+        dead = RasaServer("base", Path("unused.tar.gz"), silent.server.server_address[1])
+        dead.proc = subprocess.Popen(["true"])
+        dead.proc.wait()
+        turns = len(silent.turns)
+        with pytest.raises(UpstreamError):  # a server process that exited gets no second turn
+            dead.probe("", redis, keys, wait_s=30)
+        assert len(silent.turns) == turns + 1
     finally:
         silent.close()

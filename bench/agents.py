@@ -49,7 +49,7 @@ from bot.cli import ensure_redis, redis_url
 from bot.handoff.models import CustomerProfile, HandoffReason, Ticket, TranscriptLine
 from bot.handoff.queue import HandoffStore, QueueQuery
 from bot.keys import Keys
-from bot.stack import ROOT, StackConfig, free_port, private_stack
+from bot.stack import ROOT, StackConfig, free_port, private_stack, stop_on_signals
 
 PASSWORD = "benchmark password"
 ASKS = [
@@ -313,4 +313,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    stop_on_signals()
     main()

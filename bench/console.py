@@ -35,7 +35,7 @@ from bot.evaluation import percentile
 from bot.handoff.models import CustomerProfile, HandoffReason, Ticket, TranscriptLine
 from bot.handoff.queue import HandoffStore
 from bot.keys import Keys
-from bot.stack import ROOT, private_stack
+from bot.stack import ROOT, private_stack, stop_on_signals
 from tests.browser.conftest import new_driver
 from tests.browser.helpers import login, wait_for
 
@@ -158,4 +158,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    stop_on_signals()
     main()

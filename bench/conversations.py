@@ -16,7 +16,7 @@ from bench.harness import check_replies
 from bench.load import SEND_ERRORS, Target, WebhookTarget, new_customer
 from bot.faq.models import FaqBook
 from bot.keys import Keys
-from bot.stack import ROOT
+from bot.stack import ROOT, stop_on_signals
 
 
 def long_texts() -> list[str]:
@@ -186,4 +186,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    stop_on_signals()
     main()

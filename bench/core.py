@@ -20,7 +20,7 @@ from redis import Redis
 from bench import write_result
 from bot.cli import ensure_redis, redis_url
 from bot.evaluation import load_queries, percentile
-from bot.stack import ROOT, private_stack
+from bot.stack import ROOT, private_stack, stop_on_signals
 
 
 def rss_mib(pid: int) -> float:
@@ -80,4 +80,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    stop_on_signals()
     main()

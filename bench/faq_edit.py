@@ -44,7 +44,7 @@ from bot.faq.models import FaqEntry
 from bot.keys import Keys
 from bot.runtime import build_knowledge_base
 from bot.settings import CoreSettings
-from bot.stack import ROOT, private_stack
+from bot.stack import ROOT, private_stack, stop_on_signals
 
 ENTRY = "order_tracking"
 QUESTION = "How can I track my order?"
@@ -251,4 +251,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    stop_on_signals()
     main()

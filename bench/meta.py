@@ -39,7 +39,7 @@ from bench import write_result
 from bot import simulate as sim
 from bot.cli import ensure_redis, redis_url
 from bot.evaluation import load_queries, percentile
-from bot.stack import ROOT, free_port, private_stack
+from bot.stack import ROOT, free_port, private_stack, stop_on_signals
 
 SECRET = "bench-secret"
 
@@ -213,4 +213,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    stop_on_signals()
     main()

@@ -65,6 +65,7 @@ from bot.stack import (
     free_port,
     private_stack,
     rasa_argv,
+    stop_on_signals,
 )
 
 SECRET = "bench-secret"
@@ -390,4 +391,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    stop_on_signals()
     main()

@@ -35,7 +35,7 @@ from redis.asyncio import Redis as AsyncRedis
 from bench.harness import sample_processes
 from bench.load import SEND_ERRORS, WebhookTarget, new_customer
 from bot.keys import Keys
-from bot.stack import ROOT, Stack, private_stack_config
+from bot.stack import ROOT, Stack, private_stack_config, stop_on_signals
 
 _TICK_S = 0.01  # /proc ticks (SC_CLK_TCK 100)
 
@@ -153,4 +153,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    stop_on_signals()
     main()

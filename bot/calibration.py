@@ -16,16 +16,18 @@ from typing import Any
 import httpx
 
 from bot.evaluation import kind_of
-from bot.faq.crossval import outcome
+from bot.faq.crossval import outcome, route
 from bot.faq.index import Candidate
 from bot.faq.kb import KnowledgeBase, Thresholds
-from bot.faq.turn import FAQ_INTENTS
 from bot.faq.verifier import Verifier
-from bot.nlu.handoff import HANDOFF_INTENTS
+from bot.handoff.rules import Escalator
+from bot.nlu.handoff import HandoffPreference
 
 
-def collect(queries: list[dict[str, str]], rasa_url: str, kb: KnowledgeBase) -> list[dict[str, Any]]:
-    """NLU parse and top candidates per query."""
+def collect(
+    queries: list[dict[str, str]], rasa_url: str, kb: KnowledgeBase, escalator: Escalator
+) -> list[dict[str, Any]]:
+    """NLU parse, escalation keyword match and top candidates per query."""
     rows = []
     with httpx.Client(base_url=rasa_url, timeout=60) as http:
         for q in queries:
@@ -34,8 +36,12 @@ def collect(queries: list[dict[str, str]], rasa_url: str, kb: KnowledgeBase) -> 
             rows.append(
                 {
                     **q,
-                    "intent": parse["intent"]["name"],
-                    "confidence": parse["intent"]["confidence"],
+                    "parse": {
+                        "intent": parse["intent"]["name"],
+                        "confidence": parse["intent"]["confidence"],
+                        "ranking": parse.get("intent_ranking"),
+                    },
+                    "keyword": escalator.keyword_match(q["text"], handoff_only=True) is not None,
                     "candidates": [(c.entry_id, c.score) for c in cands],
                     "components": [c.components for c in cands],
                     "evidence": [c.evidence for c in cands],
@@ -44,25 +50,30 @@ def collect(queries: list[dict[str, str]], rasa_url: str, kb: KnowledgeBase) -> 
     return rows
 
 
-def first_turn(row: dict[str, Any], t: Thresholds, fallback: float, verifier: Verifier) -> str:
-    """What the bot answers to ``row`` as a first message, under thresholds ``t``."""
-    intent = row["intent"] if row["confidence"] >= fallback else "nlu_fallback"
-    if intent in HANDOFF_INTENTS:
-        return "handoff"
-    if intent not in FAQ_INTENTS:
-        return "none"
+def first_turn(row: dict[str, Any], t: Thresholds, verifier: Verifier, preference: HandoffPreference) -> str:
+    """What the bot answers to ``row`` as a first message, under thresholds ``t``.
+
+    The path is the cross-validation tool's (:func:`bot.faq.crossval.route`): a handoff intent, one read as a
+    request for a person (``preference``) or an escalation keyword hands off, whatever the classifier's
+    confidence; an out-of-scope or spam parse searches strictly or not at all.
+    """
+    path = route(row["parse"], row["keyword"], preference)
+    if path not in ("faq", "strict"):
+        return path
     cands = [
         Candidate(i, s, "", comp, ev)
         for (i, s), comp, ev in zip(row["candidates"], row["components"], row["evidence"], strict=True)
     ]
-    return outcome(cands, verifier, t, strict=intent == "out_of_scope")
+    return outcome(cands, verifier, t, strict=path == "strict")
 
 
-def score(rows: list[dict[str, Any]], t: Thresholds, fallback: float, verifier: Verifier) -> dict[str, float]:
+def score(
+    rows: list[dict[str, Any]], t: Thresholds, verifier: Verifier, preference: HandoffPreference
+) -> dict[str, float]:
     """Goal metrics: worst-language FAQ accuracy, handoff rate, none-answered rate."""
     per: dict[str, dict[str, list[bool]]] = {}
     for row in rows:
-        got = first_turn(row, t, fallback, verifier)
+        got = first_turn(row, t, verifier, preference)
         kind = kind_of(row["expect"])
         bucket = per.setdefault(row["lang"], {"faq": [], "handoff": [], "none_wrong": []})
         if kind == "faq":
@@ -89,7 +100,7 @@ def score(rows: list[dict[str, Any]], t: Thresholds, fallback: float, verifier: 
 
 
 def grid(
-    rows: list[dict[str, Any]], base: Thresholds, fallback: float, verifier: Verifier
+    rows: list[dict[str, Any]], base: Thresholds, verifier: Verifier, preference: HandoffPreference
 ) -> list[tuple[dict[str, float], Thresholds]]:
     """Every combination on the grid, best first."""
     out = []
@@ -100,7 +111,7 @@ def grid(
         if clarify > answer:
             continue
         t = replace(base, answer=answer, clarify=clarify, window=window, strict=strict)
-        out.append((score(rows, t, fallback, verifier), t))
+        out.append((score(rows, t, verifier, preference), t))
     out.sort(key=lambda item: -item[0]["objective"])
     return out
 
@@ -123,6 +134,7 @@ def main(argv: list[str] | None = None) -> int:
     from redis import Redis
 
     from bot.evaluation import load_queries
+    from bot.handoff.rules import load_escalator
     from bot.runtime import build_knowledge_base, thresholds
     from bot.settings import CoreSettings
     from bot.stack import delete_prefix
@@ -130,18 +142,20 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bot.calibration")
     parser.add_argument("file")
     parser.add_argument("--rasa-url", default="http://127.0.0.1:5005")
-    parser.add_argument("--fallback", type=float, default=0.45, help="FallbackClassifier threshold in config.yml")
+    parser.add_argument("--config", default="config.yml", help="the Rasa config whose handoff reading to replay")
+    parser.add_argument("--escalation", default="config/escalation.yml")
     parser.add_argument("--top", type=int, default=10)
     args = parser.parse_args(argv)
     settings = CoreSettings(redis_prefix=f"dmdeskcalib{uuid.uuid4().hex[:8]}")
     redis = Redis.from_url(settings.redis_url)
     try:
         kb = build_knowledge_base(settings, redis)
-        rows = collect(load_queries(Path(args.file)), args.rasa_url, kb)
+        rows = collect(load_queries(Path(args.file)), args.rasa_url, kb, load_escalator(Path(args.escalation)))
     finally:
         delete_prefix(settings.redis_url, settings.redis_prefix)
-    print("current:", json.dumps(score(rows, thresholds(settings), args.fallback, kb.verifier)))
-    print(report(grid(rows, thresholds(settings), args.fallback, kb.verifier), args.top))
+    preference = HandoffPreference.from_pipeline(Path(args.config))
+    print("current:", json.dumps(score(rows, thresholds(settings), kb.verifier, preference)))
+    print(report(grid(rows, thresholds(settings), kb.verifier, preference), args.top))
     return 0
 
 

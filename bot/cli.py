@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -31,7 +30,7 @@ from redis.exceptions import RedisError
 
 from bot.agents import cli as users_cli
 from bot.keys import Keys
-from bot.stack import ROOT, Stack, StackConfig, dev_token, private_stack
+from bot.stack import ROOT, Stack, StackConfig, dev_token, private_stack, stop_on_signals
 
 DEFAULT_REDIS = "redis://127.0.0.1:6379/0"
 
@@ -80,15 +79,9 @@ def ensure_redis(url: str) -> None:
     raise SystemExit("redis-server did not start")
 
 
-def _interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
-
-
 def cmd_run(args: argparse.Namespace) -> int:
     """Start the whole stack and wait for Ctrl-C (SIGINT) or SIGTERM."""
-    # Explicit handlers: a SIGINT inherited as ignored (background jobs) must still stop the stack.
-    signal.signal(signal.SIGINT, _interrupt)
-    signal.signal(signal.SIGTERM, _interrupt)
+    stop_on_signals()
     ensure_redis(redis_url())
     config = StackConfig(
         redis_url=redis_url(),
@@ -160,6 +153,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     if url:
         evaluate_file(Path(args.file), Path(args.out), url, dev_token())
         return 0
+    stop_on_signals()
     ensure_redis(redis_url())
     with private_stack("eval", redis_url()) as stack:
         evaluate_file(Path(args.file), Path(args.out), stack.config.bot_url, stack.config.api_token)

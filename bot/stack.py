@@ -198,6 +198,19 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def stop_on_signals() -> None:
+    """Turn SIGINT and SIGTERM into KeyboardInterrupt in a command's main thread, so that the ``finally`` of
+    every stack it started runs: its processes are stopped and its Redis keys deleted (the default SIGTERM
+    ends Python at once and leaves them running). Explicit for SIGINT too: a background job inherits it as
+    ignored."""
+    signal.signal(signal.SIGINT, _interrupt)
+    signal.signal(signal.SIGTERM, _interrupt)
+
+
 @dataclass
 class StackConfig:
     """Ports, Redis and logs of one stack."""

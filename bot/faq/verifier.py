@@ -38,7 +38,7 @@ from bot.faq.models import FaqBook
 
 SAMPLES_PER_ENTRY = 8
 CALIBRATION_WEIGHT = 6.0
-REGULARISATION_C = 3.0
+REGULARISATION_C = 1.0
 EVIDENCE = ("uncovered", "unknown", "unknown_terms")
 
 

@@ -19,14 +19,16 @@ handoff intent when:
 Declining a person ("non merci, pas besoin d'un conseiller") ranked a
 request for a person close behind ``deny`` until ``deny`` had examples that
 name the person they decline (data/nlu/deny.yml, in the four languages); a
-refusal is read like any other intent, since "gak usah auto reply deh,
-panggilin admin nya aja" (no bot, get me the admin) is ``deny`` 0.55,
-``request_human`` 0.40. A negative margin turns the reading off for an intent.
+refusal is still read, with a narrower margin than other intents, since "gak
+usah auto reply deh, panggilin admin nya aja" (no bot, get me the admin) is
+``deny`` 0.55, ``request_human`` 0.41, while "nope, don't need a person, the
+bot is fine" is ``deny`` 0.64, ``request_human`` 0.34. A negative margin turns
+the reading off for an intent.
 
 Plain logic (no Rasa import): the NLU component
 (``bot.nlu.components.HandoffPreference``) applies it to each parse; the
 cross-validation tool (``bot.faq.crossval``) replays it on stored parses.
-The margins were chosen on eval/dev.yml (README, "Seventh round").
+The margins were chosen on eval/dev.yml (README, "Seventh round", "Eighth round").
 """
 
 from __future__ import annotations
@@ -43,8 +45,8 @@ REQUEST_HUMAN = "request_human"
 FALLBACK_INTENT = "nlu_fallback"
 #: the parse's intent key that keeps the classifier's intent when a message is read otherwise
 READ_OVER = "read_over"
-#: margins per top intent: wider behind "are you a bot?"
-DEFAULT_MARGINS = {"bot_challenge": 0.5}
+#: margins per top intent: wider behind "are you a bot?", narrower behind a refusal
+DEFAULT_MARGINS = {"bot_challenge": 0.5, "deny": 0.2}
 #: the pipeline entry (config.yml) whose settings these are
 COMPONENT = "bot.nlu.components.HandoffPreference"
 
@@ -58,7 +60,7 @@ class HandoffPreference:
     margin turns the rule off.
     """
 
-    margin: float = 0.2
+    margin: float = 0.3
     margins: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_MARGINS))
 
     @classmethod

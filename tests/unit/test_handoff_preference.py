@@ -6,7 +6,7 @@ import pytest
 
 from bot.nlu.handoff import HandoffPreference
 
-PREFERENCE = HandoffPreference(0.2, {"bot_challenge": 0.5})
+PREFERENCE = HandoffPreference(0.3, {"bot_challenge": 0.5, "deny": 0.2})
 
 
 def ranking(*pairs: tuple[str, float]) -> list[dict]:
@@ -26,7 +26,8 @@ def ranking(*pairs: tuple[str, float]) -> list[dict]:
         ("faq", ranking(("faq", 0.5), ("request_human", 0.41), ("greet", 0.05)), "request_human"),
         ("nlu_fallback", ranking(("nlu_fallback", 0.45), ("faq", 0.41), ("request_human", 0.39)), "request_human"),
         ("faq", ranking(("faq", 0.56), ("request_human", 0.40)), "request_human"),
-        ("faq", ranking(("faq", 0.6), ("request_human", 0.39)), None),  # 0.21 behind: the question stands
+        ("faq", ranking(("faq", 0.6), ("request_human", 0.36)), "request_human"),  # 0.24 behind
+        ("faq", ranking(("faq", 0.7), ("request_human", 0.39)), None),  # 0.31 behind: the question stands
         # only a request for a person is read so: an angry complaint close behind a question is not
         ("faq", ranking(("faq", 0.5), ("complaint_angry", 0.45)), None),
         ("faq", ranking(("faq", 0.5), ("greet", 0.3), ("request_human", 0.2)), None),  # third, not second
@@ -36,6 +37,7 @@ def ranking(*pairs: tuple[str, float]) -> list[dict]:
         # "no bot, get me the admin": a refusal of the bot, a request for a person
         ("deny", ranking(("deny", 0.55), ("request_human", 0.40)), "request_human"),
         ("deny", ranking(("deny", 0.64), ("request_human", 0.34)), None),  # "nope, don't need a person, ..."
+        ("deny", ranking(("deny", 0.6), ("request_human", 0.39)), None),  # 0.21 behind a refusal
         ("faq", [], None),
         ("faq", None, None),
         (None, None, None),

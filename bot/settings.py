@@ -45,7 +45,7 @@ class CoreSettings(BaseSettings):
     clarify_window: float = 0.5
     strict_threshold: float = 0.6
     not_covered_margin: float = Field(
-        default=0.1,
+        default=0.05,
         ge=-1.0,
         le=2.0,
         description="No FAQ answer when a message's cosine to the nearest of the FAQ's not-covered questions "

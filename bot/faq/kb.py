@@ -72,7 +72,7 @@ class Thresholds:
     clarify: float
     window: float
     strict: float
-    not_covered: float = 0.1
+    not_covered: float = 0.05
 
 
 @dataclass(frozen=True)

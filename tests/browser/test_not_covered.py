@@ -133,7 +133,7 @@ def test_an_editor_adds_and_removes_questions_and_try_it_says_why_there_is_no_an
     reason = driver.find_element(By.ID, "try-reason")
     assert reason.text == "on the not-covered list" and reason.get_attribute("data-reason") == "not_covered"
     why = driver.find_element(By.ID, "try-not-covered-why").text
-    assert why.startswith("The lead is above 0.1:") and why.endswith("so the bot gives no FAQ answer."), why
+    assert why.startswith("The lead is above 0.05:") and why.endswith("so the bot gives no FAQ answer."), why
     assert not driver.find_elements(By.ID, "try-reply")
     assert "null" not in driver.find_element(By.ID, "try-result").text  # no absent part shown as "null"
     try_until(driver, removed, lambda d: closest(d) not in (None, removed))  # the removed one counts no more

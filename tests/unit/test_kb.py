@@ -113,7 +113,7 @@ def c(entry_id: str, score: float, not_covered: float | None = None) -> Candidat
         ([c("a", 4.0), c("b", 2.0)], 0.7, True, DecisionKind.NONE, ["a"], R.STRICT),
         ([c("a", 5.0), c("b", 2.0)], 0.95, True, DecisionKind.ANSWER, ["a"], R.CONFIDENT),
         ([], 0.0, False, DecisionKind.NONE, [], R.EMPTY),
-        ([c("a", 4.0, not_covered=0.05), c("b", 2.0)], 0.9, False, DecisionKind.ANSWER, ["a"], R.CONFIDENT),
+        ([c("a", 4.0, not_covered=0.03), c("b", 2.0)], 0.9, False, DecisionKind.ANSWER, ["a"], R.CONFIDENT),
         ([c("a", 4.0, not_covered=0.15), c("b", 2.0)], 0.9, False, DecisionKind.NONE, ["a"], R.NOT_COVERED),
         ([c("a", 3.0, not_covered=0.15), c("b", 2.9)], 0.4, False, DecisionKind.NONE, ["a"], R.NOT_COVERED),
         ([c("a", 5.0, not_covered=0.15), c("b", 2.0)], 0.95, True, DecisionKind.NONE, ["a"], R.NOT_COVERED),

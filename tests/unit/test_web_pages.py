@@ -191,4 +191,4 @@ def test_the_faq_list_links_the_not_covered_page_with_its_count(client: TestClie
     link = page.text.split('id="faq-not-covered"', 1)[1].split("</a>", 1)[0]
     assert link.endswith(">Not covered (2)")
     assert 'href="/staff/faq/not-covered" id="faq-not-covered"' in page.text
-    assert 'data-not-covered-margin="0.1"' in page.text  # Try it tells when the lead is why there is no answer
+    assert 'data-not-covered-margin="0.05"' in page.text  # Try it tells when the lead is why there is no answer

@@ -2,7 +2,7 @@
 
 import os
 
-from bot.stack import blas_env
+from bot.processes import blas_env
 
 for _var, _value in blas_env().items():
     os.environ.setdefault(_var, _value)

@@ -49,7 +49,8 @@ from bot.cli import ensure_redis, redis_url
 from bot.handoff.models import CustomerProfile, HandoffReason, Ticket, TranscriptLine
 from bot.handoff.queue import HandoffStore, QueueQuery
 from bot.keys import Keys
-from bot.stack import ROOT, StackConfig, free_port, private_stack, stop_on_signals
+from bot.processes import stop_on_signals
+from bot.stack import ROOT, StackConfig, free_port, private_stack
 
 PASSWORD = "benchmark password"
 ASKS = [

@@ -35,7 +35,8 @@ from bot.evaluation import percentile
 from bot.handoff.models import CustomerProfile, HandoffReason, Ticket, TranscriptLine
 from bot.handoff.queue import HandoffStore
 from bot.keys import Keys
-from bot.stack import ROOT, private_stack, stop_on_signals
+from bot.processes import stop_on_signals
+from bot.stack import ROOT, private_stack
 from tests.browser.conftest import new_driver
 from tests.browser.helpers import login, wait_for
 

@@ -16,7 +16,8 @@ from bench.harness import check_replies
 from bench.load import SEND_ERRORS, Target, WebhookTarget, new_customer
 from bot.faq.models import FaqBook
 from bot.keys import Keys
-from bot.stack import ROOT, stop_on_signals
+from bot.processes import stop_on_signals
+from bot.stack import ROOT
 
 
 def long_texts() -> list[str]:

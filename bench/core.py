@@ -20,7 +20,8 @@ from redis import Redis
 from bench import write_result
 from bot.cli import ensure_redis, redis_url
 from bot.evaluation import load_queries, percentile
-from bot.stack import ROOT, private_stack, stop_on_signals
+from bot.processes import stop_on_signals
+from bot.stack import ROOT, private_stack
 
 
 def rss_mib(pid: int) -> float:

@@ -41,7 +41,8 @@ from bench.load import WebhookTarget, closed_loop
 from bench.run import SECRET, _env, _first_answer, fake_graph, stack_pids
 from bot.cli import ensure_redis, redis_url
 from bot.keys import Keys
-from bot.stack import ROOT, Stack, private_stack, stop_on_signals
+from bot.processes import stop_on_signals
+from bot.stack import ROOT, Stack, private_stack
 
 
 def stack_processes(stack: Stack, fake_pid: int) -> dict[str, list[int]]:

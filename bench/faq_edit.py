@@ -42,9 +42,10 @@ from bot.faq.index import FaqIndex, IndexWeights, digest
 from bot.faq.kb import KnowledgeBase
 from bot.faq.models import FaqEntry
 from bot.keys import Keys
+from bot.processes import stop_on_signals
 from bot.runtime import build_knowledge_base
 from bot.settings import CoreSettings
-from bot.stack import ROOT, private_stack, stop_on_signals
+from bot.stack import ROOT, private_stack
 
 ENTRY = "order_tracking"
 QUESTION = "How can I track my order?"

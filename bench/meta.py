@@ -39,7 +39,8 @@ from bench import write_result
 from bot import simulate as sim
 from bot.cli import ensure_redis, redis_url
 from bot.evaluation import load_queries, percentile
-from bot.stack import ROOT, free_port, private_stack, stop_on_signals
+from bot.processes import stop_on_signals
+from bot.stack import ROOT, free_port, private_stack
 
 SECRET = "bench-secret"
 

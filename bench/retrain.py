@@ -28,7 +28,8 @@ from bot.agents.models import AccountCreate, Role
 from bot.cli import ensure_redis, redis_url
 from bot.evaluation import percentile
 from bot.keys import Keys
-from bot.stack import ROOT, private_stack, stop_on_signals
+from bot.processes import stop_on_signals
+from bot.stack import ROOT, private_stack
 
 TEXTS = ["hello", "how long does delivery to Medan take?", "thanks!", "brp ongkir ke bali kak?", "can I pay by card?"]
 PASSWORD = "bench password 123"

@@ -52,6 +52,7 @@ from bench.load import SEND_ERRORS, RestTarget, Target, WebhookTarget, closed_lo
 from bench.summary import summarise
 from bot.cli import ensure_redis, redis_url
 from bot.keys import Keys
+from bot.processes import stop_on_signals
 from bot.settings import ServiceSettings
 from bot.shards import shards_balanced
 from bot.stack import (
@@ -65,7 +66,6 @@ from bot.stack import (
     free_port,
     private_stack,
     rasa_argv,
-    stop_on_signals,
 )
 
 SECRET = "bench-secret"

@@ -35,7 +35,8 @@ from redis.asyncio import Redis as AsyncRedis
 from bench.harness import sample_processes
 from bench.load import SEND_ERRORS, WebhookTarget, new_customer
 from bot.keys import Keys
-from bot.stack import ROOT, Stack, private_stack_config, stop_on_signals
+from bot.processes import stop_on_signals
+from bot.stack import ROOT, Stack, private_stack_config
 
 _TICK_S = 0.01  # /proc ticks (SC_CLK_TCK 100)
 

@@ -30,7 +30,8 @@ from redis.exceptions import RedisError
 
 from bot.agents import cli as users_cli
 from bot.keys import Keys
-from bot.stack import ROOT, Stack, StackConfig, dev_token, private_stack, stop_on_signals
+from bot.processes import stop_on_signals
+from bot.stack import ROOT, Stack, StackConfig, dev_token, private_stack
 
 DEFAULT_REDIS = "redis://127.0.0.1:6379/0"
 

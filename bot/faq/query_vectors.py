@@ -10,7 +10,7 @@ and encodes only on a miss (a text that normalisation changed, an expired or
 lost key, another encoder). Content-addressed: a hit is the vector the search
 would have computed itself (the same encoder on the same text; both
 environments give bit-identical vectors when they run the same OpenBLAS
-kernels, which the stack sets for every process: ``bot.stack.openblas_coretype``;
+kernels, which the stack sets for every process: ``bot.processes.openblas_coretype``;
 ``tests/unit/test_query_vectors.py`` checks it on dev queries).
 
 Plain Python, numpy and redis-py only: imported by the Rasa process

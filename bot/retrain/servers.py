@@ -21,8 +21,9 @@ from bot.faq.kb import RedisVectorCache
 from bot.faq.query_vectors import text_digest
 from bot.keys import Keys
 from bot.nlu.vectors import pack
+from bot.processes import renice
 from bot.retrain.trainer import rasa_env
-from bot.stack import ROOT, rasa_argv, renice, wait_http
+from bot.stack import ROOT, rasa_argv, wait_http
 
 log = logging.getLogger(__name__)
 

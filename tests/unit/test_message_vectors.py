@@ -20,7 +20,8 @@ from bot.encoders.base import IdleRelease
 from bot.faq.query_vectors import QueryVectors, text_digest
 from bot.keys import Keys
 from bot.nlu.vectors import BatchEncoder, MessageVectors, Offered, featurizer_encoder, pack, unpack
-from bot.stack import ROOT, blas_env
+from bot.processes import blas_env
+from bot.stack import ROOT
 from tests.conftest import TEST_REDIS_URL
 
 TEXTS = ["hi there", "berapa ongkir ke Bandung?", "je voudrais parler à quelqu'un", "где мой заказ KPK-10482?"]

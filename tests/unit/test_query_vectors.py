@@ -13,7 +13,8 @@ from redis import Redis
 from bot.faq.normalize import expand
 from bot.faq.query_vectors import QueryVectors, text_digest
 from bot.keys import Keys
-from bot.stack import ROOT, blas_env, cpu_flags, openblas_coretype
+from bot.processes import blas_env, cpu_flags, openblas_coretype
+from bot.stack import ROOT
 from tests.conftest import TEST_REDIS_URL
 from tests.unit.test_kb import make_kb
 

@@ -19,10 +19,11 @@ from redis import Redis
 from bot.api.app import create_app
 from bot.consume import wait_for_rasa
 from bot.keys import Keys
+from bot.processes import process_threads, renice
 from bot.rasa_client import RasaClient
 from bot.retrain.jobs import JobStore
 from bot.settings import ServiceSettings
-from bot.stack import RASA_PYTHON, ROOT, StackConfig, free_port, process_threads, rasa_argv, renice
+from bot.stack import RASA_PYTHON, ROOT, StackConfig, free_port, rasa_argv
 
 
 def _nice_of(tid: int) -> int:

@@ -9,7 +9,7 @@ from bot.stack import ROOT
 
 SCRIPT = """
 import sys, time
-from bot.stack import stop_on_signals
+from bot.processes import stop_on_signals
 stop_on_signals()
 try:
     print("ready", flush=True)

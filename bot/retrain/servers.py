@@ -5,14 +5,15 @@ from __future__ import annotations
 import logging
 import os
 import subprocess
-import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 import numpy as np
+import yaml
 from redis import Redis
 
 from bot.encoders import Encoder
@@ -28,8 +29,22 @@ from bot.stack import ROOT, rasa_argv, wait_http
 log = logging.getLogger(__name__)
 
 PROBE_TEXT = "hello"
-#: between the probe turns of :meth:`RasaServer.probe` that got no reply
-PROBE_RETRY_S = 0.5
+
+
+def action_health_url(endpoints: Path) -> str | None:
+    """The ``/health`` URL of the action server in Rasa's ``endpoints`` file (None if it names none).
+
+    Raises:
+        UpstreamError: The file cannot be read.
+    """
+    try:
+        data = yaml.safe_load(endpoints.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise UpstreamError(f"cannot read the Rasa endpoints file {endpoints}: {type(exc).__name__}") from exc
+    url = (data.get("action_endpoint") or {}).get("url") if isinstance(data, dict) else None
+    if not isinstance(url, str) or not url:
+        return None
+    return urlunsplit(urlsplit(url)._replace(path="/health", query="", fragment=""))
 
 
 def cache_probe_vector(redis: Redis, keys: Keys, encoder: Encoder) -> None:
@@ -80,48 +95,49 @@ class RasaServer:
         """True while the process runs."""
         return self.proc is not None and self.proc.poll() is None
 
+    def wait_for_actions(self, endpoints: Path, timeout_s: float) -> None:
+        """Wait until the action server of Rasa's ``endpoints`` file answers ``/health`` (at once without one).
+
+        The stack starts every process at once; the action server answers ``/health`` only once its FAQ
+        index is built (actions/serve.py), so a turn sent before then gets no reply.
+
+        Raises:
+            UpstreamError: This server exited, or the action server did not answer in time.
+        """
+        url = action_health_url(endpoints)
+        if url is None:
+            return
+        self._wait(url, timeout_s, "waiting for the action server", f"action server {url}")
+
     def wait_ready(self, timeout_s: float) -> None:
         """Wait until the dmdesk channel answers (Rasa listens only once its model is loaded).
 
         Raises:
             UpstreamError: The process exited or did not answer in time.
         """
+        self._wait(
+            f"{self.url}/webhooks/dmdesk/", timeout_s, "while loading the model", f"rasa server on port {self.port}"
+        )
+
+    def _wait(self, url: str, timeout_s: float, doing: str, name: str) -> None:
         with httpx.Client(timeout=2) as http:
-            ready = wait_http(http, f"{self.url}/webhooks/dmdesk/", self.alive, timeout_s, poll_s=0.3)
+            ready = wait_http(http, url, self.alive, timeout_s, poll_s=0.3)
         if ready is None:
             code = self.proc.returncode if self.proc else None
-            raise UpstreamError(f"rasa server on port {self.port} exited with {code} while loading the model")
+            raise UpstreamError(f"rasa server on port {self.port} exited with {code} {doing}")
         if not ready:
-            raise UpstreamError(f"rasa server on port {self.port} not ready after {timeout_s:.0f} s")
+            raise UpstreamError(f"{name} not ready after {timeout_s:.0f} s")
 
-    def probe(
-        self, channel_token: str, redis: Redis, keys: Keys, encoder: str | None = None, wait_s: float = 0.0
-    ) -> None:
+    def probe(self, channel_token: str, redis: Redis, keys: Keys, encoder: str | None = None) -> None:
         """One real conversation turn through the server (model, actions, tracker store), then forgotten.
 
         With the probe text's vector by ``encoder`` (the NLU featurizer's) when the consumers have put it in
         the embedding cache (:func:`cache_probe_vector`), as a consumer sends it: the server does not load
         the encoder's weights for the probe.
 
-        Args:
-            wait_s: Try again (a new turn every :data:`PROBE_RETRY_S`) for up to this long while a turn gets no
-                reply and the server runs: at the stack's start the action server may still be loading the FAQ
-                when Rasa serves.
-
         Raises:
-            UpstreamError: No 200 or no reply (after ``wait_s``).
+            UpstreamError: No 200 or no reply.
         """
-        deadline = time.monotonic() + wait_s
-        while True:
-            try:
-                return self._probe_once(channel_token, redis, keys, encoder)
-            except UpstreamError:
-                exited = self.proc is not None and not self.alive()  # a server that died gets no second turn
-                if exited or time.monotonic() >= deadline:
-                    raise
-                time.sleep(PROBE_RETRY_S)
-
-    def _probe_once(self, channel_token: str, redis: Redis, keys: Keys, encoder: str | None) -> None:
         sender = f"probe:{uuid.uuid4().hex[:12]}"
         headers = {"X-Dmdesk-Token": channel_token} if channel_token else {}
         body: dict[str, Any] = {"sender": sender, "message": PROBE_TEXT, "metadata": {"channel": "dev"}}

@@ -132,13 +132,11 @@ class Supervisor:
         server = self._launch(record, s.rasa_port, nice=s.nlu_start_nice)
         try:
             server.wait_ready(s.rasa_start_timeout_s)
-            # the first turn through a fresh server is slow (lazy loading): a probe takes it, not a customer.
-            # The stack starts every process at once, and the action server (which the probe's turn calls)
-            # may still be building the FAQ index when Rasa serves: the probe waits for it as long as Rasa
-            # may take to start.
-            token = s.channel_token.get_secret_value()
-            wait_s = s.rasa_start_timeout_s
-            server.probe(token, self.redis, self.keys, featurizer_encoder(s.rasa_config), wait_s=wait_s)
+            # The stack starts every process at once: the probe's turn calls the action server, which
+            # answers /health only once its FAQ index is built; Rasa may serve before that.
+            server.wait_for_actions(s.rasa_endpoints_file, s.rasa_start_timeout_s)
+            # the first turn through a fresh server is slow (lazy loading): a probe takes it, not a customer
+            server.probe(s.channel_token.get_secret_value(), self.redis, self.keys, featurizer_encoder(s.rasa_config))
         except DmdeskError:
             server.stop()
             raise

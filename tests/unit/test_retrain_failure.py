@@ -97,69 +97,101 @@ def test_a_snapshot_before_any_faq_import_takes_the_file_and_imports_nothing(
     assert after.hits + after.misses == calls.hits + calls.misses  # nor anywhere by the process's own KB
 
 
-class _LateActions:
-    """A Rasa webhook whose turns get no reply until the action server is up (after ``silent`` turns)."""
+class _FakeServers:
+    """Rasa's webhook and an action server's ``/health`` on one port.
 
-    def __init__(self, silent: int) -> None:
+    A turn gets a reply from the ``silent + 1``-th on; ``/health`` answers 200 from the ``sick + 1``-th
+    request on (503 before).
+    """
+
+    def __init__(self, silent: int = 0, sick: int = 0) -> None:
         import json
         import threading
         from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
         self.turns: list[str] = []
+        self.health_checks = 0
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 (http.server's name)
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                outer.turns.append(body["sender"])
-                messages = [] if len(outer.turns) <= silent else [{"recipient_id": body["sender"], "text": "hi"}]
-                data = json.dumps({"messages": messages}).encode()
-                self.send_response(200)
+            def _send(self, status: int, payload: object) -> None:
+                data = json.dumps(payload).encode()
+                self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
                 self.wfile.write(data)
 
+            def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+                outer.health_checks += 1
+                self._send(200 if outer.health_checks > sick else 503, {"status": "ok"})
+
+            def do_POST(self) -> None:  # noqa: N802
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                outer.turns.append(body["sender"])
+                messages = [] if len(outer.turns) <= silent else [{"recipient_id": body["sender"], "text": "hi"}]
+                self._send(200, {"messages": messages})
+
             def log_message(self, *args: object) -> None:
                 pass
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
+
+    def endpoints(self, tmp_path: Path) -> Path:
+        path = tmp_path / "endpoints.yml"
+        path.write_text(f'action_endpoint:\n  url: "http://127.0.0.1:{self.port}/webhook"\n')
+        return path
 
     def close(self) -> None:
         self.server.shutdown()
         self.server.server_close()
 
 
-def test_the_first_probe_waits_for_the_action_server(redis: Redis, keys: Keys) -> None:
+def test_the_first_probe_waits_for_the_action_servers_health(tmp_path: Path) -> None:
+    import subprocess
+
+    from bot.errors import UpstreamError
+    from bot.retrain.servers import RasaServer, action_health_url
+
+    rasa = subprocess.Popen(["sleep", "60"])  # a Rasa server process that runs
+    late, never = _FakeServers(sick=3), _FakeServers(sick=10**6)
+    try:
+        server = RasaServer("base", Path("unused.tar.gz"), 5005, proc=rasa)
+        assert action_health_url(late.endpoints(tmp_path)) == f"http://127.0.0.1:{late.port}/health"
+        server.wait_for_actions(late.endpoints(tmp_path), timeout_s=30)
+        assert late.health_checks == 4  # three 503s, then the 200 it waited for
+        with pytest.raises(UpstreamError, match="not ready"):  # an action server that never answers
+            server.wait_for_actions(never.endpoints(tmp_path), timeout_s=1.0)
+        assert never.health_checks >= 2
+        without = tmp_path / "no-actions.yml"
+        without.write_text("tracker_store:\n  type: redis\n")
+        server.wait_for_actions(without, timeout_s=30)  # no action server named: nothing to wait for
+        rasa.kill()
+        rasa.wait()
+        checks = never.health_checks
+        with pytest.raises(UpstreamError, match="exited"):  # a Rasa server that died stops the wait at once
+            server.wait_for_actions(never.endpoints(tmp_path), timeout_s=30)
+        assert never.health_checks == checks
+    finally:
+        rasa.kill()
+        late.close()
+        never.close()
+
+
+def test_a_probe_turn_without_a_reply_fails(redis: Redis, keys: Keys) -> None:
     from bot.errors import UpstreamError
     from bot.retrain.servers import RasaServer
 
-    late = _LateActions(silent=3)
+    fake = _FakeServers(silent=1)
     try:
-        server = RasaServer("base", Path("unused.tar.gz"), late.server.server_address[1])
-        with pytest.raises(UpstreamError):  # no waiting: the first turn's silence fails the probe
+        server = RasaServer("base", Path("unused.tar.gz"), fake.port)
+        with pytest.raises(UpstreamError, match="without a reply"):
             server.probe("", redis, keys)
-        server.probe("", redis, keys, wait_s=10)  # turns 2 and 3 silent, turn 4 answered
-        assert len(late.turns) == 4 and len(set(late.turns)) == 4  # a new conversation each turn
+        server.probe("", redis, keys)  # the second turn is answered
+        assert len(fake.turns) == 2 and len(set(fake.turns)) == 2  # a new conversation each turn
         assert not [k for k in redis.scan_iter(f"{keys.prefix}*") if b"probe" in k]  # every probe forgotten
     finally:
-        late.close()
-    silent = _LateActions(silent=10**6)
-    try:
-        never = RasaServer("base", Path("unused.tar.gz"), silent.server.server_address[1])
-        with pytest.raises(UpstreamError):  # a reply that never comes still fails, once the wait is over
-            never.probe("", redis, keys, wait_s=1.0)
-        assert len(silent.turns) >= 2
-        import subprocess
-
-        dead = RasaServer("base", Path("unused.tar.gz"), silent.server.server_address[1])
-        dead.proc = subprocess.Popen(["true"])
-        dead.proc.wait()
-        turns = len(silent.turns)
-        with pytest.raises(UpstreamError):  # a server process that exited gets no second turn
-            dead.probe("", redis, keys, wait_s=30)
-        assert len(silent.turns) == turns + 1
-    finally:
-        silent.close()
+        fake.close()

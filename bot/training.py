@@ -69,8 +69,11 @@ def faq_nlu_text(
                 taken[language] += 1
                 seen.add(clean.lower())
                 examples.append(clean)
+    header = f"# generated from {source} by bot.training; do not edit\n"
+    if not examples:
+        return header + 'version: "3.1"\nnlu: []\n'
     # the lines of a '|' block are taken as they are (Rasa quotes nothing): no YAML quoting
-    return f"# generated from {source} by bot.training; do not edit\n" + dump_file("faq", examples)
+    return header + dump_file("faq", examples)
 
 
 if __name__ == "__main__":

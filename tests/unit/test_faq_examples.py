@@ -55,6 +55,7 @@ def test_texts_another_intent_has_do_not_use_the_quota_and_handoff_entries_give_
     seen = {"how long does delivery take?", ENGLISH[0].lower()}  # hand-written examples of other intents
     got = examples(faq_nlu_text(book(shipping, contact), seen, "test", per_language=2))
     assert got == ENGLISH[1:3]
+    assert yaml.safe_load(faq_nlu_text(book(contact), set(), "test"))["nlu"] == []  # no examples: no empty block
 
 
 def test_the_demo_faq_gives_at_most_the_cap_per_entry_and_language() -> None:

@@ -13,6 +13,8 @@ def test_expand_writes_out_chat_abbreviations_and_keeps_other_words() -> None:
     assert expand("min order 2 bags, c'est pr Bali") == "min order 2 bags, c'est pr Bali"
     assert expand("KPK-10482 udh dibayar") == "KPK-10482 sudah dibayar"
     assert expand("u ship to jogja? plz") == "you ship to jogja? please"
+    assert expand("r ur beans organic") == "are your beans organic"
+    assert expand("which bag shd i get b4 my bday") == "which bag should i get before my birthday"
     assert expand("спс, а скидос есть? плз") == "спасибо, а скидка есть? пожалуйста"
     assert expand("skrg bisa pake ovo?") == "sekarang bisa pakai ovo?"
     assert expand("c dispo stp ?") == "c disponible s'il te plaît ?"

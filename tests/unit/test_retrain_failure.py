@@ -141,7 +141,7 @@ class _FakeServers:
         self.thread.start()
 
     def endpoints(self, tmp_path: Path) -> Path:
-        path = tmp_path / "endpoints.yml"
+        path = tmp_path / f"endpoints-{self.port}.yml"
         path.write_text(f'action_endpoint:\n  url: "http://127.0.0.1:{self.port}/webhook"\n')
         return path
 

@@ -222,8 +222,9 @@ def release_detector_if_idle(idle_s: float) -> bool:
     """Drop the statistical detector's models (about 110 MiB) if it ran for no text in ``idle_s`` seconds.
 
     They load again with the next text that needs them (about a second). For a process that
-    detects languages only for staff (the bot service: Try it, training examples), not for the
-    NLU, which detects in every turn. Returns True if they were dropped.
+    detects languages only for staff (the bot service: Try it, training examples; the NLU
+    supervisor: the FAQ examples of a training), not for the NLU, which detects in every turn.
+    Returns True if they were dropped.
     """
     with _DETECTOR_LOCK:
         if not _detector.cache_info().currsize or time.monotonic() - _USED_AT[0] < idle_s:

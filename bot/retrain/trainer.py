@@ -21,8 +21,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from bot.encoders.base import return_freed_memory
 from bot.errors import DmdeskError
 from bot.faq.models import FaqBook
+from bot.language import release_detector_if_idle
 from bot.stack import RASA_BIN, ROOT
 from bot.training import faq_nlu_text
 from bot.trainingdata import nlufile
@@ -76,6 +78,10 @@ def write_snapshot(files: dict[str, str], book: FaqBook, spec: TrainSpec, into: 
         for text in texts
     }
     (into / "nlu_faq.yml").write_text(faq_nlu_text(book, seen, "the live FAQ"), encoding="utf-8")
+    # the per-language cap detected the FAQ texts' languages; the supervisor detects nothing else, so
+    # the detector's models (about 95 MiB of its RSS) are dropped until the next training
+    if release_detector_if_idle(0.0):
+        return_freed_memory()
     return [str(into / "nlu"), str(into / "rules.yml"), str(into / "nlu_faq.yml")]
 
 

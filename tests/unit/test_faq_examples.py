@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from pathlib import Path
 
 import yaml
 
@@ -10,6 +11,7 @@ from bot.faq.models import FaqBook, FaqEntry
 from bot.language import detect_language
 from bot.training import EXAMPLES_PER_LANGUAGE, NLU_DIR, existing_examples, faq_nlu_text
 from bot.training import faq_nlu_yaml as generated
+from bot.trainingdata.nlufile import dump_file
 
 ENGLISH = [f"how long does shipping to city number {n} take, roughly?" for n in range(1, 21)]
 FRENCH = [
@@ -71,3 +73,16 @@ def test_the_demo_faq_gives_at_most_the_cap_per_entry_and_language() -> None:
     assert any(": " in t or t.startswith("'") for t in got)  # texts YAML would quote reach Rasa unquoted
     assert not {t.lower() for t in got} & existing_examples(ROOT / NLU_DIR)  # no text of a hand-written intent
     assert len(got) < sum(len(e.texts()) for e in demo.entries)
+
+
+def test_a_training_snapshot_drops_the_language_detector_again(tmp_path: Path) -> None:
+    from bot import language
+    from bot.retrain.trainer import TrainSpec, write_snapshot
+
+    shipping = entry("shipping_time", [*ENGLISH[:3], *FRENCH])
+    files = {"nlu/request_human.yml": dump_file("request_human", ["can I talk to a person?"])}
+    write_snapshot(files, book(shipping), TrainSpec(models_dir=tmp_path / "models"), tmp_path / "data")
+    got = examples((tmp_path / "data" / "nlu_faq.yml").read_text(encoding="utf-8"))
+    assert got == ["How long does delivery take?", *ENGLISH[:3], *FRENCH]
+    # the supervisor detects languages only here: the detector's models are not kept between trainings
+    assert language._detector.cache_info().currsize == 0

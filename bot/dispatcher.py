@@ -65,7 +65,7 @@ class Dispatcher:
             metadata["escalation"] = {"rule": match.rule.id, "term": match.term}
         return metadata
 
-    def start_vector(self, text: str) -> asyncio.Future[dict[str, str] | None] | None:
+    def start_vector(self, text: str) -> asyncio.Future[dict[str, Any] | None] | None:
         """Start encoding ``text`` for the NLU, with the other messages in flight (``bot/nlu/vectors.py``).
 
         The earlier a message asks, the more messages share a batch: the ingest consumers ask as soon as
@@ -105,7 +105,7 @@ class Dispatcher:
         worker: Worker | None = None,
         record: Callable[[DispatchResult], Awaitable[None]] | None = None,
         held: bool = False,
-        vector: asyncio.Future[dict[str, str] | None] | None = None,
+        vector: asyncio.Future[dict[str, Any] | None] | None = None,
     ) -> DispatchResult:
         """Process one inbound message exactly once, in conversation order.
 
@@ -196,7 +196,7 @@ class Dispatcher:
         return ticket.id
 
     async def _to_human(
-        self, message: InboundMessage, ticket_id: str, vector: asyncio.Future[dict[str, str] | None] | None = None
+        self, message: InboundMessage, ticket_id: str, vector: asyncio.Future[dict[str, Any] | None] | None = None
     ) -> DispatchResult:
         line = TranscriptLine(
             sender="customer",
@@ -226,7 +226,7 @@ class Dispatcher:
         )
 
 
-async def _done(vector: asyncio.Future[dict[str, str] | None] | None) -> dict[str, str] | None:
+async def _done(vector: asyncio.Future[dict[str, Any] | None] | None) -> dict[str, Any] | None:
     """The message's vector payload once encoded (None without one)."""
     return None if vector is None else await vector
 

@@ -67,7 +67,7 @@ class RasaClient:
             yield url
 
     async def send(
-        self, conversation_id: str, text: str, metadata: dict[str, Any], vector: dict[str, str] | None = None
+        self, conversation_id: str, text: str, metadata: dict[str, Any], vector: dict[str, Any] | None = None
     ) -> list[OutboundMessage]:
         """Post one message; returns the bot's replies (empty while paused).
 

@@ -8,8 +8,9 @@ reason, and logs failures without the message text or metadata.
 Endpoint: ``POST /webhooks/dmdesk/webhook`` with
 ``{"sender": str, "message": str, "metadata": {...}, "vector": {...}}``
 (``vector``, optional: the message's sentence vector computed by the consumer,
-``bot.nlu.vectors.pack``; used by the NLU featurizer instead of encoding the
-text, if it is the text's and the featurizer's encoder's) and the header
+``bot.nlu.vectors.pack``, with the vectors of its sentences if it has more than
+one; used by the NLU featurizer instead of encoding the texts, if they are the
+texts' and the featurizer's encoder's) and the header
 ``X-Dmdesk-Token: $DMDESK_CHANNEL_TOKEN`` (a secret shared with the bot
 service through the environment; compared in constant time).
 """
@@ -21,6 +22,7 @@ import logging
 import os
 from asyncio import CancelledError
 from collections.abc import Awaitable, Callable
+from contextlib import ExitStack
 from typing import Any, Optional
 
 from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, UserMessage
@@ -28,7 +30,7 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from bot.nlu.vectors import OFFERED, unpack
+from bot.nlu.vectors import OFFERED, unpack, unpack_clauses
 from connectors import rasa_speedups
 
 rasa_speedups.install()
@@ -97,13 +99,15 @@ class DmdeskInput(InputChannel):
             channel = str(metadata.get("channel") or self.name())
             message = UserMessage(text, collector, sender, input_channel=channel, metadata=metadata)
             # the vector the consumer computed for the text Rasa featurizes (stripped); not one: Rasa encodes
-            offered = unpack(body.get("vector"), message.text) if body.get("vector") is not None else None
+            payload = body.get("vector")
+            offered = unpack(payload, message.text) if payload is not None else None
             try:
-                if offered is None:
+                with ExitStack() as offers:
+                    if offered is not None:
+                        offers.enter_context(OFFERED.during(offered[0], message.text, offered[1]))
+                        for encoder, clause, vector in unpack_clauses(payload, message.text):
+                            offers.enter_context(OFFERED.during(encoder, clause, vector))
                     await on_new_message(message)
-                else:
-                    with OFFERED.during(offered[0], message.text, offered[1]):
-                        await on_new_message(message)
             except CancelledError:
                 log.error("dmdesk channel: processing cancelled (sender %s)", sender)
                 return response.json({"detail": "processing cancelled"}, status=503)

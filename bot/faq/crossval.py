@@ -43,7 +43,7 @@ from bot.faq.index import Candidate
 from bot.faq.kb import DecisionKind, Thresholds, decide
 from bot.faq.turn import FAQ_INTENTS, STRICT_INTENTS, skips_search
 from bot.faq.verifier import Verifier, features, fit
-from bot.nlu.handoff import HandoffPreference
+from bot.nlu.handoff import CLAUSES, HandoffPreference
 
 #: sources whose change invalidates cached searches
 _RETRIEVAL_CODE = ("index.py", "lexical.py", "normalize.py", "terms.py", "verifier.py", "models.py")
@@ -65,7 +65,7 @@ def route(parse: dict[str, Any], keyword: bool, preference: HandoffPreference) -
     The parse's intent is read again with ``preference`` (a stored parse may predate its settings).
     """
     intent = parse["intent"]
-    if keyword or preference.reading(intent, parse.get("ranking")):
+    if keyword or preference.reading(intent, parse.get("ranking"), parse.get(CLAUSES)):
         return "handoff"
     if intent in STRICT_INTENTS:
         return "none" if skips_search(intent, parse.get("confidence")) else "strict"

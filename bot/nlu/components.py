@@ -21,7 +21,14 @@
   language is clear, which fills the ``language`` slot.
 * :class:`HandoffPreference` reads a message as a request for a person (or
   an angry complaint) when the classifier ranks one close behind its top
-  intent or first under fallback (``bot/nlu/handoff.py``).
+  intent or first under fallback, or gives a request for a person as the top
+  intent of one of its sentences (``bot/nlu/handoff.py``).
+
+At run time (not in training), a message of more than one sentence
+(:func:`bot.nlu.handoff.clause_spans`) is also classified sentence by
+sentence: both featurizers add the features of each sentence (the count
+featurizer from the message's own tokens within the sentence), the classifier
+puts each sentence's top intent in the parse (``clause_intents``).
 * :class:`EscalationOverride` makes a message the dispatcher found an
   escalation keyword in (``metadata.escalation``, ``bot/handoff/rules.py``) a
   request for a person, whatever the classifier said: it is handed off in that
@@ -40,7 +47,7 @@ from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
 from rasa.nlu.classifiers.logistic_regression_classifier import LogisticRegressionClassifier
-from rasa.nlu.constants import DENSE_FEATURIZABLE_ATTRIBUTES
+from rasa.nlu.constants import DENSE_FEATURIZABLE_ATTRIBUTES, TOKENS_NAMES
 from rasa.nlu.extractors.extractor import EntityExtractorMixin
 from rasa.nlu.featurizers.dense_featurizer.dense_featurizer import DenseFeaturizer
 from rasa.nlu.featurizers.sparse_featurizer.count_vectors_featurizer import CountVectorsFeaturizer
@@ -61,14 +68,29 @@ from rasa.shared.nlu.constants import (
 from rasa.shared.nlu.training_data.features import Features
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
+from scipy.sparse import csr_matrix, hstack, vstack
 
 from bot.encoders import Encoder, get_encoder
 from bot.encoders.base import DEFAULT_ENCODER, IdleRelease
 from bot.faq.query_vectors import QueryVectors, from_environment
 from bot.language import SUPPORTED, detect_language
-from bot.nlu.handoff import DEFAULT_MARGINS, READ_OVER
+from bot.nlu.handoff import CLAUSES, DEFAULT_MARGINS, READ_FROM, READ_OVER, REQUEST_HUMAN, clause_spans
 from bot.nlu.handoff import HandoffPreference as Preference
 from bot.nlu.vectors import OFFERED, Offered
+
+#: message attributes (not in the parse) with the features of each sentence of a longer message
+CLAUSE_DENSE = "dmdesk_clause_dense"
+CLAUSE_SPARSE = "dmdesk_clause_sparse"
+#: a sentence's text in the parse's ``clause_intents``, at most
+CLAUSE_TEXT_SHOWN = 200
+
+
+def _clauses(message: Message) -> list[str]:
+    """The sentences of a customer message of more than one (``[]`` otherwise, and for ``/intent`` payloads)."""
+    text = message.get(TEXT)
+    if not isinstance(text, str) or text.startswith("/"):
+        return []
+    return [text[start:end] for start, end in clause_spans(text)]
 
 
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER], is_trainable=False)
@@ -139,12 +161,31 @@ class SentenceEncoderFeaturizer(DenseFeaturizer, GraphComponent):
 
     def process(self, messages: list[Message]) -> list[Message]:
         """Featurizes incoming messages in place, with the vectors offered for them where there are;
-        shares the vectors it computed itself with the FAQ search (the consumers put theirs)."""
+        shares the vectors it computed itself with the FAQ search (the consumers put theirs). Adds the
+        vectors of each sentence of a longer message (:data:`CLAUSE_DENSE`)."""
         texts, vectors = self._featurize(messages, TEXT, OFFERED)
         shared = _shared_query_vectors()
         if shared is not None and texts:
             shared.put(get_encoder(self._config["encoder"]).name, texts, np.stack(vectors))
+        for message in messages:
+            clauses = _clauses(message)
+            if clauses:
+                message.set(CLAUSE_DENSE, self._clause_vectors(clauses, OFFERED))
         return messages
+
+    def _clause_vectors(self, clauses: list[str], offered: Offered) -> np.ndarray:
+        """The vectors of a message's sentences: offered ones as they are, the rest encoded here."""
+        encoder = get_encoder(self._config["encoder"])
+        found = [offered.take(encoder.name, clause, encoder.dim) for clause in clauses]
+        missing = [i for i, vector in enumerate(found) if vector is None]
+        offered.taken += len(clauses) - len(missing)
+        offered.encoded += len(missing)
+        if missing:
+            _idle_release(encoder).touch()
+            fresh = encoder.encode([clauses[i] for i in missing])
+            for row, i in enumerate(missing):
+                found[i] = fresh[row]
+        return np.stack([np.asarray(v, dtype=np.float32) for v in found])
 
     def process_training_data(self, training_data: TrainingData) -> TrainingData:
         """Featurizes every text attribute of the training examples in place."""
@@ -201,6 +242,31 @@ class SentenceCountVectorsFeaturizer(CountVectorsFeaturizer):
             sentence.append(row.tocoo())
         return [None] * len(all_tokens), sentence
 
+    def process(self, messages: list[Message]) -> list[Message]:
+        """Rasa's features, plus those of each sentence of a longer message (:data:`CLAUSE_SPARSE`: one sparse
+        row, or None for a sentence without tokens), from the message's own tokens within the sentence."""
+        messages = super().process(messages)
+        if not self.vectorizers or not self.vectorizers.get(TEXT):
+            return messages
+        for message in messages:
+            text = message.get(TEXT)
+            spans = clause_spans(text) if _clauses(message) else []
+            if not spans:
+                continue
+            tokens = message.get(TOKENS_NAMES[TEXT]) or []
+            rows = []
+            for start, end in spans:
+                part = Message(
+                    data={
+                        TEXT: text[start:end],
+                        TOKENS_NAMES[TEXT]: [t for t in tokens if start <= t.start and t.end <= end],
+                    }
+                )
+                _, sentence = self._create_features(TEXT, [self._get_processed_message_tokens_by_attribute(part, TEXT)])
+                rows.append(sentence[0])
+            message.set(CLAUSE_SPARSE, rows)
+        return messages
+
 
 def _scaled(row: Any, norm: str, scale: float) -> Any:
     """``row`` (one sparse row of counts) in float64, scaled to ``scale`` in the ``norm`` ("l1" or "l2");
@@ -234,6 +300,46 @@ class IntentLogisticRegression(LogisticRegressionClassifier):
         labels = [e.get(INTENT) for e in training_data.intent_examples if e.get(INTENT) and e.get(TEXT)]
         self.clf.set_params(class_weight=class_weights(labels, float(self.config["class_weight_power"])))
         return super().train(training_data)  # type: ignore[no-any-return]
+
+    def process(self, messages: list[Message]) -> list[Message]:
+        """Rasa's intent and ranking; for a longer message also each sentence's top intent (``clause_intents``)."""
+        messages = super().process(messages)
+        for message in messages:
+            found = self._clause_intents(message)
+            if found:
+                message.set(CLAUSES, found, add_to_output=True)
+        return messages
+
+    def _clause_intents(self, message: Message) -> list[dict[str, Any]]:
+        """``[{text, name, confidence}]`` per sentence with features of every kind the whole message has."""
+        clauses = _clauses(message)
+        if not clauses or not hasattr(self.clf, "classes_"):
+            return []
+        sparse = message.get(CLAUSE_SPARSE) if message.get_sparse_features(TEXT)[1] is not None else [0] * len(clauses)
+        dense = message.get(CLAUSE_DENSE) if message.get_dense_features(TEXT)[1] is not None else [0] * len(clauses)
+        if sparse is None or dense is None or not len(sparse) == len(dense) == len(clauses):
+            return []
+        keep = [i for i, row in enumerate(sparse) if row is not None]
+        if not keep:
+            return []
+        parts = []
+        if message.get_sparse_features(TEXT)[1] is not None:
+            parts.append(vstack([csr_matrix(sparse[i]) for i in keep]))
+        if message.get_dense_features(TEXT)[1] is not None:
+            parts.append(csr_matrix(np.asarray(dense)[keep]))
+        probas = self.clf.predict_proba(hstack(parts).tocsr())
+        found = []
+        for i, row in zip(keep, probas, strict=True):
+            best = int(np.argmax(row))
+            shown = clauses[i][:CLAUSE_TEXT_SHOWN]
+            found.append(
+                {
+                    "text": shown,
+                    INTENT_NAME_KEY: str(self.clf.classes_[best]),
+                    PREDICTED_CONFIDENCE_KEY: float(row[best]),
+                }
+            )
+        return found
 
 
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR], is_trainable=False)
@@ -335,14 +441,28 @@ class HandoffPreference(_IntentReader):
     @staticmethod
     def get_default_config() -> dict[str, Any]:
         """Default config: the margins of :class:`bot.nlu.handoff.HandoffPreference`."""
-        return {"margin": Preference.margin, "margins": dict(DEFAULT_MARGINS)}
+        return {
+            "margin": Preference.margin,
+            "margins": dict(DEFAULT_MARGINS),
+            "clause_confidence": Preference.clause_confidence,
+        }
 
     def _read(self, message: Message) -> dict[str, Any] | None:
         intent = (message.get(INTENT) or {}).get(INTENT_NAME_KEY)
         ranking = message.get(INTENT_RANKING_KEY) or []
-        wanted = self._preference.reading(intent, ranking)
+        whole = self._preference.reading(intent, ranking)
+        clause = self._preference.clause(message.get(CLAUSES)) if whole is None else None
+        wanted = whole if clause is None else REQUEST_HUMAN
         if wanted is None or wanted == intent:
             return None
+        if clause is not None:  # read from one sentence: its confidence, and which sentence
+            confidence = clause.get(PREDICTED_CONFIDENCE_KEY) or 0.0
+            return {
+                INTENT_NAME_KEY: wanted,
+                PREDICTED_CONFIDENCE_KEY: confidence,
+                READ_OVER: intent,
+                READ_FROM: clause["text"],
+            }
         scores = {r.get(INTENT_NAME_KEY): r.get(PREDICTED_CONFIDENCE_KEY) for r in ranking}
         return {INTENT_NAME_KEY: wanted, PREDICTED_CONFIDENCE_KEY: scores.get(wanted) or 0.0, READ_OVER: intent}
 

@@ -14,7 +14,16 @@ handoff intent when:
 * the top intent is "are you a bot?" and a request for a person has a real
   share beside it (a wider margin, :attr:`HandoffPreference.margins`): "bot
   bukan sih ini? jawabannya template bgt. aku mau CS asli" (0.69 / 0.26). The
-  bot's reply to a bare "are you a bot?" offers a person anyway.
+  bot's reply to a bare "are you a bot?" offers a person anyway;
+* one sentence of a longer message, classified on its own, is a request for a
+  person (:attr:`HandoffPreference.clause_confidence`): a DM that tells the
+  whole story of a lost parcel and ends "Can someone from your team look into
+  it?" reads as the FAQ question about lost parcels (``faq`` 0.91,
+  ``request_human`` 0.06), its last sentence alone as a request for a person.
+  The classifier gives each sentence's top intent (:func:`clause_spans`,
+  ``bot.nlu.components``); only requests for a person are read this way:
+  single sentences read as angry complaints were too often calm context ("I'm
+  in Surabaya.").
 
 Declining a person ("non merci, pas besoin d'un conseiller") ranked a
 request for a person close behind ``deny`` until ``deny`` had examples that
@@ -33,6 +42,7 @@ The margins were chosen on eval/dev.yml (README, "Seventh round", "Eighth round"
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,10 +55,42 @@ REQUEST_HUMAN = "request_human"
 FALLBACK_INTENT = "nlu_fallback"
 #: the parse's intent key that keeps the classifier's intent when a message is read otherwise
 READ_OVER = "read_over"
+#: the intent key with the sentence a message was read from, when one sentence asked for a person
+READ_FROM = "read_from"
 #: margins per top intent: wider behind "are you a bot?", narrower behind a refusal
 DEFAULT_MARGINS = {"bot_challenge": 0.5, "deny": 0.2}
 #: the pipeline entry (config.yml) whose settings these are
 COMPONENT = "bot.nlu.components.HandoffPreference"
+#: the parse's key for the top intent of each sentence of a longer message: ``[{text, name, confidence}]``
+CLAUSES = "clause_intents"
+#: sentences of one message classified on their own, at most (the first and last halves of a longer message)
+MAX_CLAUSES = 8
+_SENTENCE_END = re.compile(r"(?<=[.!?\u2026])\s+|\s*\n\s*")
+
+
+def clause_spans(text: str) -> list[tuple[int, int]]:
+    """``(start, end)`` of each sentence of ``text`` (stripped), if it has more than one; else ``[]``.
+
+    A sentence ends at ".", "!", "?" or "…" followed by white space, or at a line break. A message of more
+    than :data:`MAX_CLAUSES` sentences gives its first and last ones (a request for a person opens or
+    closes a long DM far more often than it sits in the middle).
+    """
+    spans: list[tuple[int, int]] = []
+    start = 0
+    for end in [m.start() for m in _SENTENCE_END.finditer(text)] + [len(text)]:
+        piece = text[start:end]
+        stripped = piece.strip()
+        if stripped:
+            lead = start + len(piece) - len(piece.lstrip())
+            spans.append((lead, lead + len(stripped)))
+        match = _SENTENCE_END.match(text, end)
+        start = match.end() if match else end
+    if len(spans) < 2:
+        return []
+    if len(spans) > MAX_CLAUSES:
+        half = MAX_CLAUSES // 2
+        spans = spans[:half] + spans[-half:]
+    return spans
 
 
 @dataclass(frozen=True)
@@ -57,21 +99,28 @@ class HandoffPreference:
 
     ``margin`` is in classifier confidence (top minus ``request_human``);
     ``margins`` sets it per top intent (e.g. ``bot_challenge``). A negative
-    margin turns the rule off.
+    margin turns the rule off. ``clause_confidence`` is how sure the classifier must be that one
+    sentence of a longer message asks for a person.
     """
 
     margin: float = 0.3
     margins: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_MARGINS))
+    #: a sentence classified on its own as a request for a person at least this sure hands off (negative: off)
+    clause_confidence: float = 0.75
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> HandoffPreference:
-        """From a component's settings (``margin``, ``margins``); raises ValueError on a bad value."""
+        """From a component's settings (``margin``, ``margins``, ``clause_confidence``); raises ValueError on a
+        bad value."""
         margin = float(config.get("margin", cls.margin))
         given = config.get("margins")
         margins = {str(k): float(v) for k, v in dict(DEFAULT_MARGINS if given is None else given).items()}
         if any(m > 1.0 for m in (margin, *margins.values())):
             raise ValueError("a handoff margin is a difference of confidences: at most 1")
-        return cls(margin, margins)
+        clause = float(config.get("clause_confidence", cls.clause_confidence))
+        if clause > 1.0:
+            raise ValueError("clause_confidence is a confidence: at most 1")
+        return cls(margin, margins, clause)
 
     @classmethod
     def from_pipeline(cls, path: Path) -> HandoffPreference:
@@ -82,13 +131,35 @@ class HandoffPreference:
                 return cls.from_config(step)
         return cls()
 
-    def reading(self, intent: str | None, ranking: Sequence[Mapping[str, Any]] | None) -> str | None:
+    def reading(
+        self,
+        intent: str | None,
+        ranking: Sequence[Mapping[str, Any]] | None,
+        clauses: Sequence[Mapping[str, Any]] | None = None,
+    ) -> str | None:
         """The handoff intent a parse is read as, or None (the classifier's intent stands).
 
         Args:
             intent: The parse's intent (after the fallback classifier).
             ranking: The parse's intent ranking, best first (may start with ``nlu_fallback``).
+            clauses: The top intent of each sentence of a longer message (:data:`CLAUSES`).
         """
+        whole = self._whole(intent, ranking)
+        if whole is not None:
+            return whole
+        return REQUEST_HUMAN if self.clause(clauses) is not None else None
+
+    def clause(self, clauses: Sequence[Mapping[str, Any]] | None) -> Mapping[str, Any] | None:
+        """The first sentence read as a request for a person (:attr:`clause_confidence`), or None."""
+        if self.clause_confidence < 0:
+            return None
+        for found in clauses or []:
+            if found.get("name") == REQUEST_HUMAN and float(found.get("confidence") or 0.0) >= self.clause_confidence:
+                return found
+        return None
+
+    def _whole(self, intent: str | None, ranking: Sequence[Mapping[str, Any]] | None) -> str | None:
+        """The handoff intent the whole message's parse is read as, or None."""
         if intent in HANDOFF_INTENTS:
             return intent
         ranked = [r for r in ranking or [] if r.get("name") != FALLBACK_INTENT]

@@ -5,9 +5,11 @@ whole first turn (handoff or FAQ search) out of fold without a running stack:
 
     .venv-rasa/bin/python -m bot.nlu.parses eval/dev.yml .cache/dev_parses.json [--model models/dmdesk.tar.gz]
 
-Each row is ``{text, intent, confidence, ranking}``: the intent after the fallback classifier
-(``nlu_fallback`` under its thresholds) and the classifier's ranking, best first. Escalation keywords
-are not applied here (the dispatcher matches them, outside Rasa); the replay applies them.
+Each row is ``{text, intent, confidence, ranking}``, and ``clause_intents`` for a message of more than
+one sentence: the intent after the fallback classifier (``nlu_fallback`` under its thresholds) but
+before the handoff reading (``bot/nlu/handoff.py``), which the replay applies with the settings it is
+given, the classifier's ranking, best first, and each sentence's top intent. Escalation keywords are
+not applied here (the dispatcher matches them, outside Rasa); the replay applies them.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from typing import Any
 
 import yaml
 
+from bot.nlu.handoff import CLAUSES, READ_OVER
+
 
 async def parse_all(model: Path, texts: list[str]) -> list[dict[str, Any]]:
     """Parse ``texts`` with the model at ``model``."""
@@ -30,17 +34,16 @@ async def parse_all(model: Path, texts: list[str]) -> list[dict[str, Any]]:
     rows = []
     for text in texts:
         parsed = await agent.parse_message(text)
-        rows.append(
-            {
-                "text": text,
-                "intent": parsed["intent"]["name"],
-                "confidence": round(float(parsed["intent"]["confidence"]), 4),
-                "ranking": [
-                    {"name": r["name"], "confidence": round(float(r["confidence"]), 4)}
-                    for r in parsed.get("intent_ranking", [])
-                ],
-            }
-        )
+        ranked = parsed.get("intent_ranking", [])
+        ranking = [{"name": r["name"], "confidence": round(float(r["confidence"]), 4)} for r in ranked]
+        # the classifier's own intent (before the handoff reading, which bot.faq.crossval replays with its settings)
+        intent = parsed["intent"].get(READ_OVER) or parsed["intent"]["name"]
+        scores = {r["name"]: r["confidence"] for r in ranking}
+        confidence = scores.get(intent, round(float(parsed["intent"]["confidence"]), 4))
+        row = {"text": text, "intent": intent, "confidence": confidence, "ranking": ranking}
+        if parsed.get(CLAUSES):
+            row[CLAUSES] = [{**c, "confidence": round(float(c["confidence"]), 4)} for c in parsed[CLAUSES]]
+        rows.append(row)
     return rows
 
 

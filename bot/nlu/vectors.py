@@ -38,6 +38,7 @@ from typing import Any
 import numpy as np
 
 from bot.faq.query_vectors import text_digest
+from bot.nlu.handoff import clause_spans
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +48,8 @@ MAX_DIM = 4096
 MAX_BATCH = 32
 #: a batch is gathered for at most this long, and only while more texts keep coming
 MAX_WAIT_S = 0.005
+#: the payload's key for the vectors of a longer message's sentences
+CLAUSE_VECTORS = "clauses"
 
 
 def pack(encoder: str, text: str, vector: np.ndarray) -> dict[str, str]:
@@ -275,10 +278,38 @@ class MessageVectors:
         self.encoder = encoder
         self.batcher = BatchEncoder(encoder.encode, on_batch, in_thread=in_thread)
 
-    async def payload(self, text: str) -> dict[str, str] | None:
-        """The ``vector`` field for ``text`` (as Rasa featurizes it: stripped); None if empty or on a failure."""
+    async def payload(self, text: str) -> dict[str, Any] | None:
+        """The ``vector`` field for ``text`` (as Rasa featurizes it: stripped); None if empty or on a failure.
+
+        A message of more than one sentence (``bot.nlu.handoff.clause_spans``), which the NLU also classifies
+        sentence by sentence, carries its sentences' vectors too (``clauses``: a list of :func:`pack` payloads),
+        encoded in the same batch.
+        """
         stripped = text.strip()
         if not stripped:
             return None
-        vector = await self.batcher.encode(stripped)
-        return None if vector is None else pack(self.encoder.name, stripped, vector)
+        clauses = [stripped[start:end] for start, end in clause_spans(stripped)]
+        vector, *parts = await asyncio.gather(*(self.batcher.encode(t) for t in [stripped, *clauses]))
+        if vector is None:
+            return None
+        out: dict[str, Any] = pack(self.encoder.name, stripped, vector)
+        packed = [pack(self.encoder.name, c, v) for c, v in zip(clauses, parts, strict=True) if v is not None]
+        if packed:
+            out[CLAUSE_VECTORS] = packed
+        return out
+
+
+def unpack_clauses(payload: Any, text: str) -> list[tuple[str, str, np.ndarray]]:
+    """``(encoder, sentence, vector)`` of each sentence vector a :meth:`MessageVectors.payload` carries for
+    ``text`` (checked as :func:`unpack` checks; a payload for another sentence is left out)."""
+    packed = payload.get(CLAUSE_VECTORS) if isinstance(payload, dict) else None
+    if not isinstance(packed, list):
+        return []
+    by_digest = {text_digest(text[start:end]): text[start:end] for start, end in clause_spans(text)}
+    out = []
+    for item in packed[: len(by_digest)]:
+        clause = by_digest.get(str(item.get("sha1"))) if isinstance(item, dict) else None
+        found = unpack(item, clause) if clause is not None else None
+        if clause is not None and found is not None:
+            out.append((found[0], clause, found[1]))
+    return out

@@ -12,13 +12,16 @@ Featurizes ``TEXT`` as the Rasa server does (``process``) and prints ``ok`` if:
 * with ``--offered``: the text's vector was offered as the ``dmdesk`` channel
   offers the one a consumer sent (a vector that is not the encoder's, so that
   using it shows), and the feature is that vector, the encoder's weights were
-  never loaded, and nothing was put in Redis.
+  never loaded, and nothing was put in Redis. A text of more than one sentence
+  is offered with its sentences' vectors (``unpack_clauses``, as the channel
+  does), and the sentence features are those.
 """
 
 from __future__ import annotations
 
 import os
 import sys
+from contextlib import ExitStack
 
 import numpy as np
 from rasa.shared.nlu.constants import TEXT
@@ -28,8 +31,9 @@ from redis import Redis
 from bot.encoders import get_encoder
 from bot.faq.query_vectors import text_digest
 from bot.keys import Keys
-from bot.nlu.components import SentenceEncoderFeaturizer
-from bot.nlu.vectors import OFFERED, pack, unpack
+from bot.nlu.components import CLAUSE_DENSE, SentenceEncoderFeaturizer
+from bot.nlu.handoff import clause_spans
+from bot.nlu.vectors import CLAUSE_VECTORS, OFFERED, pack, unpack, unpack_clauses
 
 
 def main(text: str, offered: bool) -> int:
@@ -41,13 +45,25 @@ def main(text: str, offered: bool) -> int:
     redis = Redis.from_url(os.environ["REDIS_URL"])
     if offered:
         sent = np.linspace(-1, 1, 512, dtype=np.float32)
-        name, vector = unpack(pack("use-multilingual", text, sent), text)  # type: ignore[misc]
-        with OFFERED.during(name, text, vector):
+        clauses = [text[a:b] for a, b in clause_spans(text)]
+        parts = [np.full(512, i / 10, dtype=np.float32) for i in range(len(clauses))]
+        payload = {
+            **pack("use-multilingual", text, sent),
+            CLAUSE_VECTORS: [pack("use-multilingual", c, v) for c, v in zip(clauses, parts, strict=True)],
+        }
+        name, vector = unpack(payload, text)  # type: ignore[misc]
+        with ExitStack() as offers:
+            offers.enter_context(OFFERED.during(name, text, vector))
+            for encoder, clause, part in unpack_clauses(payload, text):
+                offers.enter_context(OFFERED.during(encoder, clause, part))
             featurizer.process([message])
         feature = message.get_dense_features(TEXT)[1]
         assert feature is not None and np.array_equal(feature.features[0], sent)
+        if clauses:
+            assert np.array_equal(message.get(CLAUSE_DENSE), np.stack(parts))
         assert not get_encoder("use-multilingual").loaded  # type: ignore[attr-defined]
-        assert OFFERED.counts() == {"taken": 1, "encoded": 0, "in_flight": 0}, OFFERED.counts()
+        taken = 1 + len(clauses)
+        assert OFFERED.counts() == {"taken": taken, "encoded": 0, "in_flight": 0}, OFFERED.counts()
         assert redis.get(key) is None
         print("ok")
         return 0

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.nlu.handoff import HandoffPreference
+from bot.nlu.handoff import MAX_CLAUSES, HandoffPreference, clause_spans
 
 PREFERENCE = HandoffPreference(0.3, {"bot_challenge": 0.5, "deny": 0.2})
 
@@ -73,3 +73,69 @@ def test_a_pipeline_without_the_component_gets_the_defaults(tmp_path: Path) -> N
 def test_bad_margins_are_refused(config: dict) -> None:
     with pytest.raises(ValueError):
         HandoffPreference.from_config(config)
+
+
+def clause(name: str, confidence: float, text: str = "can someone from your team check it?") -> dict:
+    return {"text": text, "name": name, "confidence": confidence}
+
+
+STORY = ranking(("faq", 0.91), ("request_human", 0.06))
+
+
+@pytest.mark.parametrize(
+    ("clauses", "expected"),
+    [
+        # one sentence of a longer message asks for a person, sure enough
+        (
+            [clause("faq", 0.94, "my parcel says delivered but never came."), clause("request_human", 0.98)],
+            "request_human",
+        ),
+        ([clause("request_human", 0.75)], "request_human"),
+        ([clause("request_human", 0.74)], None),
+        # an angry-sounding sentence alone is not read so ("I'm in Surabaya." came out complaint_angry 0.72)
+        ([clause("complaint_angry", 0.99)], None),
+        ([clause("faq", 0.9), clause("thank", 0.97)], None),
+        ([], None),
+        (None, None),
+    ],
+)
+def test_a_sentence_that_asks_for_a_person_is_read(clauses: list | None, expected: str | None) -> None:
+    assert PREFERENCE.reading("faq", STORY, clauses) == expected
+
+
+def test_the_whole_message_reading_comes_first_and_the_sentences_can_be_turned_off() -> None:
+    angry = ranking(("complaint_angry", 0.8), ("faq", 0.1))
+    assert PREFERENCE.reading("complaint_angry", angry, [clause("request_human", 0.99)]) == "complaint_angry"
+    assert PREFERENCE.clause([clause("faq", 0.9), clause("request_human", 0.8, "call me back pls")]) == clause(
+        "request_human", 0.8, "call me back pls"
+    )
+    off = HandoffPreference.from_config({"clause_confidence": -1})
+    assert off.reading("faq", STORY, [clause("request_human", 0.99)]) is None
+    assert off.clause([clause("request_human", 0.99)]) is None
+    with pytest.raises(ValueError):
+        HandoffPreference.from_config({"clause_confidence": 1.5})
+
+
+@pytest.mark.parametrize(
+    ("text", "sentences"),
+    [
+        ("where is my order KPK-10482?", []),  # one sentence: nothing to read apart
+        ("  hi!  ", []),
+        ("My order is late. Can someone call me?", ["My order is late.", "Can someone call me?"]),
+        ("halo kak\nmau tanya ongkir", ["halo kak", "mau tanya ongkir"]),
+        ("Bonjour !  Je veux un conseiller…  svp", ["Bonjour !", "Je veux un conseiller…", "svp"]),
+        ("Заказ не пришёл!!! Позовите оператора", ["Заказ не пришёл!!!", "Позовите оператора"]),
+        ("price is 10.5k? ok", ["price is 10.5k?", "ok"]),  # a point inside a number ends nothing
+        ("\n\nfirst.\n\n\nsecond.\n", ["first.", "second."]),
+    ],
+)
+def test_clause_spans_are_the_stripped_sentences(text: str, sentences: list[str]) -> None:
+    assert [text[a:b] for a, b in clause_spans(text)] == sentences
+
+
+def test_a_long_message_gives_its_first_and_last_sentences() -> None:
+    text = " ".join(f"Sentence {i}." for i in range(20))
+    got = [text[a:b] for a, b in clause_spans(text)]
+    assert len(got) == MAX_CLAUSES
+    assert got == [f"Sentence {i}." for i in (0, 1, 2, 3, 16, 17, 18, 19)]
+    assert clause_spans("x " * 3000 + "y.") == []  # 6,000 characters, no sentence end before white space

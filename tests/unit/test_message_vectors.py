@@ -19,7 +19,16 @@ from bot.encoders.backends import UseMultilingualEncoder
 from bot.encoders.base import IdleRelease
 from bot.faq.query_vectors import QueryVectors, text_digest
 from bot.keys import Keys
-from bot.nlu.vectors import BatchEncoder, MessageVectors, Offered, featurizer_encoder, pack, unpack
+from bot.nlu.vectors import (
+    CLAUSE_VECTORS,
+    BatchEncoder,
+    MessageVectors,
+    Offered,
+    featurizer_encoder,
+    pack,
+    unpack,
+    unpack_clauses,
+)
 from bot.processes import blas_env
 from bot.stack import ROOT
 from tests.conftest import TEST_REDIS_URL
@@ -167,6 +176,32 @@ async def test_the_vectors_are_in_redis_for_the_faq_search_before_the_message_go
     assert await vectors.payload("   ") is None
 
 
+LONGER = "Paket saya belum sampai. Statusnya sudah diterima!  Tolong minta staf CS hubungi saya ya"
+
+
+async def test_a_longer_message_carries_its_sentences_vectors_encoded_in_the_same_batch() -> None:
+    lazy = encoder()
+    vectors = MessageVectors(lazy)
+    payload = await vectors.payload(f"\n{LONGER} ")
+    assert payload is not None and unpack(payload, LONGER) is not None
+    sentences = ["Paket saya belum sampai.", "Statusnya sudah diterima!", "Tolong minta staf CS hubungi saya ya"]
+    found = unpack_clauses(payload, LONGER)
+    assert [(name, text) for name, text, _ in found] == [("use-multilingual", s) for s in sentences]
+    alone = lazy.encode(sentences)
+    for (_, _, vector), own in zip(found, alone, strict=True):
+        assert np.allclose(vector, own, atol=1e-6)
+    assert vectors.batcher.batches == 1 and vectors.batcher.texts == 4
+    # a one-sentence message carries none; sentence vectors for another text, or forged, are left out
+    single = await vectors.payload("berapa ongkir ke Bandung?")
+    assert single is not None and CLAUSE_VECTORS not in single
+    other = unpack_clauses(payload, LONGER.replace("Paket", "Pesanan"))
+    assert [text for _, text, _ in other] == sentences[1:]
+    forged = {**payload, CLAUSE_VECTORS: [{**payload[CLAUSE_VECTORS][0], "data": "not base64!"}, "junk", None]}
+    assert unpack_clauses(forged, LONGER) == []
+    assert unpack_clauses({**payload, CLAUSE_VECTORS: "nope"}, LONGER) == []
+    assert unpack_clauses(None, LONGER) == []
+
+
 def test_the_consumers_use_the_encoder_of_the_nlu_featurizer(tmp_path: Path) -> None:
     assert featurizer_encoder(ROOT / "config.yml") == "use-multilingual"
     other = tmp_path / "config.yml"
@@ -201,6 +236,9 @@ def test_the_featurizer_takes_an_offered_vector_and_never_loads_the_weights(keys
     }
     argv = [str(ROOT / ".venv-rasa" / "bin" / "python"), "-m", "tests.rasa_env.check_featurizer_shares", "--offered"]
     done = subprocess.run(argv + [TEXTS[1]], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0 and done.stdout.strip().endswith("ok"), done.stderr[-3000:]
+    # a message of three sentences: its vector and its sentences' vectors, none encoded
+    done = subprocess.run(argv + [LONGER], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0 and done.stdout.strip().endswith("ok"), done.stderr[-3000:]
     # what it was offered is not put again: the consumers put it (the FAQ search's copy)
     assert not Redis.from_url(TEST_REDIS_URL).exists(keys.query_embedding("use-multilingual", text_digest(TEXTS[1])))

@@ -22,7 +22,7 @@ from bot.handoff.models import (
     TranscriptLine,
 )
 from bot.handoff.rules import Escalation, Escalator, Situation
-from bot.nlu.handoff import READ_OVER
+from bot.nlu.handoff import READ_FROM, READ_OVER
 
 CONTEXT_SLOTS = ("order_number", "email", "phone")
 
@@ -44,6 +44,7 @@ def _user_line(event: Mapping[str, Any]) -> TranscriptLine:
         intent=intent.get("name"),
         confidence=intent.get("confidence"),
         read_over=intent.get(READ_OVER),
+        read_from=intent.get(READ_FROM),
         entities=[e for e in entities if e["entity"] != "language"],
         language=language,
     )
@@ -161,6 +162,7 @@ def build_ticket(
                 "intent": line.intent,
                 "confidence": line.confidence,
                 "read_over": line.read_over,
+                "read_from": line.read_from,
                 "timestamp": line.timestamp,
                 "message_id": line.message_id,
             }

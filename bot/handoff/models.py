@@ -69,6 +69,10 @@ class TranscriptLine(BaseModel):
     read_over: str | None = Field(
         default=None, description="the classifier's intent when the message was read as a request for a person"
     )
+    read_from: str | None = Field(
+        default=None,
+        description="the sentence that asked for a person, when the message was read so from one of its sentences",
+    )
     payload: dict[str, Any] | None = Field(default=None, description="buttons, custom data")
     # Agent workspace (bot/agents): lines written by agents or sent on their behalf
     id: str | None = Field(default=None, description="line id (agent and resolution lines)")
@@ -118,7 +122,8 @@ class Ticket(BaseModel):
     intents: list[dict[str, Any]] = Field(
         default_factory=list,
         description="per customer message: text, intent, confidence, read_over (the classifier's intent when "
-        "the message was read as a request for a person), timestamp, message_id",
+        "the message was read as a request for a person), read_from (the sentence it was read from, if one "
+        "sentence of a longer message asked for a person), timestamp, message_id",
     )
     entities: list[dict[str, Any]] = Field(default_factory=list)
     faq_attempts: list[FaqAttempt] = Field(default_factory=list)

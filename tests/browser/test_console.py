@@ -36,7 +36,7 @@ from tests.browser.console_page import (
 )
 from tests.browser.helpers import console_errors, fill, wait_for
 from tests.e2e import meta_helpers as meta
-from tests.e2e.helpers import CLOSE_REQUESTS, kinds, new_sender, say
+from tests.e2e.helpers import ASK_FOR_STAFF, CLOSE_REQUESTS, LOST_PARCEL_STORY, kinds, new_sender, say
 
 pytestmark = [pytest.mark.browser, pytest.mark.stack]
 
@@ -183,6 +183,24 @@ def test_a_request_read_over_another_intent_shows_the_classifiers_intent(
     assert sari.find_element(By.CSS_SELECTOR, "#transcript .msg.customer .intent").text == label
     context = sari.find_element(By.ID, "context").text
     assert f"request_human (over {line['read_over']})" in context, context
+    assert not console_errors(sari)
+
+
+def test_a_request_read_from_one_sentence_shows_that_sentence(
+    browser: BrowserFactory, stack: StackConfig, accounts: dict[str, str], customer: httpx.Client
+) -> None:
+    """bot/nlu/handoff.py: a long DM handed off for its last sentence; the agent sees which sentence."""
+    sari = open_console(browser, stack, accounts, "sari")
+    sender = new_sender()
+    result = say(customer, sender, f"{LOST_PARCEL_STORY} {ASK_FOR_STAFF}")
+    assert kinds(result) == ["handoff"], result["replies"]
+    wait_for(sari, lambda d: click_row(d, f"dev:{sender}"), timeout=5)
+    wait_for(sari, lambda d: d.find_elements(By.CSS_SELECTOR, "#transcript .msg.customer .intent"))
+    intent = sari.find_element(By.CSS_SELECTOR, "#transcript .msg.customer .intent")
+    assert intent.text.endswith("(over faq)"), intent.text
+    assert f"from the sentence \u201c{ASK_FOR_STAFF}\u201d" in intent.get_attribute("title"), intent.get_attribute(
+        "title"
+    )
     assert not console_errors(sari)
 
 

@@ -24,6 +24,12 @@ CLOSE_REQUESTS = [
     "allo il y a un humain qui lit ces messages ?",
     "j'aimerais échanger directement avec le responsable de la boutique",
 ]
+#: a lost parcel's story (an FAQ question on its own) and a last sentence that asks for a person
+LOST_PARCEL_STORY = (
+    "Pesanan saya KPK-10744 statusnya sudah Delivered dari kemarin tapi paketnya tidak ada di rumah. "
+    "Sudah saya cek ke tetangga, satpam komplek, dan pos depan juga tidak ada. Kurirnya juga tidak bisa ditelepon."
+)
+ASK_FOR_STAFF = "Tolong minta staf CS hubungi saya ya."
 
 
 def new_sender() -> str:

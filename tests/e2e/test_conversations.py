@@ -8,7 +8,7 @@ import yaml
 
 from bot.faq import store
 from bot.stack import ROOT, StackConfig
-from tests.e2e.helpers import CLOSE_REQUESTS, agent_online, kinds, new_sender, say
+from tests.e2e.helpers import ASK_FOR_STAFF, CLOSE_REQUESTS, LOST_PARCEL_STORY, agent_online, kinds, new_sender, say
 
 pytestmark = pytest.mark.stack
 
@@ -192,6 +192,17 @@ def test_a_request_for_a_person_ranked_close_behind_another_intent_hands_off(api
             read_over.append(line["read_over"])
     # the classifier put another intent first for most of them: the reading, not the classifier, handed off
     assert len(read_over) >= 3 and set(read_over) <= {"faq", "bot_challenge", "nlu_fallback"}, read_over
+
+
+def test_a_long_message_that_ends_asking_for_a_person_hands_off(api: httpx.Client) -> None:
+    """bot/nlu/handoff.py: one sentence of a longer DM asks for a person; the ticket shows which."""
+    result = say(api, new_sender(), LOST_PARCEL_STORY)
+    assert "handoff" not in kinds(result), result["replies"]  # the story alone is an FAQ question
+    result = say(api, new_sender(), f"{LOST_PARCEL_STORY} {ASK_FOR_STAFF}")
+    assert kinds(result) == ["handoff"], result["replies"]
+    line = api.get(f"/api/handoffs/{result['ticket_id']}").json()["intents"][0]
+    assert line["intent"] == "request_human" and line["read_over"] == "faq", line
+    assert line["read_from"] == ASK_FOR_STAFF and line["confidence"] >= 0.75, line
 
 
 def test_are_you_a_bot(api: httpx.Client) -> None:

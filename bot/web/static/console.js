@@ -10,6 +10,8 @@
 
   const el = dmdesk.el;
   const fill = dmdesk.fill;
+  // The sentence of a longer message that was read as a request for a person (bot/nlu/handoff.py), for a title.
+  const readFrom = (line) => (line.read_from ? " from the sentence \u201c" + line.read_from + "\u201d" : "");
   const api = dmdesk.api;
   const PAGE = 50; // queue rows per page: a refresh reads one page, however long the queue is
   const QUEUE_GAP_MS = 250; // at most 4 queue reloads a second, however many events arrive
@@ -453,7 +455,7 @@
     const who = sender === "customer" ? "Customer" : sender === "agent" ? agentName(line.author || "agent") : sender === "bot" ? (line.author ? "Bot (resolved by " + agentName(line.author) + ")" : "Bot") : sender;
     const extras = [];
     if (sender === "customer" && line.intent) {
-      extras.push(el("span", { class: "intent", title: line.read_over ? "NLU intent and confidence; the classifier said " + line.read_over + ", read as a request for a person" : "NLU intent and confidence" },
+      extras.push(el("span", { class: "intent", title: line.read_over ? "NLU intent and confidence; the classifier said " + line.read_over + ", read as a request for a person" + readFrom(line) : "NLU intent and confidence" },
         line.intent + (line.confidence !== null && line.confidence !== undefined ? " " + Math.round(line.confidence * 100) + "%" : "") +
         (line.read_over ? " (over " + line.read_over + ")" : "")));
     }
@@ -668,7 +670,7 @@
           const pct = i.confidence === null || i.confidence === undefined ? null : Math.round(i.confidence * 100);
           return el("tr", {},
             el("td", { class: "itext" }, i.text || ""),
-            el("td", { title: i.read_over ? "the classifier said " + i.read_over + "; read as a request for a person" : null },
+            el("td", { title: i.read_over ? "the classifier said " + i.read_over + "; read as a request for a person" + readFrom(i) : null },
               (i.intent || "?") + (i.read_over ? " (over " + i.read_over + ")" : "")),
             el("td", { class: "conf" }, pct === null ? "" : [el("span", { class: "bar" }, el("span", { class: "fill", "data-pct": String(pct) })), " " + pct + "%"]));
         })))));

@@ -21,7 +21,7 @@ from bot.faq.index import Candidate
 from bot.faq.kb import KnowledgeBase, Thresholds
 from bot.faq.verifier import Verifier
 from bot.handoff.rules import Escalator
-from bot.nlu.handoff import HandoffPreference
+from bot.nlu.handoff import CLAUSES, HandoffPreference, classifier_intent
 
 
 def collect(
@@ -36,10 +36,11 @@ def collect(
             rows.append(
                 {
                     **q,
-                    "parse": {
-                        "intent": parse["intent"]["name"],
+                    "parse": {  # the classifier's intent: the replay applies the handoff reading
+                        "intent": classifier_intent(parse["intent"]),
                         "confidence": parse["intent"]["confidence"],
                         "ranking": parse.get("intent_ranking"),
+                        CLAUSES: parse.get(CLAUSES),
                     },
                     "keyword": escalator.keyword_match(q["text"], handoff_only=True) is not None,
                     "candidates": [(c.entry_id, c.score) for c in cands],

@@ -42,7 +42,7 @@ from typing import Any
 from bot.faq.index import Candidate
 from bot.faq.kb import DecisionKind, Thresholds, decide
 from bot.faq.turn import FAQ_INTENTS, STRICT_INTENTS, skips_search
-from bot.faq.verifier import Verifier, features, fit
+from bot.faq.verifier import Verifier, features, fit, row_weight
 from bot.nlu.handoff import CLAUSES, HandoffPreference
 
 #: sources whose change invalidates cached searches
@@ -118,7 +118,8 @@ def cross_validate(
     got = [""] * len(queries)
     for f in range(folds):
         train = [i for i in range(len(queries)) if i % folds != f]
-        verifier = fit(simulated, ([rows[i] for i in train], [labels[i] for i in train]), calibration_weight, c)
+        weights = [row_weight(queries[i], calibration_weight) for i in train]
+        verifier = fit(simulated, ([rows[i] for i in train], [labels[i] for i in train]), weights, c)
         for i in range(f, len(queries), folds):
             path = routes[i] if routes is not None else "faq"
             if path in ("faq", "strict"):

@@ -68,6 +68,11 @@ MAX_CLAUSES = 8
 _SENTENCE_END = re.compile(r"(?<=[.!?\u2026])\s+|\s*\n\s*")
 
 
+def classifier_intent(intent: Mapping[str, Any]) -> str:
+    """The intent the classifier gave a parse's ``intent`` dict, before a handoff reading (:data:`READ_OVER`)."""
+    return str(intent.get(READ_OVER) or intent.get("name"))
+
+
 def clause_spans(text: str) -> list[tuple[int, int]]:
     """``(start, end)`` of each sentence of ``text`` (stripped), if it has more than one; else ``[]``.
 

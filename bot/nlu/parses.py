@@ -23,7 +23,7 @@ from typing import Any
 
 import yaml
 
-from bot.nlu.handoff import CLAUSES, READ_OVER
+from bot.nlu.handoff import CLAUSES, classifier_intent
 
 
 async def parse_all(model: Path, texts: list[str]) -> list[dict[str, Any]]:
@@ -37,7 +37,7 @@ async def parse_all(model: Path, texts: list[str]) -> list[dict[str, Any]]:
         ranked = parsed.get("intent_ranking", [])
         ranking = [{"name": r["name"], "confidence": round(float(r["confidence"]), 4)} for r in ranked]
         # the classifier's own intent (before the handoff reading, which bot.faq.crossval replays with its settings)
-        intent = parsed["intent"].get(READ_OVER) or parsed["intent"]["name"]
+        intent = classifier_intent(parsed["intent"])
         scores = {r["name"]: r["confidence"] for r in ranking}
         confidence = scores.get(intent, round(float(parsed["intent"]["confidence"]), 4))
         row = {"text": text, "intent": intent, "confidence": confidence, "ranking": ranking}

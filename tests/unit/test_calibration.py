@@ -1,5 +1,7 @@
 """Threshold calibration replays the bot's first turn, the handoff reading included."""
 
+import pytest
+
 from bot.calibration import first_turn, score
 from bot.faq.index import Candidate
 from bot.faq.kb import Thresholds
@@ -68,3 +70,19 @@ def test_score_takes_the_worst_language() -> None:
     rows.append({**row("request_human", 0.4, ("request_human", 0.4)), "expect": "handoff", "lang": "id"})
     s = score(rows, T, VERIFIER, HandoffPreference())
     assert s["faq_min"] == 0.0 and s["faq_mean"] == 0.5 and s["handoff_min"] == 1.0
+
+
+def test_handoff_rows_weigh_less_than_other_calibration_rows() -> None:
+    from bot.faq.verifier import CALIBRATION_WEIGHT, HANDOFF_WEIGHT, row_weight
+
+    assert row_weight({"text": "t", "lang": "en", "expect": "handoff"}) == HANDOFF_WEIGHT < CALIBRATION_WEIGHT
+    assert row_weight({"text": "t", "lang": "en", "expect": "none"}) == CALIBRATION_WEIGHT
+    assert row_weight({"text": "t", "lang": "en", "expect": "hours"}, 3.0) == 3.0
+    simulated = ([features(GOOD)] * 5 + [features(BAD)] * 5, [1] * 5 + [0] * 5)
+    rows, labels = [features(GOOD), features(BAD), features(GOOD)], [1, 0, 0]
+    # a row of weight 2 counts as that row twice
+    each = fit(simulated, (rows, labels), [1.0, 2.0, 1.0])
+    twice = fit(simulated, (rows + [features(BAD)], labels + [0]), 1.0)
+    assert all(abs(a - b) < 1e-3 for a, b in zip(each.coef, twice.coef, strict=True))
+    with pytest.raises(ValueError):
+        fit(simulated, (rows, labels), [1.0])

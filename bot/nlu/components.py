@@ -68,7 +68,7 @@ from rasa.shared.nlu.constants import (
 from rasa.shared.nlu.training_data.features import Features
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
-from scipy.sparse import csr_matrix, hstack, vstack
+from scipy.sparse import csr_matrix, diags, hstack
 
 from bot.encoders import Encoder, get_encoder
 from bot.encoders.base import DEFAULT_ENCODER, IdleRelease
@@ -78,7 +78,8 @@ from bot.nlu.handoff import CLAUSES, DEFAULT_MARGINS, READ_FROM, READ_OVER, REQU
 from bot.nlu.handoff import HandoffPreference as Preference
 from bot.nlu.vectors import OFFERED, Offered
 
-#: message attributes (not in the parse) with the features of each sentence of a longer message
+#: message attributes (not in the parse) with the features of each sentence of a longer message: the vectors
+#: (one row per sentence), and the indices of the sentences with tokens with a CSR matrix of their count rows
 CLAUSE_DENSE = "dmdesk_clause_dense"
 CLAUSE_SPARSE = "dmdesk_clause_sparse"
 #: a sentence's text in the parse's ``clause_intents``, at most
@@ -229,43 +230,77 @@ class SentenceCountVectorsFeaturizer(CountVectorsFeaturizer):
     def _create_features(self, attribute: str, all_tokens: list[list[str]]) -> tuple[list[Any], list[Any]]:
         if attribute not in DENSE_FEATURIZABLE_ATTRIBUTES or not self.vectorizers.get(attribute):
             return super()._create_features(attribute, all_tokens)  # type: ignore[no-any-return]
-        vectorizer = self.vectorizers[attribute]
+        joined = [" ".join(tokens) for tokens in all_tokens if tokens]  # as Rasa builds the sentence feature
+        matrix = self.vectorizers[attribute].transform(joined) if joined else None  # the rows of one-by-one calls
         sentence: list[Any] = []
+        done = 0
         for tokens in all_tokens:
             if not tokens:
                 sentence.append(None)
                 continue
-            row = vectorizer.transform([" ".join(tokens)])  # as Rasa builds the sentence feature
-            if self._config.get("norm"):
-                row = _scaled(row, self._config["norm"], float(self._config.get("norm_scale", 1.0)))
-            row.sort_indices()
-            sentence.append(row.tocoo())
+            sentence.append(self._finished(matrix[done]))
+            done += 1
         return [None] * len(all_tokens), sentence
 
+    def _finished(self, row: Any) -> Any:
+        """A sentence feature from one row of counts: scaled (``norm``), indices sorted, COO."""
+        if self._config.get("norm"):
+            row = _scaled(row, self._config["norm"], float(self._config.get("norm_scale", 1.0)))
+        row.sort_indices()
+        return row.tocoo()
+
     def process(self, messages: list[Message]) -> list[Message]:
-        """Rasa's features, plus those of each sentence of a longer message (:data:`CLAUSE_SPARSE`: one sparse
-        row, or None for a sentence without tokens), from the message's own tokens within the sentence."""
-        messages = super().process(messages)
-        if not self.vectorizers or not self.vectorizers.get(TEXT):
-            return messages
+        """Rasa's features; a longer message's also per sentence (:data:`CLAUSE_SPARSE`).
+
+        A sentence's counts come from the message's own tokens within it, all sentences in one call, and
+        the whole message's counts are their sum: the analyzer (``char_wb``, ``char`` or ``word`` n-grams
+        within the words, which no sentence boundary splits) counts each word once, in whichever sentence
+        it is. So a longer message costs the analyzer no more than before. ``CLAUSE_SPARSE`` is a pair
+        (the indices of the sentences with tokens, a CSR matrix of their rows); none without tokens.
+        """
+        if not self.vectorizers or not self.vectorizers.get(TEXT) or self._config.get("analyzer") == "char":
+            return super().process(messages)  # "char" n-grams cross the spaces between words: no sum
+        plain = []
         for message in messages:
-            text = message.get(TEXT)
-            spans = clause_spans(text) if _clauses(message) else []
-            if not spans:
+            clauses = clause_spans(message.get(TEXT)) if _clauses(message) else []
+            words = self._words_within(message, clauses)
+            if not any(words):
+                plain.append(message)
                 continue
-            tokens = message.get(TOKENS_NAMES[TEXT]) or []
-            rows = []
-            for start, end in spans:
-                part = Message(
-                    data={
-                        TEXT: text[start:end],
-                        TOKENS_NAMES[TEXT]: [t for t in tokens if start <= t.start and t.end <= end],
-                    }
-                )
-                _, sentence = self._create_features(TEXT, [self._get_processed_message_tokens_by_attribute(part, TEXT)])
-                rows.append(sentence[0])
-            message.set(CLAUSE_SPARSE, rows)
-        return messages
+            kept = [i for i, w in enumerate(words) if w]
+            counts = self.vectorizers[TEXT].transform([" ".join(words[i]) for i in kept]).tocsr()
+            whole = csr_matrix(np.ones((1, counts.shape[0]), dtype=counts.dtype)) @ counts
+            self.add_features_to_message(None, self._finished(whole), TEXT, message)
+            for attribute in self._attributes:  # as Rasa's process (a customer message has none of the others)
+                if attribute != TEXT:
+                    tokens = self._get_processed_message_tokens_by_attribute(message, attribute)
+                    sequence, sentence = self._create_features(attribute, [tokens])
+                    self.add_features_to_message(sequence[0], sentence[0], attribute, message)
+            message.set(CLAUSE_SPARSE, (kept, self._scaled_rows(counts)))
+        return super().process(plain) if plain else messages
+
+    def _scaled_rows(self, counts: Any) -> Any:
+        """Rows of counts scaled as :meth:`_finished` scales one (up to float rounding), all at once, as CSR."""
+        out = counts.astype(np.float64)
+        norm = self._config.get("norm")
+        if norm:
+            squares = out.multiply(out) if norm == "l2" else abs(out)
+            lengths = np.asarray(squares.sum(axis=1), dtype=np.float64).ravel()
+            lengths = np.sqrt(lengths) if norm == "l2" else lengths
+            scale = float(self._config.get("norm_scale", 1.0))
+            factors = np.divide(scale, lengths, out=np.ones_like(lengths), where=lengths > 0)
+            out = csr_matrix(diags(factors) @ out)
+        out.sort_indices()
+        return out
+
+    def _words_within(self, message: Message, spans: list[tuple[int, int]]) -> list[list[str]]:
+        """The processed tokens (as Rasa's ``_get_processed_message_tokens_by_attribute``) of each span."""
+        tokens = message.get(TOKENS_NAMES[TEXT]) or []
+        out = []
+        for start, end in spans:
+            words = [t.lemma if self.use_lemma else t.text for t in tokens if start <= t.start and t.end <= end]
+            out.append(self._replace_with_oov_token(self._process_tokens(words, TEXT), TEXT))
+        return out
 
 
 def _scaled(row: Any, norm: str, scale: float) -> Any:
@@ -315,21 +350,24 @@ class IntentLogisticRegression(LogisticRegressionClassifier):
         clauses = _clauses(message)
         if not clauses or not hasattr(self.clf, "classes_"):
             return []
-        sparse = message.get(CLAUSE_SPARSE) if message.get_sparse_features(TEXT)[1] is not None else [0] * len(clauses)
-        dense = message.get(CLAUSE_DENSE) if message.get_dense_features(TEXT)[1] is not None else [0] * len(clauses)
-        if sparse is None or dense is None or not len(sparse) == len(dense) == len(clauses):
-            return []
-        keep = [i for i, row in enumerate(sparse) if row is not None]
-        if not keep:
-            return []
-        parts = []
+        kept = list(range(len(clauses)))
+        parts = []  # as Rasa's _create_X: the sparse sentence features, then the dense ones
         if message.get_sparse_features(TEXT)[1] is not None:
-            parts.append(vstack([csr_matrix(sparse[i]) for i in keep]))
+            sparse = message.get(CLAUSE_SPARSE)
+            if sparse is None:
+                return []
+            kept, matrix = sparse
+            parts.append(matrix)
         if message.get_dense_features(TEXT)[1] is not None:
-            parts.append(csr_matrix(np.asarray(dense)[keep]))
-        probas = self.clf.predict_proba(hstack(parts).tocsr())
+            dense = message.get(CLAUSE_DENSE)
+            if dense is None or len(dense) != len(clauses):
+                return []
+            parts.append(csr_matrix(np.asarray(dense)[kept]))
+        if not parts or not kept:
+            return []
+        probas = self.clf.predict_proba(hstack(parts, format="csr"))
         found = []
-        for i, row in zip(keep, probas, strict=True):
+        for i, row in zip(kept, probas, strict=True):
             best = int(np.argmax(row))
             shown = clauses[i][:CLAUSE_TEXT_SHOWN]
             found.append(

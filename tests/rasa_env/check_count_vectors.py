@@ -7,7 +7,9 @@ queries of the eval files, their intents as labels); then, for every query:
 the same sentence features (data, indices, shape, dtype; with config.yml's
 ``norm``, Rasa's row scaled to that norm times ``norm_scale``), no sequence
 features for the text from ours, and any other attribute featurized as Rasa
-does; the same vocabulary. Prints ``ok`` and exits 0, or raises AssertionError.
+does; the same vocabulary. At run time (``process``) too, where a message of more than one sentence gets its
+row as the sum of its sentences' counts, and each sentence's row (``CLAUSE_SPARSE``) is Rasa's for the
+sentence sent alone. Prints ``ok`` and exits 0, or raises AssertionError.
 """
 
 from __future__ import annotations
@@ -48,7 +50,8 @@ def main(files: list[str]) -> None:
     from rasa.shared.nlu.training_data.message import Message
     from rasa.shared.nlu.training_data.training_data import TrainingData
 
-    from bot.nlu.components import SentenceCountVectorsFeaturizer
+    from bot.nlu.components import CLAUSE_SPARSE, SentenceCountVectorsFeaturizer
+    from bot.nlu.handoff import clause_spans
 
     queries = queries_of(files)
     config = count_vectors_config()
@@ -83,6 +86,37 @@ def main(files: list[str]) -> None:
                         if f is not None:
                             _same(f.features, g.features)
         assert ours._attributes == theirs._attributes
+
+        # at run time (process): the same, a longer message's row being the sum of its sentences' counts
+        def fresh() -> list[Message]:
+            messages = [Message(data={TEXT: q["text"]}) for q in queries if q["text"].strip()]
+            for message in messages:
+                tokenizer.process([message])
+            return messages
+
+        c, d = fresh(), fresh()
+        theirs.process(c)
+        ours.process(d)
+        longer = 0
+        for x, y in zip(c, d, strict=True):
+            assert y.get_sparse_features(TEXT)[0] is None, y.get(TEXT)
+            _same(
+                _as_configured(x.get_sparse_features(TEXT)[1].features, config), y.get_sparse_features(TEXT)[1].features
+            )
+            if y.get(CLAUSE_SPARSE) is not None:
+                longer += 1
+                kept, rows = y.get(CLAUSE_SPARSE)
+                spans = clause_spans(y.get(TEXT))
+                alone = [Message(data={TEXT: y.get(TEXT)[a:b]}) for a, b in spans]
+                tokenizer.process(alone)
+                theirs.process(alone)
+                assert rows.shape[0] == len(kept) and set(kept) <= set(range(len(spans))), y.get(TEXT)
+                # a sentence without tokens of its own in the message ("🙏" after a question) is left out
+                for j, i in enumerate(kept):  # each sentence's row: as Rasa's for the sentence sent alone
+                    want = _as_configured(alone[i].get_sparse_features(TEXT)[1].features, config).tocsr()
+                    got = rows[j]
+                    assert np.array_equal(got.indices, want.indices) and np.allclose(got.data, want.data, rtol=1e-9)
+        assert longer > 100, longer
     print("ok")
 
 

@@ -23,16 +23,16 @@
   an angry complaint) when the classifier ranks one close behind its top
   intent or first under fallback, or gives a request for a person as the top
   intent of one of its sentences (``bot/nlu/handoff.py``).
+* :class:`EscalationOverride` makes a message the dispatcher found an
+  escalation keyword in (``metadata.escalation``, ``bot/handoff/rules.py``) a
+  request for a person, whatever the classifier said: it is handed off in that
+  turn, with its language and entities still taken from the words.
 
 At run time (not in training), a message of more than one sentence
 (:func:`bot.nlu.handoff.clause_spans`) is also classified sentence by
 sentence: both featurizers add the features of each sentence (the count
 featurizer from the message's own tokens within the sentence), the classifier
 puts each sentence's top intent in the parse (``clause_intents``).
-* :class:`EscalationOverride` makes a message the dispatcher found an
-  escalation keyword in (``metadata.escalation``, ``bot/handoff/rules.py``) a
-  request for a person, whatever the classifier said: it is handed off in that
-  turn, with its language and entities still taken from the words.
 """
 
 from __future__ import annotations
@@ -253,13 +253,14 @@ class SentenceCountVectorsFeaturizer(CountVectorsFeaturizer):
         """Rasa's features; a longer message's also per sentence (:data:`CLAUSE_SPARSE`).
 
         A sentence's counts come from the message's own tokens within it, all sentences in one call, and
-        the whole message's counts are their sum: the analyzer (``char_wb``, ``char`` or ``word`` n-grams
-        within the words, which no sentence boundary splits) counts each word once, in whichever sentence
-        it is. So a longer message costs the analyzer no more than before. ``CLAUSE_SPARSE`` is a pair
-        (the indices of the sentences with tokens, a CSR matrix of their rows); none without tokens.
+        the whole message's counts are their sum: the ``char_wb`` analyzer (n-grams within each word, which
+        no sentence boundary splits; or ``word`` with single words) counts each word once, in whichever
+        sentence it is. So a longer message costs the analyzer no more than before. ``CLAUSE_SPARSE`` is a
+        pair (the indices of the sentences with tokens, a CSR matrix of their rows); none without tokens.
+        Other analyzers (n-grams across words) get Rasa's features and no sentence features.
         """
-        if not self.vectorizers or not self.vectorizers.get(TEXT) or self._config.get("analyzer") == "char":
-            return super().process(messages)  # "char" n-grams cross the spaces between words: no sum
+        if not self.vectorizers or not self.vectorizers.get(TEXT) or not self._sums_by_sentence():
+            return super().process(messages)
         plain = []
         for message in messages:
             clauses = clause_spans(message.get(TEXT)) if _clauses(message) else []
@@ -278,6 +279,11 @@ class SentenceCountVectorsFeaturizer(CountVectorsFeaturizer):
                     self.add_features_to_message(sequence[0], sentence[0], attribute, message)
             message.set(CLAUSE_SPARSE, (kept, self._scaled_rows(counts)))
         return super().process(plain) if plain else messages
+
+    def _sums_by_sentence(self) -> bool:
+        """True if the analyzer's n-grams never cross a word boundary (a message's counts = its sentences')."""
+        analyzer = self._config.get("analyzer")
+        return analyzer == "char_wb" or (analyzer == "word" and int(self._config.get("max_ngram", 1)) == 1)
 
     def _scaled_rows(self, counts: Any) -> Any:
         """Rows of counts scaled as :meth:`_finished` scales one (up to float rounding), all at once, as CSR."""

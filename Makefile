@@ -56,7 +56,7 @@ $(APP_STAMP): requirements/app.txt requirements/app.lock pyproject.toml
 
 # Retrains only when data, config or the NLU components changed.
 $(MODEL): config.yml domain.yml data/rules.yml $(wildcard data/nlu/*.yml) .build/nlu_faq.yml .build/spacy_xx/meta.json \
-          bot/nlu/components.py bot/language.py $(wildcard bot/encoders/*.py) $(RASA_STAMP)
+          bot/nlu/components.py bot/nlu/counts.py bot/language.py $(wildcard bot/encoders/*.py) $(RASA_STAMP)
 	$(RASA_ENV) $(RASA) train --data $(TRAIN_DATA) --domain domain.yml -c config.yml \
 	    --out models --fixed-model-name dmdesk
 	@touch $@

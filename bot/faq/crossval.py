@@ -65,7 +65,7 @@ def route(parse: dict[str, Any], keyword: bool, preference: HandoffPreference) -
     The parse's intent is read again with ``preference`` (a stored parse may predate its settings).
     """
     intent = parse["intent"]
-    if keyword or preference.reading(intent, parse.get("ranking"), parse.get(CLAUSES)):
+    if keyword or preference.read(intent, parse.get("ranking"), parse.get(CLAUSES)) is not None:
         return "handoff"
     if intent in STRICT_INTENTS:
         return "none" if skips_search(intent, parse.get("confidence")) else "strict"

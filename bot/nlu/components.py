@@ -6,10 +6,9 @@
   taken as it is; a message without one is encoded here, and its vector put in
   Redis for the FAQ search of the same turn (``bot/faq/query_vectors.py``),
   which then does not encode it again.
-* :class:`SentenceCountVectorsFeaturizer` is Rasa's ``CountVectorsFeaturizer``
-  without the token (sequence) features of text attributes, which a pipeline
-  whose classifier reads sentence features only (ours: logistic regression)
-  computes for nothing; the sentence features are the same.
+* :class:`SentenceCountVectorsFeaturizer` (``bot/nlu/counts.py``, re-exported
+  here) is Rasa's ``CountVectorsFeaturizer`` without the token (sequence)
+  features that a logistic regression never reads.
 * :class:`IntentLogisticRegression` is Rasa's ``LogisticRegressionClassifier``
   with softer class weights: Rasa's weighs each intent by the inverse of its
   example count ("balanced"), so with thousands of FAQ examples against a
@@ -28,11 +27,10 @@
   request for a person, whatever the classifier said: it is handed off in that
   turn, with its language and entities still taken from the words.
 
-At run time (not in training), a message of more than one sentence
-(:func:`bot.nlu.handoff.clause_spans`) is also classified sentence by
-sentence: both featurizers add the features of each sentence (the count
-featurizer from the message's own tokens within the sentence), the classifier
-puts each sentence's top intent in the parse (``clause_intents``).
+At run time (not in training), a message of more than one sentence is also
+classified sentence by sentence (``bot/nlu/clauses.py``): both featurizers add
+the features of each sentence, the classifier puts each sentence's top intent
+in the parse (``clause_intents``), which :class:`HandoffPreference` reads.
 """
 
 from __future__ import annotations
@@ -47,10 +45,9 @@ from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
 from rasa.nlu.classifiers.logistic_regression_classifier import LogisticRegressionClassifier
-from rasa.nlu.constants import DENSE_FEATURIZABLE_ATTRIBUTES, TOKENS_NAMES
+from rasa.nlu.constants import DENSE_FEATURIZABLE_ATTRIBUTES
 from rasa.nlu.extractors.extractor import EntityExtractorMixin
 from rasa.nlu.featurizers.dense_featurizer.dense_featurizer import DenseFeaturizer
-from rasa.nlu.featurizers.sparse_featurizer.count_vectors_featurizer import CountVectorsFeaturizer
 from rasa.shared.nlu.constants import (
     ENTITIES,
     ENTITY_ATTRIBUTE_CONFIDENCE,
@@ -68,30 +65,26 @@ from rasa.shared.nlu.constants import (
 from rasa.shared.nlu.training_data.features import Features
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
-from scipy.sparse import csr_matrix, diags, hstack
 
 from bot.encoders import Encoder, get_encoder
 from bot.encoders.base import DEFAULT_ENCODER, IdleRelease
 from bot.faq.query_vectors import QueryVectors, from_environment
 from bot.language import SUPPORTED, detect_language
-from bot.nlu.handoff import CLAUSES, DEFAULT_MARGINS, READ_FROM, READ_OVER, REQUEST_HUMAN, clause_spans
+from bot.nlu.clauses import CLAUSE_DENSE, clause_intents, clause_texts, clause_vectors
+from bot.nlu.counts import SentenceCountVectorsFeaturizer
+from bot.nlu.handoff import CLAUSES, DEFAULT_MARGINS, READ_FROM, READ_OVER
 from bot.nlu.handoff import HandoffPreference as Preference
 from bot.nlu.vectors import OFFERED, Offered
 
-#: message attributes (not in the parse) with the features of each sentence of a longer message: the vectors
-#: (one row per sentence), and the indices of the sentences with tokens with a CSR matrix of their count rows
-CLAUSE_DENSE = "dmdesk_clause_dense"
-CLAUSE_SPARSE = "dmdesk_clause_sparse"
-#: a sentence's text in the parse's ``clause_intents``, at most
-CLAUSE_TEXT_SHOWN = 200
-
-
-def _clauses(message: Message) -> list[str]:
-    """The sentences of a customer message of more than one (``[]`` otherwise, and for ``/intent`` payloads)."""
-    text = message.get(TEXT)
-    if not isinstance(text, str) or text.startswith("/"):
-        return []
-    return [text[start:end] for start, end in clause_spans(text)]
+__all__ = [
+    "EscalationOverride",
+    "HandoffPreference",
+    "IntentLogisticRegression",
+    "LanguageDetector",
+    "SentenceCountVectorsFeaturizer",
+    "SentenceEncoderFeaturizer",
+    "class_weights",
+]
 
 
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER], is_trainable=False)
@@ -169,24 +162,12 @@ class SentenceEncoderFeaturizer(DenseFeaturizer, GraphComponent):
         if shared is not None and texts:
             shared.put(get_encoder(self._config["encoder"]).name, texts, np.stack(vectors))
         for message in messages:
-            clauses = _clauses(message)
+            clauses = clause_texts(message)
             if clauses:
-                message.set(CLAUSE_DENSE, self._clause_vectors(clauses, OFFERED))
+                encoder = get_encoder(self._config["encoder"])
+                vectors = clause_vectors(encoder, clauses, OFFERED, _idle_release(encoder).touch)
+                message.set(CLAUSE_DENSE, vectors)
         return messages
-
-    def _clause_vectors(self, clauses: list[str], offered: Offered) -> np.ndarray:
-        """The vectors of a message's sentences: offered ones as they are, the rest encoded here."""
-        encoder = get_encoder(self._config["encoder"])
-        found = [offered.take(encoder.name, clause, encoder.dim) for clause in clauses]
-        missing = [i for i, vector in enumerate(found) if vector is None]
-        offered.taken += len(clauses) - len(missing)
-        offered.encoded += len(missing)
-        if missing:
-            _idle_release(encoder).touch()
-            fresh = encoder.encode([clauses[i] for i in missing])
-            for row, i in enumerate(missing):
-                found[i] = fresh[row]
-        return np.stack([np.asarray(v, dtype=np.float32) for v in found])
 
     def process_training_data(self, training_data: TrainingData) -> TrainingData:
         """Featurizes every text attribute of the training examples in place."""
@@ -207,117 +188,6 @@ def _idle_release(encoder: Encoder) -> IdleRelease:
 def _shared_query_vectors() -> Optional[QueryVectors]:
     """Where message vectors go for the FAQ search (None outside a stack: no REDIS_URL)."""
     return from_environment()
-
-
-@DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER], is_trainable=True)
-class SentenceCountVectorsFeaturizer(CountVectorsFeaturizer):
-    """``CountVectorsFeaturizer`` (same options, vocabulary and sentence features) without sequence features
-    for the text attributes.
-
-    Rasa's featurizer transforms every message twice: its tokens, one row each (the sequence features,
-    read by DIET and TED), then the joined tokens (the sentence feature, which is all a logistic
-    regression reads). Here the text attributes get the sentence feature only, in training and at run
-    time; other attributes (intents, action names) are featurized as Rasa does. A pipeline with DIET,
-    or a CRF entity extractor, needs the sequence features: use ``CountVectorsFeaturizer`` there.
-    """
-
-    @staticmethod
-    def get_default_config() -> dict[str, Any]:
-        """Rasa's options, plus ``norm`` (None, "l1" or "l2": scale each sentence row to unit norm, so that a
-        long message's counts do not outweigh everything else) and ``norm_scale`` (the norm after it)."""
-        return {**CountVectorsFeaturizer.get_default_config(), "norm": None, "norm_scale": 1.0}
-
-    def _create_features(self, attribute: str, all_tokens: list[list[str]]) -> tuple[list[Any], list[Any]]:
-        if attribute not in DENSE_FEATURIZABLE_ATTRIBUTES or not self.vectorizers.get(attribute):
-            return super()._create_features(attribute, all_tokens)  # type: ignore[no-any-return]
-        joined = [" ".join(tokens) for tokens in all_tokens if tokens]  # as Rasa builds the sentence feature
-        matrix = self.vectorizers[attribute].transform(joined) if joined else None  # the rows of one-by-one calls
-        sentence: list[Any] = []
-        done = 0
-        for tokens in all_tokens:
-            if not tokens:
-                sentence.append(None)
-                continue
-            sentence.append(self._finished(matrix[done]))
-            done += 1
-        return [None] * len(all_tokens), sentence
-
-    def _finished(self, row: Any) -> Any:
-        """A sentence feature from one row of counts: scaled (``norm``), indices sorted, COO."""
-        if self._config.get("norm"):
-            row = _scaled(row, self._config["norm"], float(self._config.get("norm_scale", 1.0)))
-        row.sort_indices()
-        return row.tocoo()
-
-    def process(self, messages: list[Message]) -> list[Message]:
-        """Rasa's features; a longer message's also per sentence (:data:`CLAUSE_SPARSE`).
-
-        A sentence's counts come from the message's own tokens within it, all sentences in one call, and
-        the whole message's counts are their sum: the ``char_wb`` analyzer (n-grams within each word, which
-        no sentence boundary splits; or ``word`` with single words) counts each word once, in whichever
-        sentence it is. So a longer message costs the analyzer no more than before. ``CLAUSE_SPARSE`` is a
-        pair (the indices of the sentences with tokens, a CSR matrix of their rows); none without tokens.
-        Other analyzers (n-grams across words) get Rasa's features and no sentence features.
-        """
-        if not self.vectorizers or not self.vectorizers.get(TEXT) or not self._sums_by_sentence():
-            return super().process(messages)
-        plain = []
-        for message in messages:
-            clauses = clause_spans(message.get(TEXT)) if _clauses(message) else []
-            words = self._words_within(message, clauses)
-            if not any(words):
-                plain.append(message)
-                continue
-            kept = [i for i, w in enumerate(words) if w]
-            counts = self.vectorizers[TEXT].transform([" ".join(words[i]) for i in kept]).tocsr()
-            whole = csr_matrix(np.ones((1, counts.shape[0]), dtype=counts.dtype)) @ counts
-            self.add_features_to_message(None, self._finished(whole), TEXT, message)
-            for attribute in self._attributes:  # as Rasa's process (a customer message has none of the others)
-                if attribute != TEXT:
-                    tokens = self._get_processed_message_tokens_by_attribute(message, attribute)
-                    sequence, sentence = self._create_features(attribute, [tokens])
-                    self.add_features_to_message(sequence[0], sentence[0], attribute, message)
-            message.set(CLAUSE_SPARSE, (kept, self._scaled_rows(counts)))
-        return super().process(plain) if plain else messages
-
-    def _sums_by_sentence(self) -> bool:
-        """True if the analyzer's n-grams never cross a word boundary (a message's counts = its sentences')."""
-        analyzer = self._config.get("analyzer")
-        return analyzer == "char_wb" or (analyzer == "word" and int(self._config.get("max_ngram", 1)) == 1)
-
-    def _scaled_rows(self, counts: Any) -> Any:
-        """Rows of counts scaled as :meth:`_finished` scales one (up to float rounding), all at once, as CSR."""
-        out = counts.astype(np.float64)
-        norm = self._config.get("norm")
-        if norm:
-            squares = out.multiply(out) if norm == "l2" else abs(out)
-            lengths = np.asarray(squares.sum(axis=1), dtype=np.float64).ravel()
-            lengths = np.sqrt(lengths) if norm == "l2" else lengths
-            scale = float(self._config.get("norm_scale", 1.0))
-            factors = np.divide(scale, lengths, out=np.ones_like(lengths), where=lengths > 0)
-            out = csr_matrix(diags(factors) @ out)
-        out.sort_indices()
-        return out
-
-    def _words_within(self, message: Message, spans: list[tuple[int, int]]) -> list[list[str]]:
-        """The processed tokens (as Rasa's ``_get_processed_message_tokens_by_attribute``) of each span."""
-        tokens = message.get(TOKENS_NAMES[TEXT]) or []
-        out = []
-        for start, end in spans:
-            words = [t.lemma if self.use_lemma else t.text for t in tokens if start <= t.start and t.end <= end]
-            out.append(self._replace_with_oov_token(self._process_tokens(words, TEXT), TEXT))
-        return out
-
-
-def _scaled(row: Any, norm: str, scale: float) -> Any:
-    """``row`` (one sparse row of counts) in float64, scaled to ``scale`` in the ``norm`` ("l1" or "l2");
-    an all-zero row stays zero. Directly on the stored values: sklearn's ``normalize`` validates its input
-    first, which costs twice the transform (0.15 against 0.06 ms a message)."""
-    out = row.astype(np.float64)
-    length = float(np.abs(out.data).sum()) if norm == "l1" else float(np.sqrt(np.dot(out.data, out.data)))
-    if length > 0:
-        out.data *= scale / length
-    return out
 
 
 def class_weights(labels: list[str], power: float) -> dict[str, float]:
@@ -346,44 +216,12 @@ class IntentLogisticRegression(LogisticRegressionClassifier):
         """Rasa's intent and ranking; for a longer message also each sentence's top intent (``clause_intents``)."""
         messages = super().process(messages)
         for message in messages:
-            found = self._clause_intents(message)
+            sparse = message.get_sparse_features(TEXT)[1] is not None
+            dense = message.get_dense_features(TEXT)[1] is not None
+            found = clause_intents(self.clf, message, sparse, dense)
             if found:
                 message.set(CLAUSES, found, add_to_output=True)
         return messages
-
-    def _clause_intents(self, message: Message) -> list[dict[str, Any]]:
-        """``[{text, name, confidence}]`` per sentence with features of every kind the whole message has."""
-        clauses = _clauses(message)
-        if not clauses or not hasattr(self.clf, "classes_"):
-            return []
-        kept = list(range(len(clauses)))
-        parts = []  # as Rasa's _create_X: the sparse sentence features, then the dense ones
-        if message.get_sparse_features(TEXT)[1] is not None:
-            sparse = message.get(CLAUSE_SPARSE)
-            if sparse is None:
-                return []
-            kept, matrix = sparse
-            parts.append(matrix)
-        if message.get_dense_features(TEXT)[1] is not None:
-            dense = message.get(CLAUSE_DENSE)
-            if dense is None or len(dense) != len(clauses):
-                return []
-            parts.append(csr_matrix(np.asarray(dense)[kept]))
-        if not parts or not kept:
-            return []
-        probas = self.clf.predict_proba(hstack(parts, format="csr"))
-        found = []
-        for i, row in zip(kept, probas, strict=True):
-            best = int(np.argmax(row))
-            shown = clauses[i][:CLAUSE_TEXT_SHOWN]
-            found.append(
-                {
-                    "text": shown,
-                    INTENT_NAME_KEY: str(self.clf.classes_[best]),
-                    PREDICTED_CONFIDENCE_KEY: float(row[best]),
-                }
-            )
-        return found
 
 
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR], is_trainable=False)
@@ -494,21 +332,17 @@ class HandoffPreference(_IntentReader):
     def _read(self, message: Message) -> dict[str, Any] | None:
         intent = (message.get(INTENT) or {}).get(INTENT_NAME_KEY)
         ranking = message.get(INTENT_RANKING_KEY) or []
-        whole = self._preference.reading(intent, ranking)
-        clause = self._preference.clause(message.get(CLAUSES)) if whole is None else None
-        wanted = whole if clause is None else REQUEST_HUMAN
-        if wanted is None or wanted == intent:
+        reading = self._preference.read(intent, ranking, message.get(CLAUSES))
+        if reading is None or reading.intent == intent:
             return None
-        if clause is not None:  # read from one sentence: its confidence, and which sentence
-            confidence = clause.get(PREDICTED_CONFIDENCE_KEY) or 0.0
-            return {
-                INTENT_NAME_KEY: wanted,
-                PREDICTED_CONFIDENCE_KEY: confidence,
-                READ_OVER: intent,
-                READ_FROM: clause["text"],
-            }
-        scores = {r.get(INTENT_NAME_KEY): r.get(PREDICTED_CONFIDENCE_KEY) for r in ranking}
-        return {INTENT_NAME_KEY: wanted, PREDICTED_CONFIDENCE_KEY: scores.get(wanted) or 0.0, READ_OVER: intent}
+        out = {INTENT_NAME_KEY: reading.intent, READ_OVER: intent}
+        if reading.sentence is not None:  # read from one sentence: its confidence, and which sentence
+            out[PREDICTED_CONFIDENCE_KEY] = reading.sentence.get(PREDICTED_CONFIDENCE_KEY) or 0.0
+            out[READ_FROM] = reading.sentence["text"]
+        else:
+            scores = {r.get(INTENT_NAME_KEY): r.get(PREDICTED_CONFIDENCE_KEY) for r in ranking}
+            out[PREDICTED_CONFIDENCE_KEY] = scores.get(reading.intent) or 0.0
+        return out
 
 
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=False)

@@ -46,7 +46,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import yaml
 
@@ -98,6 +98,14 @@ def clause_spans(text: str) -> list[tuple[int, int]]:
     return spans
 
 
+class Reading(NamedTuple):
+    """A parse read as a handoff intent (:meth:`HandoffPreference.read`)."""
+
+    intent: str
+    #: the sentence (``{text, name, confidence}`` of :data:`CLAUSES`) that asked for a person, if one did
+    sentence: Mapping[str, Any] | None = None
+
+
 @dataclass(frozen=True)
 class HandoffPreference:
     """How close behind the top intent a request for a person must rank to be read as one.
@@ -136,13 +144,14 @@ class HandoffPreference:
                 return cls.from_config(step)
         return cls()
 
-    def reading(
+    def read(
         self,
         intent: str | None,
         ranking: Sequence[Mapping[str, Any]] | None,
         clauses: Sequence[Mapping[str, Any]] | None = None,
-    ) -> str | None:
-        """The handoff intent a parse is read as, or None (the classifier's intent stands).
+    ) -> Reading | None:
+        """The handoff intent a parse is read as, with the sentence it was read from; None: the classifier's
+        intent stands.
 
         Args:
             intent: The parse's intent (after the fallback classifier).
@@ -151,16 +160,12 @@ class HandoffPreference:
         """
         whole = self._whole(intent, ranking)
         if whole is not None:
-            return whole
-        return REQUEST_HUMAN if self.clause(clauses) is not None else None
-
-    def clause(self, clauses: Sequence[Mapping[str, Any]] | None) -> Mapping[str, Any] | None:
-        """The first sentence read as a request for a person (:attr:`clause_confidence`), or None."""
+            return Reading(whole)
         if self.clause_confidence < 0:
             return None
         for found in clauses or []:
             if found.get("name") == REQUEST_HUMAN and float(found.get("confidence") or 0.0) >= self.clause_confidence:
-                return found
+                return Reading(REQUEST_HUMAN, found)
         return None
 
     def _whole(self, intent: str | None, ranking: Sequence[Mapping[str, Any]] | None) -> str | None:

@@ -33,7 +33,7 @@ import threading
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -132,6 +132,14 @@ class Offered:
 OFFERED = Offered()
 
 
+class _Waiting(NamedTuple):
+    """A text waiting in a :class:`BatchEncoder`'s queue."""
+
+    text: str
+    future: asyncio.Future[np.ndarray | None]
+    shared: bool
+
+
 class BatchEncoder:
     """Encodes the texts asked for together in one batch, on the event loop.
 
@@ -142,7 +150,7 @@ class BatchEncoder:
     the loop does nothing else, and the messages that arrive meanwhile make up
     the next batch: one message at a time under a trickle (one extra turn of the
     loop, no waiting), bigger batches, so less CPU per message, under load.
-    ``on_batch`` (e.g. putting the vectors in Redis for the FAQ search) runs
+    ``on_batch`` (e.g. putting the vectors in Redis for the FAQ search; only those asked ``shared``) runs
     before the waiters get their vectors. A failure gives None, never an exception:
     the vector is an optimisation (the Rasa server then encodes the text itself).
     ``in_thread``: each batch is encoded in a worker thread, for a process whose event
@@ -163,7 +171,7 @@ class BatchEncoder:
         self._on_batch = on_batch
         self._max_batch = max_batch
         self._max_wait_s = max_wait_s
-        self._queue: list[tuple[str, asyncio.Future[np.ndarray | None]]] = []
+        self._queue: list[_Waiting] = []
         self._scheduled = False
         self._looked = 0  # texts waiting at the last look
         self._since = 0.0  # loop time of the first text of the batch being gathered
@@ -172,11 +180,12 @@ class BatchEncoder:
         self.batches = 0
         self.texts = 0
 
-    async def encode(self, text: str) -> np.ndarray | None:
-        """``text``'s vector, encoded with the others waiting now; None if encoding failed."""
+    async def encode(self, text: str, shared: bool = True) -> np.ndarray | None:
+        """``text``'s vector, encoded with the others waiting now; None if encoding failed. ``shared``: the
+        vector goes to ``on_batch`` with the batch's others (False: only to the caller)."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[np.ndarray | None] = loop.create_future()
-        self._queue.append((text, future))
+        self._queue.append(_Waiting(text, future, shared))
         if not self._scheduled:
             self._scheduled, self._looked, self._since = True, 0, loop.time()
             loop.call_soon(self._flush)
@@ -195,7 +204,7 @@ class BatchEncoder:
         self._scheduled = bool(self._queue)
         if self._scheduled:
             loop.call_soon(self._flush)
-        texts = [text for text, _ in batch]
+        texts = [waiting.text for waiting in batch]
         if self._in_thread:
             self._spawn(self._encoded_in_thread(texts, batch))
             return
@@ -208,14 +217,15 @@ class BatchEncoder:
             log.warning("batch encoding failed: %s", type(exc).__name__)
             return None
 
-    async def _encoded_in_thread(self, texts: list[str], batch: list[tuple[str, asyncio.Future[Any]]]) -> None:
+    async def _encoded_in_thread(self, texts: list[str], batch: list[_Waiting]) -> None:
         self._encoded(texts, batch, await asyncio.to_thread(self._encode_or_none, texts))
 
-    def _encoded(self, texts: list[str], batch: list[tuple[str, asyncio.Future[Any]]], vectors: Any) -> None:
+    def _encoded(self, texts: list[str], batch: list[_Waiting], vectors: Any) -> None:
         self.batches += 1
         self.texts += len(texts)
-        if vectors is not None and self._on_batch is not None:
-            self._spawn(self._after(texts, vectors, batch))
+        rows = [i for i, waiting in enumerate(batch) if waiting.shared]
+        if vectors is not None and self._on_batch is not None and rows:
+            self._spawn(self._after([texts[i] for i in rows], vectors[rows], batch, vectors))
             return
         self._resolve(batch, vectors)
 
@@ -224,20 +234,18 @@ class BatchEncoder:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _after(
-        self, texts: list[str], vectors: np.ndarray, batch: list[tuple[str, asyncio.Future[np.ndarray | None]]]
-    ) -> None:
+    async def _after(self, texts: list[str], shared: np.ndarray, batch: list[_Waiting], vectors: np.ndarray) -> None:
         assert self._on_batch is not None
         try:
-            await self._on_batch(texts, vectors)
+            await self._on_batch(texts, shared)
         except Exception as exc:  # noqa: BLE001 (the waiters still get their vectors)
             log.warning("after-batch step failed: %s", type(exc).__name__)
         finally:
             self._resolve(batch, vectors)
 
     @staticmethod
-    def _resolve(batch: list[tuple[str, asyncio.Future[np.ndarray | None]]], vectors: np.ndarray | None) -> None:
-        for i, (_, future) in enumerate(batch):
+    def _resolve(batch: list[_Waiting], vectors: np.ndarray | None) -> None:
+        for i, (_, future, _) in enumerate(batch):
             if not future.done():  # a waiter cancelled meanwhile
                 future.set_result(None if vectors is None else vectors[i])
 
@@ -283,13 +291,15 @@ class MessageVectors:
 
         A message of more than one sentence (``bot.nlu.handoff.clause_spans``), which the NLU also classifies
         sentence by sentence, carries its sentences' vectors too (``clauses``: a list of :func:`pack` payloads),
-        encoded in the same batch.
+        encoded in the same batch; they are not shared with the FAQ search, which looks up whole messages.
         """
         stripped = text.strip()
         if not stripped:
             return None
         clauses = [stripped[start:end] for start, end in clause_spans(stripped)]
-        vector, *parts = await asyncio.gather(*(self.batcher.encode(t) for t in [stripped, *clauses]))
+        vector, *parts = await asyncio.gather(
+            self.batcher.encode(stripped), *(self.batcher.encode(c, shared=False) for c in clauses)
+        )
         if vector is None:
             return None
         out: dict[str, Any] = pack(self.encoder.name, stripped, vector)

@@ -1,4 +1,4 @@
-"""Sentence-by-sentence classification of longer messages (bot/nlu/components.py, bot/nlu/handoff.py).
+"""Sentence-by-sentence classification of longer messages (bot/nlu/clauses.py, bot/nlu/handoff.py).
 
 Run inside Rasa's environment by tests/unit/test_clause_reading.py:
 

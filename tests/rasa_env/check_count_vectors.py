@@ -50,7 +50,8 @@ def main(files: list[str]) -> None:
     from rasa.shared.nlu.training_data.message import Message
     from rasa.shared.nlu.training_data.training_data import TrainingData
 
-    from bot.nlu.components import CLAUSE_SPARSE, SentenceCountVectorsFeaturizer
+    from bot.nlu.clauses import CLAUSE_SPARSE
+    from bot.nlu.components import SentenceCountVectorsFeaturizer
     from bot.nlu.handoff import clause_spans
 
     queries = queries_of(files)

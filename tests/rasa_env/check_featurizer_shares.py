@@ -31,7 +31,8 @@ from redis import Redis
 from bot.encoders import get_encoder
 from bot.faq.query_vectors import text_digest
 from bot.keys import Keys
-from bot.nlu.components import CLAUSE_DENSE, SentenceEncoderFeaturizer
+from bot.nlu.clauses import CLAUSE_DENSE
+from bot.nlu.components import SentenceEncoderFeaturizer
 from bot.nlu.handoff import clause_spans
 from bot.nlu.vectors import CLAUSE_VECTORS, OFFERED, pack, unpack, unpack_clauses
 

@@ -1,5 +1,5 @@
 """Longer messages are also classified sentence by sentence, and a sentence that asks for a person hands off
-(bot/nlu/components.py, bot/nlu/handoff.py): checked with the trained model in Rasa's environment."""
+(bot/nlu/clauses.py, bot/nlu/handoff.py): checked with the trained model in Rasa's environment."""
 
 from __future__ import annotations
 

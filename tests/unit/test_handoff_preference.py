@@ -4,9 +4,15 @@ from pathlib import Path
 
 import pytest
 
-from bot.nlu.handoff import MAX_CLAUSES, HandoffPreference, clause_spans
+from bot.nlu.handoff import MAX_CLAUSES, HandoffPreference, Reading, clause_spans
 
 PREFERENCE = HandoffPreference(0.3, {"bot_challenge": 0.5, "deny": 0.2})
+
+
+def read_as(preference: HandoffPreference, *args) -> str | None:
+    """The intent a parse is read as (None: the classifier's stands)."""
+    found = preference.read(*args)
+    return None if found is None else found.intent
 
 
 def ranking(*pairs: tuple[str, float]) -> list[dict]:
@@ -44,13 +50,13 @@ def ranking(*pairs: tuple[str, float]) -> list[dict]:
     ],
 )
 def test_a_request_for_a_person_is_read_when_it_ranks_close(intent, ranked, expected) -> None:
-    assert PREFERENCE.reading(intent, ranked) == expected
+    assert read_as(PREFERENCE, intent, ranked) == expected
 
 
 def test_a_negative_margin_keeps_only_the_fallback_reading() -> None:
     off = HandoffPreference(-1.0)
-    assert off.reading("faq", ranking(("faq", 0.5), ("request_human", 0.5))) is None
-    assert off.reading("nlu_fallback", ranking(("nlu_fallback", 0.45), ("request_human", 0.4))) == "request_human"
+    assert read_as(off, "faq", ranking(("faq", 0.5), ("request_human", 0.5))) is None
+    assert read_as(off, "nlu_fallback", ranking(("nlu_fallback", 0.45), ("request_human", 0.4))) == "request_human"
 
 
 def test_the_pipeline_sets_the_margins() -> None:
@@ -58,9 +64,9 @@ def test_the_pipeline_sets_the_margins() -> None:
     assert HandoffPreference.from_config({}) == HandoffPreference() == PREFERENCE  # the defaults are config.yml's
     no_exceptions = HandoffPreference.from_config({"margins": {}})  # margins given: only those
     behind_bot = ranking(("bot_challenge", 0.69), ("request_human", 0.26))
-    assert no_exceptions.reading("bot_challenge", behind_bot) is None
+    assert read_as(no_exceptions, "bot_challenge", behind_bot) is None
     off = HandoffPreference.from_config({"margins": {"greet": -1}})
-    assert off.reading("greet", ranking(("greet", 0.5), ("request_human", 0.45))) is None
+    assert read_as(off, "greet", ranking(("greet", 0.5), ("request_human", 0.45))) is None
 
 
 def test_a_pipeline_without_the_component_gets_the_defaults(tmp_path: Path) -> None:
@@ -100,18 +106,19 @@ STORY = ranking(("faq", 0.91), ("request_human", 0.06))
     ],
 )
 def test_a_sentence_that_asks_for_a_person_is_read(clauses: list | None, expected: str | None) -> None:
-    assert PREFERENCE.reading("faq", STORY, clauses) == expected
+    assert read_as(PREFERENCE, "faq", STORY, clauses) == expected
 
 
 def test_the_whole_message_reading_comes_first_and_the_sentences_can_be_turned_off() -> None:
     angry = ranking(("complaint_angry", 0.8), ("faq", 0.1))
-    assert PREFERENCE.reading("complaint_angry", angry, [clause("request_human", 0.99)]) == "complaint_angry"
-    assert PREFERENCE.clause([clause("faq", 0.9), clause("request_human", 0.8, "call me back pls")]) == clause(
-        "request_human", 0.8, "call me back pls"
-    )
+    assert read_as(PREFERENCE, "complaint_angry", angry, [clause("request_human", 0.99)]) == "complaint_angry"
+    asked = clause("request_human", 0.8, "call me back pls")
+    assert PREFERENCE.read("faq", STORY, [clause("faq", 0.9), asked, clause("request_human", 0.9)]) == Reading(
+        "request_human", asked
+    )  # the first sentence that asks
+    assert PREFERENCE.read("faq", ranking(("faq", 0.5), ("request_human", 0.45)), [asked]) == Reading("request_human")
     off = HandoffPreference.from_config({"clause_confidence": -1})
-    assert off.reading("faq", STORY, [clause("request_human", 0.99)]) is None
-    assert off.clause([clause("request_human", 0.99)]) is None
+    assert read_as(off, "faq", STORY, [clause("request_human", 0.99)]) is None
     with pytest.raises(ValueError):
         HandoffPreference.from_config({"clause_confidence": 1.5})
 

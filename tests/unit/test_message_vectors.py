@@ -181,8 +181,15 @@ LONGER = "Paket saya belum sampai. Statusnya sudah diterima!  Tolong minta staf 
 
 async def test_a_longer_message_carries_its_sentences_vectors_encoded_in_the_same_batch() -> None:
     lazy = encoder()
-    vectors = MessageVectors(lazy)
+    given: list[str] = []
+
+    async def share(texts: list[str], found: np.ndarray) -> None:
+        assert len(texts) == len(found)
+        given.extend(texts)
+
+    vectors = MessageVectors(lazy, share)
     payload = await vectors.payload(f"\n{LONGER} ")
+    assert given == [LONGER]  # the FAQ search looks up whole messages: the sentences' vectors are not shared
     assert payload is not None and unpack(payload, LONGER) is not None
     sentences = ["Paket saya belum sampai.", "Statusnya sudah diterima!", "Tolong minta staf CS hubungi saya ya"]
     found = unpack_clauses(payload, LONGER)

@@ -149,12 +149,19 @@ class FaqIndex:
                 out[i] = np.frombuffer(raw, dtype=np.float32)
             else:
                 missing.append(i)
-        if missing:
-            fresh = encoder.encode([texts[i] for i in missing])
-            out[missing] = fresh
-            if self._cache:
-                self._cache.set_many(encoder.name, {keys[i]: fresh[row].tobytes() for row, i in enumerate(missing)})
-        return out, len(missing)
+        if not missing:
+            return out, 0
+        # each text once: the same text twice in one batch can come out different in the last bits (the
+        # BLAS sums another row in another order), and its rows must be the same vector, as after a restart
+        # (the cache holds one per text); else the entry's top-2 score depends on that noise (top2_mean)
+        row_of: dict[str, int] = {}
+        for i in missing:
+            row_of.setdefault(texts[i], len(row_of))
+        fresh = encoder.encode(list(row_of))
+        out[missing] = fresh[[row_of[texts[i]] for i in missing]]
+        if self._cache:
+            self._cache.set_many(encoder.name, {digest(text): fresh[row].tobytes() for text, row in row_of.items()})
+        return out, len(row_of)
 
     def build(self, entries: Sequence[FaqEntry]) -> None:
         """(Re)build from the enabled entries, reusing cached vectors."""

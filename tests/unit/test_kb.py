@@ -6,8 +6,9 @@ import pytest
 from redis import Redis
 
 from bot.faq import store
-from bot.faq.index import Candidate
+from bot.faq.index import Candidate, FaqIndex
 from bot.faq.kb import DecisionKind, DecisionReason, KnowledgeBase, Thresholds, decide
+from bot.faq.models import FaqEntry
 from bot.faq.turn import SPAM_SURE, Outcome, faq_turn
 from bot.faq.verifier import Verifier
 from bot.keys import Keys
@@ -146,3 +147,16 @@ def test_sure_spam_gets_the_out_of_scope_reply_without_a_search(redis: Redis, ke
     assert turn.attempt is not None and turn.attempt["reason"] == "spam" and turn.attempt["candidates"] == []
     doubted = faq_turn(kb, ad, "spam", "id", failed_answers=1, max_failed=2, confidence=SPAM_SURE - 0.01)
     assert searched == [ad] and doubted.meta["decision_reason"] in ("strict", "not_covered", "confident")
+
+
+def test_texts_that_read_the_same_once_abbreviations_are_written_out_are_encoded_once() -> None:
+    # "brp" is "berapa" (bot.faq.normalize): two rows of one text, one vector. Encoded twice in one batch, the
+    # two rows could differ in the last bits, and the entry's top-2 score with them (a cold build and a
+    # restart from the cache then ranked differently, seen on an AMD EPYC)
+    encoders, weights = index_config(CoreSettings())
+    index = FaqIndex(encoders, weights)
+    alternatives = ["garansi grinder brp lama?", "garansi grinder berapa lama?", "kalau grinder rusak gimana?"]
+    entry = FaqEntry(id="grinder", topic="equipment", question="Grinder warranty?", alternatives=alternatives,
+                     answers={"en": "Two years."})  # fmt: skip
+    index.build([entry])
+    assert index.encoded_last_build == 3  # of 4 texts: each text once, its rows one vector

@@ -97,22 +97,10 @@ def test_an_index_built_from_a_warm_cache_loads_no_weights_until_a_query_misses(
     assert restarted.index.query_vectors_reused == 1
     assert not lazy.loaded
 
-    # a query nobody encoded yet: loaded once, and the same ranking as the process that had the weights
+    # a query nobody encoded yet: loaded once, and the same results as the process that had the weights
     for query in ("brp ongkir ke bandung?", "do you have oat milk", "brp ongkir ke bandung?"):
-        assert same_ranking(restarted.search(query), warm.search(query)), query
+        assert restarted.search(query) == warm.search(query), query
     assert lazy.loads == 1
-
-
-def same_ranking(ours: list, theirs: list) -> bool:
-    """The same entries in the same order with the same best texts, scores equal within 0.05.
-
-    Not bit for bit: on some CPUs (seen on an AMD EPYC with AVX-512, stop 24) a text's vector from
-    the cache, encoded in the first process's batch, differs from one encoded in another batch by up
-    to 0.01 in a component, which moves a combined z-score by about 0.002.
-    """
-    return [(c.entry_id, c.matched) for c in ours] == [(c.entry_id, c.matched) for c in theirs] and all(
-        abs(a.score - b.score) < 0.05 for a, b in zip(ours, theirs, strict=True)
-    )
 
 
 def test_released_weights_give_their_memory_back_to_the_system() -> None:

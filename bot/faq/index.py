@@ -94,10 +94,12 @@ def top2_mean(sims: np.ndarray, owner: np.ndarray, n_entries: int) -> np.ndarray
     """Per entry, the mean of its two highest row similarities (O(rows))."""
     best = np.full(n_entries, -np.inf, dtype=np.float32)
     np.maximum.at(best, owner, sims)
-    rest = np.where(sims >= best[owner], -np.inf, sims).astype(np.float32)
+    at_best = sims >= best[owner]
+    rest = np.where(at_best, -np.inf, sims).astype(np.float32)
     second = np.full(n_entries, -np.inf, dtype=np.float32)
     np.maximum.at(second, owner, rest)
-    second = np.where(np.isfinite(second), second, best)
+    tied = np.bincount(owner[at_best], minlength=n_entries) > 1  # two rows share the best: it is also second
+    second = np.where(tied | ~np.isfinite(second), best, second)
     return (best + second) / 2
 
 

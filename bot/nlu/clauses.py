@@ -70,23 +70,23 @@ def clause_vectors(encoder: Any, clauses: list[str], offered: Offered, before_en
     return np.stack([np.asarray(v, dtype=np.float32) for v in found])
 
 
-def clause_intents(clf: Any, message: Message, sparse: bool, dense: bool) -> list[dict[str, Any]]:
+def clause_intents(clf: Any, message: Message) -> list[dict[str, Any]]:
     """``[{text, name, confidence}]``: the top intent of each sentence by the fitted scikit-learn classifier
-    ``clf``, from sentence features of the kinds the whole message has (``sparse``, ``dense``; as Rasa's
-    logistic regression stacks them: sparse first). ``[]`` for a message of one sentence or without the
-    sentence features of a kind it has."""
+    ``clf``, from sentence features of the kinds the whole message has (as Rasa's logistic regression stacks
+    them: sparse first, then dense). ``[]`` for a message of one sentence or without the sentence features
+    of a kind it has."""
     clauses = clause_texts(message)
     if not clauses or not hasattr(clf, "classes_"):
         return []
     kept = list(range(len(clauses)))
     parts = []
-    if sparse:
+    if message.get_sparse_features(TEXT)[1] is not None:
         found = message.get(CLAUSE_SPARSE)
         if found is None:
             return []
         kept, matrix = found
         parts.append(matrix)
-    if dense:
+    if message.get_dense_features(TEXT)[1] is not None:
         vectors = message.get(CLAUSE_DENSE)
         if vectors is None or len(vectors) != len(clauses):
             return []

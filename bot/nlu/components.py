@@ -216,9 +216,7 @@ class IntentLogisticRegression(LogisticRegressionClassifier):
         """Rasa's intent and ranking; for a longer message also each sentence's top intent (``clause_intents``)."""
         messages = super().process(messages)
         for message in messages:
-            sparse = message.get_sparse_features(TEXT)[1] is not None
-            dense = message.get_dense_features(TEXT)[1] is not None
-            found = clause_intents(self.clf, message, sparse, dense)
+            found = clause_intents(self.clf, message)
             if found:
                 message.set(CLAUSES, found, add_to_output=True)
         return messages

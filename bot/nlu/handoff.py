@@ -21,7 +21,7 @@ handoff intent when:
   it?" reads as the FAQ question about lost parcels (``faq`` 0.91,
   ``request_human`` 0.06), its last sentence alone as a request for a person.
   The classifier gives each sentence's top intent (:func:`clause_spans`,
-  ``bot.nlu.components``); only requests for a person are read this way:
+  ``bot.nlu.clauses``); only requests for a person are read this way:
   single sentences read as angry complaints were too often calm context ("I'm
   in Surabaya.").
 

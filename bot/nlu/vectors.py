@@ -176,7 +176,7 @@ class BatchEncoder:
         self._looked = 0  # texts waiting at the last look
         self._since = 0.0  # loop time of the first text of the batch being gathered
         self._tasks: set[asyncio.Task[None]] = set()
-        #: batches encoded and texts in them
+        #: batches encoded and the distinct texts in them
         self.batches = 0
         self.texts = 0
 
@@ -204,7 +204,7 @@ class BatchEncoder:
         self._scheduled = bool(self._queue)
         if self._scheduled:
             loop.call_soon(self._flush)
-        texts = [waiting.text for waiting in batch]
+        texts = list(dict.fromkeys(waiting.text for waiting in batch))  # a text asked twice is encoded once
         if self._in_thread:
             self._spawn(self._encoded_in_thread(texts, batch))
             return
@@ -223,31 +223,35 @@ class BatchEncoder:
     def _encoded(self, texts: list[str], batch: list[_Waiting], vectors: Any) -> None:
         self.batches += 1
         self.texts += len(texts)
-        rows = [i for i, waiting in enumerate(batch) if waiting.shared]
-        if vectors is not None and self._on_batch is not None and rows:
-            self._spawn(self._after([texts[i] for i in rows], vectors[rows], batch, vectors))
+        row = {text: i for i, text in enumerate(texts)}
+        shared = list(dict.fromkeys(waiting.text for waiting in batch if waiting.shared))
+        if vectors is not None and self._on_batch is not None and shared:
+            self._spawn(self._after(shared, vectors[[row[t] for t in shared]], batch, vectors, row))
             return
-        self._resolve(batch, vectors)
+        self._resolve(batch, vectors, row)
 
     def _spawn(self, step: Awaitable[None]) -> None:
         task = asyncio.ensure_future(step)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _after(self, texts: list[str], shared: np.ndarray, batch: list[_Waiting], vectors: np.ndarray) -> None:
+    async def _after(
+        self, texts: list[str], shared: np.ndarray, batch: list[_Waiting], vectors: np.ndarray, row: dict[str, int]
+    ) -> None:
         assert self._on_batch is not None
         try:
             await self._on_batch(texts, shared)
         except Exception as exc:  # noqa: BLE001 (the waiters still get their vectors)
             log.warning("after-batch step failed: %s", type(exc).__name__)
         finally:
-            self._resolve(batch, vectors)
+            self._resolve(batch, vectors, row)
 
     @staticmethod
-    def _resolve(batch: list[_Waiting], vectors: np.ndarray | None) -> None:
-        for i, (_, future, _) in enumerate(batch):
+    def _resolve(batch: list[_Waiting], vectors: np.ndarray | None, row: dict[str, int]) -> None:
+        """Each waiter gets its text's row of ``vectors`` (``row``: text -> row)."""
+        for text, future, _ in batch:
             if not future.done():  # a waiter cancelled meanwhile
-                future.set_result(None if vectors is None else vectors[i])
+                future.set_result(None if vectors is None else vectors[row[text]])
 
 
 def featurizer_encoder(config_file: Path) -> str | None:

@@ -150,6 +150,25 @@ async def test_a_failed_encoding_gives_none_and_the_next_batch_works() -> None:
     assert await batcher.encode("hi") is not None
 
 
+async def test_a_text_asked_for_twice_in_a_batch_is_encoded_once() -> None:
+    # two customers writing "hi" at once: one row, the same vector for both (not two that differ in the last
+    # bits, whichever of which the Rasa server and the FAQ search would then take)
+    given: list[str] = []
+
+    async def share(texts: list[str], found: np.ndarray) -> None:
+        given.extend(texts)
+
+    batcher = BatchEncoder(encoder().encode, share)
+    asked = [TEXTS[0], TEXTS[1], TEXTS[0]]
+    first, second, again = await asyncio.gather(
+        batcher.encode(asked[0], shared=False), batcher.encode(asked[1]), batcher.encode(asked[2])
+    )
+    assert (batcher.batches, batcher.texts) == (1, 2)
+    assert first is not None and again is not None and second is not None
+    assert np.array_equal(first, again) and not np.array_equal(first, second)
+    assert given == [TEXTS[1], TEXTS[0]]  # once each; shared because one of its askers shares it
+
+
 async def test_a_cancelled_waiter_does_not_break_the_batch() -> None:
     batcher = BatchEncoder(encoder().encode)
     first = asyncio.ensure_future(batcher.encode(TEXTS[0]))
